@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+static int log_level = LOG_WARNING;
+static int log_journal = -1;
+static const char *log_ident = "memplug";
+
+void mp_log_set_level(int level)
+{
+	log_level = level;
+}
+
+int mp_log_get_level(void)
+{
+	return log_level;
+}
+
+void mp_log_set_journal(int on)
+{
+	log_journal = on;
+}
+
+void mp_log_set_ident(const char *ident)
+{
+	log_ident = ident;
+}
+
+void mp_vlog(int level, const char *fmt, va_list ap)
+{
+	char buf[2048];
+
+	if (level > log_level)
+		return;
+	if (log_journal < 0)
+		log_journal = getenv("JOURNAL_STREAM") != NULL;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	/* One fprintf per message so concurrent writers do not interleave lines. */
+	if (log_journal)
+		fprintf(stderr, "<%d>%s\n", level, buf);
+	else
+		fprintf(stderr, "%s: %s\n", log_ident, buf);
+}
+
+void mp_log(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mp_vlog(level, fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef MP_UTIL_H
+#define MP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define MP_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define MP_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+static inline void mp_freep(void *p)
+{
+	extern void free(void *);
+	free(*(void **)p);
+}
+#define _mp_free_ __attribute__((cleanup(mp_freep)))
+
+void mp_closep(int *fd);
+#define _mp_close_ __attribute__((cleanup(mp_closep)))
+
+/**
+ * mp_read_attr() - read a small sysfs/procfs attribute
+ * @dirfd: directory the path is relative to (AT_FDCWD for absolute paths)
+ * @path: file to read
+ * @buf: destination, always NUL-terminated on success
+ * @len: size of @buf
+ *
+ * Reads at most @len - 1 bytes and strips one trailing newline.
+ *
+ * Return: number of bytes kept, or -errno.  -EFBIG when the value did not fit.
+ */
+int mp_read_attr(int dirfd, const char *path, char *buf, size_t len);
+
+/**
+ * mp_write_attr() - write a word to a sysfs attribute in one write(2)
+ * @dirfd: directory the path is relative to
+ * @path: file to write
+ * @val: the word to write (no newline needed)
+ *
+ * Return: 0, or -errno from open(2) or write(2) (the kernel's answer).
+ */
+int mp_write_attr(int dirfd, const char *path, const char *val);
+
+/**
+ * mp_read_file_alloc() - read a whole (proc) file into a new buffer
+ * @path: file
+ * @out: receives a malloc'ed, NUL-terminated buffer
+ * @outlen: receives the length (without NUL), may be NULL
+ *
+ * Return: 0 or -errno.
+ */
+int mp_read_file_alloc(const char *path, char **out, size_t *outlen);
+
+/**
+ * mp_parse_u64() - strict unsigned parse: whole string, no sign, no overflow
+ * @s: text (leading/trailing blanks not allowed)
+ * @base: 0, 10 or 16 (16 accepts an optional 0x prefix)
+ * @out: result
+ *
+ * Return: 0 or -EINVAL / -ERANGE.
+ */
+int mp_parse_u64(const char *s, int base, uint64_t *out);
+
+/**
+ * mp_parse_size() - parse a size with an optional binary unit
+ * @s: "4096", "512M", "2GiB", "1g", "0x1000"
+ * @out: bytes
+ *
+ * Units K, M, G, T (optionally followed by "iB" or "B") are powers of 1024.
+ *
+ * Return: 0 or -EINVAL / -ERANGE.
+ */
+int mp_parse_size(const char *s, uint64_t *out);
+
+/**
+ * mp_format_size() - human-readable size like lsmem ("128M", "1.5G")
+ * @bytes: size
+ * @buf: destination
+ * @len: size of @buf
+ *
+ * Return: @buf.
+ */
+char *mp_format_size(uint64_t bytes, char *buf, size_t len);
+
+#endif
