@@ -1,0 +1,614 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * One policy file: systemd-style INI with the sections [Match], [Online] and
+ * [Dax].  The parser never stops at the first problem: every line is looked
+ * at and every problem recorded, so one `memplugctl policy check` run shows
+ * all of them (OpenBSD ntpd's habit).
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "policy-internal.h"
+#include "util.h"
+
+enum section {
+	SEC_NONE = 0, /* before the first header */
+	SEC_MATCH,
+	SEC_ONLINE,
+	SEC_DAX,
+	SEC_UNKNOWN, /* keys below an unknown header are not reported again */
+	SEC_COUNT,
+};
+
+static const char *const section_names[SEC_COUNT] = {
+	[SEC_MATCH] = "Match",
+	[SEC_ONLINE] = "Online",
+	[SEC_DAX] = "Dax",
+};
+
+enum key {
+	KEY_KIND,
+	KEY_NODE,
+	KEY_SIZE,
+	KEY_ADDRESS,
+	KEY_DEVICE,
+	KEY_ONLINE,
+	KEY_ZONE,
+	KEY_MOVABLE_RATIO,
+	KEY_VERIFY,
+	KEY_MODE,
+	KEY_COUNT,
+};
+
+#define REASON_LEN 200
+
+typedef int (*parse_fn)(struct mp_policy *p, char *val, char *reason);
+
+struct key_def {
+	const char *name;
+	enum section sec;
+	bool multi; /* may be repeated; the values add up */
+	parse_fn parse;
+};
+
+struct parser {
+	const char *path;
+	struct mp_policy_errors *errs;
+	struct mp_policy *p;
+	unsigned int nerr; /* problems in this file */
+	unsigned int sec_line[SEC_COUNT];
+	unsigned int key_line[KEY_COUNT];
+};
+
+static void perr(struct parser *ps, unsigned int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void perr(struct parser *ps, unsigned int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	mp_policy_errors_add(ps->errs, ps->path, line, "%s", msg);
+	ps->nerr++;
+}
+
+/* Split @s in place at any character of @sep; empty tokens are skipped. */
+static char *next_token(char **s, const char *sep)
+{
+	char *tok;
+
+	*s += strspn(*s, sep);
+	if (!**s)
+		return NULL;
+	tok = *s;
+	*s += strcspn(*s, sep);
+	if (**s)
+		*(*s)++ = '\0';
+	return tok;
+}
+
+/*
+ * A size or address: decimal with an optional K/M/G/T unit, or hex with 0x.
+ * mp_parse_size() would read "010" as octal 8; nobody means that in a
+ * policy, so it is refused instead of silently misread.
+ */
+static int parse_bytes(const char *s, uint64_t *out)
+{
+	if (s[0] == '0' && isdigit((unsigned char)s[1]))
+		return -EINVAL;
+	return mp_parse_size(s, out);
+}
+
+static int parse_kind(struct mp_policy *p, char *val, char *reason)
+{
+	static const struct {
+		const char *name;
+		unsigned int bits;
+	} kinds[] = {
+		{ "dimm", MP_POLICY_KIND_DIMM }, { "nvdimm", MP_POLICY_KIND_NVDIMM },
+		{ "dax", MP_POLICY_KIND_DAX },	 { "virtio-mem", MP_POLICY_KIND_VIRTIO_MEM },
+		{ "boot", MP_POLICY_KIND_BOOT }, { "any", MP_POLICY_KIND_ANY },
+	};
+	unsigned int mask = 0;
+	char *tok;
+
+	while ((tok = next_token(&val, ", \t"))) {
+		size_t i;
+
+		for (i = 0; i < MP_ARRAY_SIZE(kinds); i++)
+			if (!strcmp(tok, kinds[i].name))
+				break;
+		if (i == MP_ARRAY_SIZE(kinds)) {
+			snprintf(reason, REASON_LEN,
+				 "'%s' is not one of dimm, nvdimm, dax, virtio-mem, boot, any",
+				 tok);
+			return -EINVAL;
+		}
+		mask |= kinds[i].bits;
+	}
+	p->has_kind = true;
+	p->kinds = mask;
+	return 0;
+}
+
+static int parse_node(struct mp_policy *p, char *val, char *reason)
+{
+	uint64_t nodes[MP_NODE_WORDS] = { 0 };
+	char *tok;
+
+	while ((tok = next_token(&val, ", \t"))) {
+		char *dash = strchr(tok, '-');
+		uint64_t lo, hi;
+
+		if (dash)
+			*dash = '\0';
+		if (mp_parse_u64(tok, 10, &lo) || (dash && mp_parse_u64(dash + 1, 10, &hi))) {
+			if (dash)
+				*dash = '-';
+			snprintf(reason, REASON_LEN,
+				 "'%s' is not a node number or range (like 0,2-3)", tok);
+			return -EINVAL;
+		}
+		if (!dash)
+			hi = lo;
+		if (hi < lo) {
+			snprintf(reason, REASON_LEN, "range %llu-%llu ends before it starts",
+				 (unsigned long long)lo, (unsigned long long)hi);
+			return -EINVAL;
+		}
+		if (hi >= MP_POLICY_MAX_NODES) {
+			snprintf(reason, REASON_LEN, "node %llu is above the kernel's limit of %d",
+				 (unsigned long long)hi, MP_POLICY_MAX_NODES - 1);
+			return -EINVAL;
+		}
+		for (uint64_t n = lo; n <= hi; n++)
+			mp_node_set(nodes, (unsigned int)n);
+	}
+	p->has_node = true;
+	memcpy(p->nodes, nodes, sizeof(nodes));
+	return 0;
+}
+
+static int parse_size(struct mp_policy *p, char *val, char *reason)
+{
+	static const struct {
+		const char *text;
+		enum mp_size_op op;
+	} ops[] = {
+		/* Two-character operators first, so that ">=" is not read as ">". */
+		{ ">=", MP_SIZE_GE }, { "<=", MP_SIZE_LE }, { "==", MP_SIZE_EQ },
+		{ "!=", MP_SIZE_NE }, { ">", MP_SIZE_GT },  { "<", MP_SIZE_LT },
+		{ "=", MP_SIZE_EQ },
+	};
+	struct mp_size_cmp *v;
+	char *tok;
+
+	while ((tok = next_token(&val, ", \t"))) {
+		enum mp_size_op op = MP_SIZE_EQ;
+		const char *num = tok;
+		uint64_t bytes;
+		size_t i;
+
+		for (i = 0; i < MP_ARRAY_SIZE(ops); i++) {
+			size_t n = strlen(ops[i].text);
+
+			if (!strncmp(tok, ops[i].text, n)) {
+				op = ops[i].op;
+				num = tok + n;
+				break;
+			}
+		}
+		/* ">= 1G": the operator stands alone, the number is the next token. */
+		if (!*num && i < MP_ARRAY_SIZE(ops)) {
+			num = next_token(&val, ", \t");
+			if (!num) {
+				snprintf(reason, REASON_LEN, "'%s' is not followed by a size", tok);
+				return -EINVAL;
+			}
+		}
+		if (parse_bytes(num, &bytes)) {
+			snprintf(reason, REASON_LEN,
+				 "'%s' is not a size (like 512M, 2G, 0x40000000; units K, M, G, T)",
+				 num);
+			return -EINVAL;
+		}
+		v = realloc(p->sizes, (p->nr_sizes + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->sizes = v;
+		v[p->nr_sizes].op = op;
+		v[p->nr_sizes].bytes = bytes;
+		p->nr_sizes++;
+	}
+	return 0;
+}
+
+static int parse_address(struct mp_policy *p, char *val, char *reason)
+{
+	struct mp_addr_range *v;
+	char *tok;
+
+	while ((tok = next_token(&val, ", \t"))) {
+		char *dash = strchr(tok, '-');
+		uint64_t start, end;
+
+		if (!dash) {
+			snprintf(reason, REASON_LEN,
+				 "'%s' is not a range START-END (like 0x100000000-0x1ffffffff)",
+				 tok);
+			return -EINVAL;
+		}
+		*dash = '\0';
+		if (parse_bytes(tok, &start) || parse_bytes(dash + 1, &end)) {
+			*dash = '-';
+			snprintf(reason, REASON_LEN,
+				 "'%s' is not a range START-END (like 0x100000000-0x1ffffffff)",
+				 tok);
+			return -EINVAL;
+		}
+		if (end < start) {
+			snprintf(reason, REASON_LEN, "range 0x%llx-0x%llx ends before it starts",
+				 (unsigned long long)start, (unsigned long long)end);
+			return -EINVAL;
+		}
+		v = realloc(p->addrs, (p->nr_addrs + 1) * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		p->addrs = v;
+		v[p->nr_addrs].start = start;
+		v[p->nr_addrs].end = end;
+		p->nr_addrs++;
+	}
+	return 0;
+}
+
+static int parse_device(struct mp_policy *p, char *val, char *reason)
+{
+	char *tok;
+
+	while ((tok = next_token(&val, " \t"))) {
+		char **v, *glob;
+
+		glob = strdup(tok);
+		if (!glob)
+			return -ENOMEM;
+		v = realloc(p->devices, (p->nr_devices + 1) * sizeof(*v));
+		if (!v) {
+			free(glob);
+			return -ENOMEM;
+		}
+		p->devices = v;
+		v[p->nr_devices++] = glob;
+	}
+	return 0;
+}
+
+static int parse_bool(const char *val, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	for (size_t i = 0; i < MP_ARRAY_SIZE(yes); i++) {
+		if (!strcmp(val, yes[i])) {
+			*out = true;
+			return 0;
+		}
+		if (!strcmp(val, no[i])) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int parse_online(struct mp_policy *p, char *val, char *reason)
+{
+	if (parse_bool(val, &p->online)) {
+		snprintf(reason, REASON_LEN, "expected yes or no");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_zone(struct mp_policy *p, char *val, char *reason)
+{
+	if (!strcmp(val, "movable"))
+		p->zone = MP_POLICY_ZONE_MOVABLE;
+	else if (!strcmp(val, "kernel"))
+		p->zone = MP_POLICY_ZONE_KERNEL;
+	else if (!strcmp(val, "auto"))
+		p->zone = MP_POLICY_ZONE_AUTO;
+	else {
+		snprintf(reason, REASON_LEN, "expected movable, kernel or auto");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_ratio(struct mp_policy *p, char *val, char *reason)
+{
+	size_t len = strlen(val);
+	uint64_t r;
+
+	if (len > 1 && val[len - 1] == '%')
+		val[len - 1] = '\0';
+	if (mp_parse_u64(val, 10, &r)) {
+		snprintf(reason, REASON_LEN, "expected a percentage like 301 or 300%%");
+		return -EINVAL;
+	}
+	if (r > MP_POLICY_MAX_MOVABLE_RATIO) {
+		snprintf(
+			reason, REASON_LEN,
+			"above %u%%: the memmap of that much movable memory (1/64 of it) would not fit in kernel memory",
+			MP_POLICY_MAX_MOVABLE_RATIO);
+		return -EINVAL;
+	}
+	p->movable_ratio = (unsigned int)r;
+	return 0;
+}
+
+static int parse_verify(struct mp_policy *p, char *val, char *reason)
+{
+	if (!strcmp(val, "full"))
+		p->verify = MP_POLICY_VERIFY_FULL;
+	else if (!strcmp(val, "state"))
+		p->verify = MP_POLICY_VERIFY_STATE;
+	else if (!strcmp(val, "none"))
+		p->verify = MP_POLICY_VERIFY_NONE;
+	else {
+		snprintf(reason, REASON_LEN, "expected full, state or none");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_mode(struct mp_policy *p, char *val, char *reason)
+{
+	if (!strcmp(val, "system-ram"))
+		p->dax_mode = MP_POLICY_DAX_SYSTEM_RAM;
+	else if (!strcmp(val, "devdax"))
+		p->dax_mode = MP_POLICY_DAX_DEVDAX;
+	else {
+		snprintf(reason, REASON_LEN, "expected system-ram or devdax");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static const struct key_def keys[KEY_COUNT] = {
+	[KEY_KIND] = { "Kind", SEC_MATCH, false, parse_kind },
+	[KEY_NODE] = { "Node", SEC_MATCH, false, parse_node },
+	[KEY_SIZE] = { "Size", SEC_MATCH, true, parse_size },
+	[KEY_ADDRESS] = { "Address", SEC_MATCH, false, parse_address },
+	[KEY_DEVICE] = { "Device", SEC_MATCH, false, parse_device },
+	[KEY_ONLINE] = { "Online", SEC_ONLINE, false, parse_online },
+	[KEY_ZONE] = { "Zone", SEC_ONLINE, false, parse_zone },
+	[KEY_MOVABLE_RATIO] = { "MovableRatio", SEC_ONLINE, false, parse_ratio },
+	[KEY_VERIFY] = { "Verify", SEC_ONLINE, false, parse_verify },
+	[KEY_MODE] = { "Mode", SEC_DAX, false, parse_mode },
+};
+
+static char *strip(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
+static int parse_header(struct parser *ps, unsigned int line, char *s, enum section *cur)
+{
+	size_t len = strlen(s);
+	int sec;
+
+	if (len < 2 || s[len - 1] != ']') {
+		perr(ps, line, "malformed section header '%s': expected [Match], [Online] or [Dax]",
+		     s);
+		*cur = SEC_UNKNOWN;
+		return 0;
+	}
+	s[len - 1] = '\0';
+	s++;
+	for (sec = SEC_MATCH; sec < SEC_UNKNOWN; sec++)
+		if (!strcmp(s, section_names[sec]))
+			break;
+	if (sec == SEC_UNKNOWN) {
+		perr(ps, line, "unknown section [%s]: expected [Match], [Online] or [Dax]", s);
+		*cur = SEC_UNKNOWN;
+		return 0;
+	}
+	/*
+	 * systemd merges repeated sections; here one policy is one file, and a
+	 * second [Match] is much more likely a pasted second policy whose
+	 * keys would silently combine with the first's.
+	 */
+	if (ps->sec_line[sec]) {
+		perr(ps, line, "duplicate section [%s] (first at line %u; one policy per file)", s,
+		     ps->sec_line[sec]);
+		*cur = SEC_UNKNOWN;
+		return 0;
+	}
+	ps->sec_line[sec] = line;
+	*cur = (enum section)sec;
+	return 0;
+}
+
+static int parse_assignment(struct parser *ps, unsigned int line, char *s, enum section cur)
+{
+	char reason[REASON_LEN] = "";
+	char *eq = strchr(s, '=');
+	char *key, *val, *copy;
+	int k, r;
+
+	if (!eq) {
+		perr(ps, line, "expected Key=Value or [Section], got '%s'", s);
+		return 0;
+	}
+	*eq = '\0';
+	key = strip(s);
+	val = strip(eq + 1);
+	if (!*key) {
+		perr(ps, line, "missing key before '='");
+		return 0;
+	}
+	if (cur == SEC_UNKNOWN)
+		return 0;
+	for (k = 0; k < KEY_COUNT; k++)
+		if (!strcmp(key, keys[k].name))
+			break;
+	if (cur == SEC_NONE) {
+		perr(ps, line, "%s= outside any section (keys go below [Match], [Online] or [Dax])",
+		     key);
+		return 0;
+	}
+	if (k == KEY_COUNT) {
+		perr(ps, line, "unknown key %s= in [%s]", key, section_names[cur]);
+		return 0;
+	}
+	if (keys[k].sec != cur) {
+		perr(ps, line, "unknown key %s= in [%s] (it belongs in [%s])", key,
+		     section_names[cur], section_names[keys[k].sec]);
+		return 0;
+	}
+	if (ps->key_line[k] && !keys[k].multi) {
+		perr(ps, line, "duplicate key %s= (first at line %u)", key, ps->key_line[k]);
+		return 0;
+	}
+	if (!ps->key_line[k])
+		ps->key_line[k] = line;
+	if (!*val) {
+		perr(ps, line, "%s= has an empty value", key);
+		return 0;
+	}
+	copy = strdup(val);
+	if (!copy)
+		return -ENOMEM;
+	r = keys[k].parse(ps->p, copy, reason);
+	free(copy);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		perr(ps, line, "bad %s= value '%s': %s%s", key, val, reason,
+		     strpbrk(val, "#;") ? " (comments go on a line of their own)" : "");
+	return 0;
+}
+
+/* Checks across keys, once the whole file is read. */
+static void check_policy(struct parser *ps)
+{
+	struct mp_policy *p = ps->p;
+	unsigned int *kl = ps->key_line;
+
+	if (!ps->sec_line[SEC_MATCH]) {
+		/* No line to point at: the section is missing, not wrong. */
+		perr(ps, 0, "no [Match] section (an empty [Match] matches every device)");
+	}
+	if (kl[KEY_ONLINE] && !p->online) {
+		if (kl[KEY_ZONE])
+			perr(ps, kl[KEY_ZONE], "Zone= has no effect with Online=no (line %u)",
+			     kl[KEY_ONLINE]);
+		if (kl[KEY_MOVABLE_RATIO])
+			perr(ps, kl[KEY_MOVABLE_RATIO],
+			     "MovableRatio= has no effect with Online=no (line %u)",
+			     kl[KEY_ONLINE]);
+	} else if (kl[KEY_MOVABLE_RATIO] && kl[KEY_ZONE] && p->zone != MP_POLICY_ZONE_AUTO) {
+		perr(ps, kl[KEY_MOVABLE_RATIO],
+		     "MovableRatio= applies only to Zone=auto, not Zone=%s (line %u)",
+		     mp_policy_zone_name(p->zone), kl[KEY_ZONE]);
+	}
+	if (ps->sec_line[SEC_DAX] && kl[KEY_KIND] &&
+	    !(p->kinds & (MP_POLICY_KIND_DAX | MP_POLICY_KIND_NVDIMM))) {
+		char kinds[128];
+
+		perr(ps, ps->sec_line[SEC_DAX],
+		     "[Dax] applies only to dax and nvdimm devices, and Kind=%s (line %u) matches neither",
+		     mp_policy_fmt_kinds(p->kinds, kinds, sizeof(kinds)), kl[KEY_KIND]);
+	}
+	p->match_line = ps->sec_line[SEC_MATCH];
+	p->has_dax = ps->sec_line[SEC_DAX] != 0;
+}
+
+void mp_policy_free(struct mp_policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->nr_devices; i++)
+		free(p->devices[i]);
+	free(p->devices);
+	free(p->sizes);
+	free(p->addrs);
+	free(p->name);
+	free(p->path);
+	free(p);
+}
+
+int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_policy **out,
+		    struct mp_policy_errors *errs)
+{
+	struct parser ps = { .path = path, .errs = errs };
+	enum section cur = SEC_NONE;
+	unsigned int line = 0;
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+	int r = 0;
+
+	*out = NULL;
+	ps.p = calloc(1, sizeof(*ps.p));
+	if (!ps.p)
+		return -ENOMEM;
+	ps.p->online = true;
+	ps.p->zone = MP_POLICY_ZONE_AUTO;
+	ps.p->movable_ratio = MP_POLICY_DEFAULT_MOVABLE_RATIO;
+	ps.p->verify = MP_POLICY_VERIFY_FULL;
+	ps.p->dax_mode = MP_POLICY_DAX_DEVDAX;
+
+	while ((n = getline(&buf, &cap, f)) >= 0) {
+		char *s;
+
+		line++;
+		if (strlen(buf) != (size_t)n) {
+			perr(&ps, line, "NUL byte in line");
+			continue;
+		}
+		s = strip(buf);
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		if (*s == '[')
+			r = parse_header(&ps, line, s, &cur);
+		else
+			r = parse_assignment(&ps, line, s, cur);
+		if (r < 0)
+			goto out;
+	}
+	if (ferror(f)) {
+		perr(&ps, 0, "read error after line %u", line);
+		goto out;
+	}
+	check_policy(&ps);
+	if (ps.nerr)
+		goto out;
+	ps.p->path = strdup(path);
+	ps.p->name = strdup(name);
+	if (!ps.p->path || !ps.p->name) {
+		r = -ENOMEM;
+		goto out;
+	}
+	*out = ps.p;
+	ps.p = NULL;
+out:
+	free(buf);
+	mp_policy_free(ps.p);
+	return r;
+}
