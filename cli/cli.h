@@ -1,0 +1,14 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef MP_CLI_H
+#define MP_CLI_H
+
+#include <errno.h>
+
+#include "mp-kernel.h"
+
+/* Context for the root given by --sysroot or $MEMPLUG_SYSROOT; prints why on failure. */
+int mp_cli_ctx(struct mp_ctx **ctx);
+/* "EINVAL", "EBUSY", ... for a negative errno. */
+const char *mp_cli_errname(int err);
+
+#endif

@@ -1,0 +1,67 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The context carries the root every /sys and /proc path is built from, so
+ * the same code reads a live guest ("" root) or a recorded fixture.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mp-kernel.h"
+
+struct mp_ctx {
+	char root[PATH_MAX];
+};
+
+int mp_ctx_new(const char *sysroot, struct mp_ctx **out)
+{
+	struct mp_ctx *ctx;
+	size_t len;
+
+	if (!sysroot)
+		sysroot = getenv("MEMPLUG_SYSROOT");
+	if (!sysroot)
+		sysroot = "";
+	len = strlen(sysroot);
+	/* "/" and "" both mean the running system; drop trailing slashes. */
+	while (len > 0 && sysroot[len - 1] == '/')
+		len--;
+	if (len >= PATH_MAX - 256)
+		return -ENAMETOOLONG;
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return -ENOMEM;
+	memcpy(ctx->root, sysroot, len);
+	ctx->root[len] = '\0';
+	*out = ctx;
+	return 0;
+}
+
+void mp_ctx_free(struct mp_ctx *ctx)
+{
+	free(ctx);
+}
+
+const char *mp_ctx_root(const struct mp_ctx *ctx)
+{
+	return ctx->root;
+}
+
+int mp_ctx_path(const struct mp_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	int n, m;
+
+	n = snprintf(buf, len, "%s/", ctx->root);
+	if (n < 0 || (size_t)n >= len)
+		return -ENAMETOOLONG;
+	va_start(ap, fmt);
+	m = vsnprintf(buf + n, len - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (m < 0 || (size_t)m >= len - (size_t)n)
+		return -ENAMETOOLONG;
+	return 0;
+}

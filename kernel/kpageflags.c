@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * /proc/kpageflags: one u64 per PFN (fs/proc/page.c kpageflags_read()).
+ *
+ * Offsets and lengths must be multiples of 8 (else EINVAL).  Reads stop at
+ * max_dump_pfn, which hot-add raises but ZONE_DEVICE does not: a devdax range
+ * above boot memory reads as EOF, which means "no online page here", not an
+ * error (KERNEL-RULES.md §6).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mp-kernel.h"
+#include "util.h"
+
+#define CHUNK_PFNS 65536 /* 512 KiB per pread */
+
+struct mp_kpageflags {
+	int fd;
+	char path[PATH_MAX];
+	uint64_t *buf;
+};
+
+int mp_kpageflags_open(const struct mp_ctx *ctx, struct mp_kpageflags **out)
+{
+	struct mp_kpageflags *kpf;
+	int err;
+
+	kpf = calloc(1, sizeof(*kpf));
+	if (!kpf)
+		return -ENOMEM;
+	err = mp_ctx_path(ctx, kpf->path, sizeof(kpf->path), "proc/kpageflags");
+	if (err)
+		goto out_free;
+	kpf->fd = open(kpf->path, O_RDONLY | O_CLOEXEC);
+	if (kpf->fd < 0) {
+		err = -errno;
+		if (err == -EACCES || err == -EPERM)
+			mp_err("%s: %s (readable by root only)", kpf->path, strerror(-err));
+		else
+			mp_err("%s: %s", kpf->path, strerror(-err));
+		goto out_free;
+	}
+	kpf->buf = malloc(CHUNK_PFNS * sizeof(uint64_t));
+	if (!kpf->buf) {
+		close(kpf->fd);
+		err = -ENOMEM;
+		goto out_free;
+	}
+	*out = kpf;
+	return 0;
+
+out_free:
+	free(kpf);
+	return err;
+}
+
+void mp_kpageflags_close(struct mp_kpageflags *kpf)
+{
+	if (!kpf)
+		return;
+	close(kpf->fd);
+	free(kpf->buf);
+	free(kpf);
+}
+
+static void count_one(uint64_t f, struct mp_kpf_counts *c)
+{
+	const uint64_t self = (1ULL << MP_KPF_RESERVED) | (1ULL << MP_KPF_OWNER_PRIVATE);
+
+	if (f & (1ULL << MP_KPF_NOPAGE))
+		c->nopage++;
+	if (f & (1ULL << MP_KPF_RESERVED)) {
+		c->reserved++;
+		/* memmap_on_memory's self-hosted vmemmap pages (§6): RESERVED|OWNER_PRIVATE */
+		if ((f & self) == self)
+			c->memmap_self++;
+	}
+	if (f & (1ULL << MP_KPF_BUDDY))
+		c->buddy++;
+	if (f & (1ULL << MP_KPF_SLAB))
+		c->slab++;
+	if (f & (1ULL << MP_KPF_PGTABLE))
+		c->pgtable++;
+	if (f & (1ULL << MP_KPF_OFFLINE))
+		c->offline++;
+	if (f & (1ULL << MP_KPF_HWPOISON))
+		c->hwpoison++;
+}
+
+int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
+			struct mp_kpf_counts *c)
+{
+	uint64_t done = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->pfns = nr;
+	while (done < nr) {
+		uint64_t want = MP_MIN(nr - done, (uint64_t)CHUNK_PFNS);
+		ssize_t n;
+
+		n = pread(kpf->fd, kpf->buf, want * 8, (off_t)((pfn + done) * 8));
+		if (n < 0) {
+			int err = -errno;
+
+			if (err == -EINTR)
+				continue;
+			mp_err("%s: read at pfn 0x%llx: %s", kpf->path,
+			       (unsigned long long)(pfn + done), strerror(-err));
+			return err;
+		}
+		if (n == 0) {
+			c->eof += nr - done;
+			break;
+		}
+		if (n % 8) {
+			mp_err("%s: short read of %zd bytes at pfn 0x%llx", kpf->path, n,
+			       (unsigned long long)(pfn + done));
+			return -EIO;
+		}
+		for (ssize_t i = 0; i < n / 8; i++)
+			count_one(kpf->buf[i], c);
+		done += (uint64_t)n / 8;
+	}
+	return 0;
+}
+
+int64_t mp_kpageflags_size(struct mp_kpageflags *kpf)
+{
+	uint64_t lo = 0, hi = 1ULL << 40; /* 4 PiB of PFNs: beyond any guest */
+	uint64_t v;
+	struct stat st;
+
+	/* A fixture is a regular file with a size; procfs reports 0. */
+	if (!fstat(kpf->fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
+		return st.st_size / 8;
+	/* Binary search for the first PFN that reads EOF. */
+	while (lo < hi) {
+		uint64_t mid = lo + (hi - lo) / 2;
+		ssize_t n = pread(kpf->fd, &v, 8, (off_t)(mid * 8));
+
+		if (n < 0)
+			return -errno;
+		if (n == 8)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (int64_t)lo;
+}

@@ -1,0 +1,465 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Memory blocks: /sys/devices/system/memory/memoryN and the device each one
+ * belongs to.
+ *
+ * The scan is built to read only what the caller's output needs: one
+ * getdents pass over the memory directory, one openat+read per attribute
+ * per block, relative to a directory fd so the kernel walks one component,
+ * and node membership from node/nodeN/ listings (one pass per node) rather
+ * than a directory listing per block as lsmem does.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mp-kernel.h"
+#include "util.h"
+
+#define MEMORY_DIR "sys/devices/system/memory"
+#define NODE_DIR "sys/devices/system/node"
+
+int mp_geometry_read(const struct mp_ctx *ctx, struct mp_geometry *geo)
+{
+	char path[PATH_MAX], buf[64];
+	uint64_t bs;
+	int err;
+
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/block_size_bytes");
+	if (err)
+		return err;
+	err = mp_read_attr(AT_FDCWD, path, buf, sizeof(buf));
+	if (err < 0) {
+		mp_err("%s: %s", path, strerror(-err));
+		return err;
+	}
+	/* The kernel prints it with "%lx": hex without 0x. */
+	if (mp_parse_u64(buf, 16, &bs) || bs == 0) {
+		mp_err("%s: block size '%s' is not a hex number", path, buf);
+		return -EINVAL;
+	}
+	if ((bs & (bs - 1)) || bs % MP_SECTION_SIZE) {
+		mp_err("%s: block size 0x%llx is not a power of two multiple of the 128 MiB section",
+		       path, (unsigned long long)bs);
+		return -EINVAL;
+	}
+	geo->page_size = MP_PAGE_SIZE;
+	geo->subsection_size = MP_SUBSECTION_SIZE;
+	geo->section_size = MP_SECTION_SIZE;
+	geo->block_size = bs;
+	return 0;
+}
+
+const char *mp_block_state_name(enum mp_block_state s)
+{
+	switch (s) {
+	case MP_BLOCK_OFFLINE:
+		return "offline";
+	case MP_BLOCK_ONLINE:
+		return "online";
+	case MP_BLOCK_GOING_OFFLINE:
+		return "going-offline";
+	default:
+		return "unknown";
+	}
+}
+
+const char *mp_dev_kind_name(enum mp_dev_kind k)
+{
+	switch (k) {
+	case MP_DEV_BOOT:
+		return "boot";
+	case MP_DEV_DIMM:
+		return "dimm";
+	case MP_DEV_DAX:
+		return "dax";
+	case MP_DEV_VIRTIO_MEM:
+		return "virtio-mem";
+	default:
+		return "unknown";
+	}
+}
+
+const char *mp_devref_format(const struct mp_devref *d, char *buf, size_t len)
+{
+	if (d->kind == MP_DEV_UNKNOWN)
+		snprintf(buf, len, "-");
+	else if (d->kind == MP_DEV_BOOT || !d->name[0])
+		snprintf(buf, len, "%s", mp_dev_kind_name(d->kind));
+	else
+		snprintf(buf, len, "%s:%s", mp_dev_kind_name(d->kind), d->name);
+	return buf;
+}
+
+int mp_block_parse_name(const char *s, uint64_t *id)
+{
+	if (!strncmp(s, "memory", 6))
+		s += 6;
+	return mp_parse_u64(s, 10, id) ? -EINVAL : 0;
+}
+
+static enum mp_block_state parse_state(const char *s)
+{
+	if (!strcmp(s, "online"))
+		return MP_BLOCK_ONLINE;
+	if (!strcmp(s, "offline"))
+		return MP_BLOCK_OFFLINE;
+	if (!strcmp(s, "going-offline"))
+		return MP_BLOCK_GOING_OFFLINE;
+	return MP_BLOCK_UNKNOWN;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+	const struct mp_block *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+struct mp_block *mp_memory_find(const struct mp_memory *mem, uint64_t id)
+{
+	struct mp_block key = { .id = id };
+
+	if (!mem->nr)
+		return NULL;
+	return bsearch(&key, mem->blocks, mem->nr, sizeof(key), cmp_block);
+}
+
+struct mp_block *mp_memory_find_addr(const struct mp_memory *mem, uint64_t addr)
+{
+	return mp_memory_find(mem, mp_addr_to_block(&mem->geo, addr));
+}
+
+void mp_memory_free(struct mp_memory *mem)
+{
+	if (!mem)
+		return;
+	mp_iomem_free(mem->iomem);
+	free(mem->blocks);
+	free(mem);
+}
+
+/* List memoryN entries; the directory can have gaps (absent sections). */
+static int list_blocks(DIR *dir, const char *path, struct mp_memory *mem)
+{
+	size_t cap = 256;
+	struct dirent *de;
+
+	mem->blocks = malloc(cap * sizeof(*mem->blocks));
+	if (!mem->blocks)
+		return -ENOMEM;
+	errno = 0;
+	while ((de = readdir(dir))) {
+		struct mp_block *b;
+		uint64_t id;
+
+		if (strncmp(de->d_name, "memory", 6) || mp_parse_u64(de->d_name + 6, 10, &id))
+			continue;
+		if (mem->nr == cap) {
+			struct mp_block *nb;
+
+			cap *= 2;
+			nb = realloc(mem->blocks, cap * sizeof(*nb));
+			if (!nb)
+				return -ENOMEM;
+			mem->blocks = nb;
+		}
+		b = &mem->blocks[mem->nr++];
+		memset(b, 0, sizeof(*b));
+		b->id = id;
+		b->start = mp_block_to_addr(&mem->geo, id);
+		b->size = mem->geo.block_size;
+		b->node = -1;
+		b->dev.slot = -1;
+	}
+	if (errno) {
+		int err = -errno;
+
+		mp_err("%s: readdir: %s", path, strerror(-err));
+		return err;
+	}
+	qsort(mem->blocks, mem->nr, sizeof(*mem->blocks), cmp_block);
+	return 0;
+}
+
+/*
+ * Node membership from node/nodeN/memoryM links: one listing per node.  The
+ * kernel creates these links after the block's "add" uevent, so a block
+ * without one is reported with node -1, not guessed.
+ */
+static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	DIR *top;
+	int err;
+
+	err = mp_ctx_path(ctx, path, sizeof(path), NODE_DIR);
+	if (err)
+		return err;
+	top = opendir(path);
+	if (!top) {
+		err = -errno;
+		/* !CONFIG_NUMA has no node directory: every block is node 0. */
+		if (err == -ENOENT) {
+			for (size_t i = 0; i < mem->nr; i++)
+				mem->blocks[i].node = 0;
+			return 0;
+		}
+		mp_err("%s: %s", path, strerror(-err));
+		return err;
+	}
+	while ((de = readdir(top))) {
+		uint64_t node;
+		struct dirent *me;
+		DIR *nd;
+		int fd;
+
+		if (strncmp(de->d_name, "node", 4) || mp_parse_u64(de->d_name + 4, 10, &node))
+			continue;
+		fd = openat(dirfd(top), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (fd < 0 || !(nd = fdopendir(fd))) {
+			err = -errno;
+			if (fd >= 0)
+				close(fd);
+			mp_err("%s/%s: %s", path, de->d_name, strerror(-err));
+			closedir(top);
+			return err;
+		}
+		while ((me = readdir(nd))) {
+			struct mp_block *b;
+			uint64_t id;
+
+			if (strncmp(me->d_name, "memory", 6) ||
+			    mp_parse_u64(me->d_name + 6, 10, &id))
+				continue;
+			b = mp_memory_find(mem, id);
+			if (b)
+				b->node = (int)node;
+		}
+		closedir(nd);
+	}
+	closedir(top);
+	return 0;
+}
+
+/*
+ * A DIMM's blocks link to their ACPI memory device (PNP0C80); QEMU numbers
+ * the device's _UID with the DIMM slot (hw/acpi/memory_hotplug.c builds one
+ * MEMn device per slot with _UID = slot).  The link appears after the blocks
+ * are added (acpi_bind_memory_blocks()), so a fresh block may lack it.
+ */
+static void read_firmware_node(int memfd, struct mp_block *b, struct mp_devref *last)
+{
+	char rel[64], target[PATH_MAX], buf[32];
+	const char *base;
+	uint64_t uid;
+	ssize_t n;
+
+	snprintf(rel, sizeof(rel), "memory%llu/firmware_node", (unsigned long long)b->id);
+	n = readlinkat(memfd, rel, target, sizeof(target) - 1);
+	if (n <= 0)
+		return;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (strncmp(base, "PNP0C80", 7))
+		return;
+	b->dev.kind = MP_DEV_DIMM;
+	/* Blocks of one DIMM share the device: reuse the uid read for the previous block. */
+	if (last->kind == MP_DEV_DIMM && !strcmp(last->acpi, base)) {
+		b->dev = *last;
+		return;
+	}
+	snprintf(b->dev.acpi, sizeof(b->dev.acpi), "%s", base);
+	snprintf(rel, sizeof(rel), "memory%llu/firmware_node/uid", (unsigned long long)b->id);
+	if (mp_read_attr(memfd, rel, buf, sizeof(buf)) >= 0 && !mp_parse_u64(buf, 0, &uid)) {
+		b->dev.slot = (int)uid;
+		snprintf(b->dev.name, sizeof(b->dev.name), "slot%llu", (unsigned long long)uid);
+	}
+	*last = b->dev;
+}
+
+/* Driver-managed RAM names its owner through the iomem parent (§7). */
+static void device_from_iomem(const struct mp_iomem *io, struct mp_block *b)
+{
+	const struct mp_iomem_res *r = mp_iomem_find_sysram(io, b->start, b->start + b->size - 1);
+	const char *pname;
+
+	if (!r)
+		return;
+	pname = r->parent ? r->parent->name : NULL;
+	if (!strcmp(r->name, "System RAM (kmem)") && pname && !strncmp(pname, "dax", 3)) {
+		b->dev.kind = MP_DEV_DAX;
+		snprintf(b->dev.name, sizeof(b->dev.name), "%s", pname);
+	} else if (!strcmp(r->name, "System RAM (virtio_mem)") && pname &&
+		   !strncmp(pname, "virtio", 6)) {
+		b->dev.kind = MP_DEV_VIRTIO_MEM;
+		snprintf(b->dev.name, sizeof(b->dev.name), "%s", pname);
+	} else if (!strcmp(r->name, "System RAM") && b->dev.kind == MP_DEV_UNKNOWN) {
+		/* Plain System RAM without an ACPI memory device: boot memory. */
+		b->dev.kind = MP_DEV_BOOT;
+	}
+}
+
+int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory **out)
+{
+	char path[PATH_MAX], buf[64];
+	struct mp_devref last = { .kind = MP_DEV_UNKNOWN };
+	struct mp_memory *mem;
+	DIR *dir = NULL;
+	int memfd, err;
+
+	if (flags & MP_SCAN_DEVICES)
+		flags |= MP_SCAN_IOMEM;
+	mem = calloc(1, sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+	err = mp_geometry_read(ctx, &mem->geo);
+	if (err)
+		goto out_free;
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR);
+	if (err)
+		goto out_free;
+	dir = opendir(path);
+	if (!dir) {
+		err = -errno;
+		mp_err("%s: %s", path, strerror(-err));
+		goto out_free;
+	}
+	memfd = dirfd(dir);
+	if (mp_read_attr(memfd, "auto_online_blocks", mem->auto_online, sizeof(mem->auto_online)) <
+	    0)
+		mem->auto_online[0] = '\0';
+	err = list_blocks(dir, path, mem);
+	if (err)
+		goto out_free;
+
+	if (flags & MP_SCAN_IOMEM) {
+		err = mp_iomem_read(ctx, &mem->iomem);
+		if (err)
+			goto out_free;
+	}
+
+	for (size_t i = 0; i < mem->nr; i++) {
+		struct mp_block *b = &mem->blocks[i];
+		char rel[64];
+
+		snprintf(rel, sizeof(rel), "memory%llu/state", (unsigned long long)b->id);
+		err = mp_read_attr(memfd, rel, buf, sizeof(buf));
+		if (err < 0) {
+			mp_err("%s/%s: %s", path, rel, strerror(-err));
+			goto out_free;
+		}
+		b->state = parse_state(buf);
+		if (b->state == MP_BLOCK_UNKNOWN)
+			mp_warn("%s/%s: unknown state '%s'", path, rel, buf);
+		if (flags & MP_SCAN_ZONES) {
+			snprintf(rel, sizeof(rel), "memory%llu/valid_zones",
+				 (unsigned long long)b->id);
+			err = mp_read_attr(memfd, rel, b->zones, sizeof(b->zones));
+			if (err < 0) {
+				mp_err("%s/%s: %s", path, rel, strerror(-err));
+				goto out_free;
+			}
+		}
+		if (flags & MP_SCAN_DEVICES) {
+			read_firmware_node(memfd, b, &last);
+			device_from_iomem(mem->iomem, b);
+		}
+		if (flags & MP_SCAN_IOMEM)
+			b->sysram_bytes =
+				mp_iomem_sysram_bytes(mem->iomem, b->start, b->start + b->size - 1);
+	}
+	if (flags & MP_SCAN_NODES) {
+		err = scan_nodes(ctx, mem);
+		if (err)
+			goto out_free;
+	}
+	closedir(dir);
+	*out = mem;
+	return 0;
+
+out_free:
+	if (dir)
+		closedir(dir);
+	mp_memory_free(mem);
+	return err;
+}
+
+int mp_block_read_state(const struct mp_ctx *ctx, uint64_t id, enum mp_block_state *state)
+{
+	char path[PATH_MAX], buf[32];
+	int err;
+
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/state",
+			  (unsigned long long)id);
+	if (err)
+		return err;
+	err = mp_read_attr(AT_FDCWD, path, buf, sizeof(buf));
+	if (err < 0)
+		return err;
+	*state = parse_state(buf);
+	return 0;
+}
+
+int mp_block_read_zones(const struct mp_ctx *ctx, uint64_t id, char *buf, size_t len)
+{
+	char path[PATH_MAX];
+	int err;
+
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/valid_zones",
+			  (unsigned long long)id);
+	if (err)
+		return err;
+	err = mp_read_attr(AT_FDCWD, path, buf, len);
+	return err < 0 ? err : 0;
+}
+
+/* Only here to make the signal pending: offline_pages() checks signal_pending(). */
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+int mp_block_write_state(const struct mp_ctx *ctx, uint64_t id, const char *word, int timeout_ms)
+{
+	struct sigaction sa = { .sa_handler = on_alarm }, old_sa;
+	struct itimerval it = { 0 }, old_it;
+	char path[PATH_MAX];
+	bool timed = timeout_ms > 0 && !strcmp(word, "offline");
+	int err;
+
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/state",
+			  (unsigned long long)id);
+	if (err)
+		return err;
+	if (timed) {
+		/*
+		 * No SA_RESTART: the migration loop in offline_pages() retries
+		 * forever unless a signal is pending; the alarm makes the write
+		 * return -EINTR instead of hanging the caller.
+		 */
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGALRM, &sa, &old_sa);
+		it.it_value.tv_sec = timeout_ms / 1000;
+		it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+		setitimer(ITIMER_REAL, &it, &old_it);
+	}
+	err = mp_write_attr(AT_FDCWD, path, word);
+	if (timed) {
+		struct itimerval zero = { 0 };
+
+		setitimer(ITIMER_REAL, &zero, NULL);
+		sigaction(SIGALRM, &old_sa, NULL);
+	}
+	return err;
+}

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * memplug kernel layer: the guest kernel's memory-hotplug state as data.
+ *
+ * Everything here reads (and, for state changes, writes) sysfs and procfs
+ * under a configurable root, so a recorded fixture and a live guest run the
+ * same code.  The rules (rules.c) are pure functions over this data.  Facts
+ * behind them are in ../shared/KERNEL-RULES.md and docs/kernel.md.
+ */
+#ifndef MP_KERNEL_H
+#define MP_KERNEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- context ----------------------------------------------------------- */
+
+struct mp_ctx;
+
+/**
+ * mp_ctx_new() - create a context rooted at @sysroot
+ * @sysroot: directory holding sys/ and proc/; NULL means $MEMPLUG_SYSROOT,
+ *           and "" (or neither set) means the running system.
+ * @out: receives the context
+ *
+ * Return: 0, -ENOMEM, or -ENAMETOOLONG.
+ */
+int mp_ctx_new(const char *sysroot, struct mp_ctx **out);
+void mp_ctx_free(struct mp_ctx *ctx);
+/** mp_ctx_root() - the root prefix ("" for the running system). */
+const char *mp_ctx_root(const struct mp_ctx *ctx);
+
+/**
+ * mp_ctx_path() - build "<root>/<relative path>" into @buf
+ * @ctx: context
+ * @buf: destination
+ * @len: size of @buf
+ * @fmt: printf format of the path below the root, without leading slash
+ *
+ * Return: 0 or -ENAMETOOLONG.
+ */
+int mp_ctx_path(const struct mp_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* ---- geometry ---------------------------------------------------------- */
+
+/* x86_64 values (KERNEL-RULES.md §1); the block size is read from sysfs. */
+#define MP_PAGE_SHIFT 12
+#define MP_SUBSECTION_SHIFT 21
+#define MP_SECTION_SHIFT 27
+#define MP_PAGE_SIZE (1ULL << MP_PAGE_SHIFT)
+#define MP_SUBSECTION_SIZE (1ULL << MP_SUBSECTION_SHIFT)
+#define MP_SECTION_SIZE (1ULL << MP_SECTION_SHIFT)
+
+struct mp_geometry {
+	uint64_t page_size;
+	uint64_t subsection_size;
+	uint64_t section_size;
+	uint64_t block_size;
+};
+
+/**
+ * mp_geometry_read() - read block_size_bytes and fill in the fixed sizes
+ * @ctx: context
+ * @geo: result
+ *
+ * Return: 0, -errno from reading, or -EINVAL when the block size is not hex,
+ * not a power of two or not a multiple of the section size (the message
+ * names the file).
+ */
+int mp_geometry_read(const struct mp_ctx *ctx, struct mp_geometry *geo);
+
+static inline uint64_t mp_addr_to_pfn(uint64_t addr)
+{
+	return addr >> MP_PAGE_SHIFT;
+}
+
+static inline uint64_t mp_pfn_to_addr(uint64_t pfn)
+{
+	return pfn << MP_PAGE_SHIFT;
+}
+
+static inline uint64_t mp_addr_to_section(uint64_t addr)
+{
+	return addr >> MP_SECTION_SHIFT;
+}
+
+/* Index of the 2 MiB sub-section inside its section (0..63). */
+static inline unsigned int mp_addr_to_subsection(uint64_t addr)
+{
+	return (unsigned int)((addr & (MP_SECTION_SIZE - 1)) >> MP_SUBSECTION_SHIFT);
+}
+
+static inline uint64_t mp_addr_to_block(const struct mp_geometry *geo, uint64_t addr)
+{
+	return addr / geo->block_size;
+}
+
+static inline uint64_t mp_block_to_addr(const struct mp_geometry *geo, uint64_t id)
+{
+	return id * geo->block_size;
+}
+
+/* ---- /proc/iomem --------------------------------------------------------- */
+
+struct mp_iomem_res {
+	uint64_t start;
+	uint64_t end; /* inclusive, as the kernel prints it */
+	char *name;
+	int depth;
+	unsigned int line;
+	struct mp_iomem_res *parent;
+	struct mp_iomem_res *child;
+	struct mp_iomem_res *sibling;
+};
+
+struct mp_iomem;
+
+/**
+ * mp_iomem_parse() - parse /proc/iomem text into a tree
+ * @text: file contents
+ * @origin: file name for messages
+ * @out: result
+ *
+ * Nesting comes from the two-space indentation.  A file whose addresses are
+ * all zero was read without CAP_SYS_ADMIN: refused with -EPERM, since using
+ * the zeros would give wrong answers.
+ *
+ * Return: 0, -EINVAL (malformed line, message names file:line), -EPERM, -ENOMEM.
+ */
+int mp_iomem_parse(const char *text, const char *origin, struct mp_iomem **out);
+/** mp_iomem_read() - read and parse <root>/proc/iomem, see mp_iomem_parse(). */
+int mp_iomem_read(const struct mp_ctx *ctx, struct mp_iomem **out);
+void mp_iomem_free(struct mp_iomem *io);
+/** mp_iomem_first() - first top-level resource, NULL for an empty file. */
+const struct mp_iomem_res *mp_iomem_first(const struct mp_iomem *io);
+/** mp_iomem_find() - deepest resource containing @addr, or NULL. */
+const struct mp_iomem_res *mp_iomem_find(const struct mp_iomem *io, uint64_t addr);
+/**
+ * mp_iomem_sysram_bytes() - bytes of [@start, @end] covered by System RAM
+ * @io: tree
+ * @start: first byte
+ * @end: last byte (inclusive)
+ *
+ * Counts resources named "System RAM" or "System RAM (<driver>)" at any
+ * depth, the way walk_system_ram_range() does for the kernel's hole check.
+ */
+uint64_t mp_iomem_sysram_bytes(const struct mp_iomem *io, uint64_t start, uint64_t end);
+bool mp_iomem_is_sysram(const struct mp_iomem_res *r);
+/** mp_iomem_find_sysram() - first System RAM resource overlapping [@start, @end], or NULL. */
+const struct mp_iomem_res *mp_iomem_find_sysram(const struct mp_iomem *io, uint64_t start,
+						uint64_t end);
+
+/* ---- memory blocks ----------------------------------------------------- */
+
+enum mp_block_state {
+	MP_BLOCK_UNKNOWN = 0,
+	MP_BLOCK_OFFLINE,
+	MP_BLOCK_ONLINE,
+	MP_BLOCK_GOING_OFFLINE,
+};
+
+enum mp_dev_kind {
+	MP_DEV_UNKNOWN = 0,
+	MP_DEV_BOOT,
+	MP_DEV_DIMM,
+	MP_DEV_DAX,
+	MP_DEV_VIRTIO_MEM,
+};
+
+/* The device a block belongs to. */
+struct mp_devref {
+	enum mp_dev_kind kind;
+	char name[32]; /* "slot3" (DIMM, ACPI _UID = QEMU slot), "dax0.0", "virtio0" */
+	char acpi[32]; /* DIMM: ACPI device, e.g. "PNP0C80:03" */
+	int slot; /* DIMM slot, else -1 */
+};
+
+struct mp_block {
+	uint64_t id;
+	uint64_t start;
+	uint64_t size;
+	enum mp_block_state state;
+	int node; /* -1 when no nodeN link (yet) */
+	char zones[48]; /* valid_zones as read, "" when not read */
+	uint64_t sysram_bytes; /* System RAM coverage from iomem; only with MP_SCAN_IOMEM */
+	struct mp_devref dev; /* only with MP_SCAN_DEVICES */
+};
+
+/* What mp_memory_scan() reads beyond the block list and state. */
+enum {
+	MP_SCAN_ZONES = 1 << 0, /* valid_zones of every block */
+	MP_SCAN_NODES = 1 << 1, /* node of every block, from node/nodeN/memoryM */
+	MP_SCAN_DEVICES = 1 << 2, /* owning device (firmware_node, iomem); implies IOMEM */
+	MP_SCAN_IOMEM = 1 << 3, /* System RAM coverage (holes) */
+	MP_SCAN_ALL = 0xf,
+};
+
+struct mp_memory {
+	struct mp_geometry geo;
+	char auto_online[24]; /* auto_online_blocks, "" when absent */
+	size_t nr;
+	struct mp_block *blocks; /* sorted by id */
+	struct mp_iomem *iomem; /* with MP_SCAN_IOMEM/DEVICES, else NULL */
+};
+
+/**
+ * mp_memory_scan() - read every memory block under <root>/sys/devices/system/memory
+ * @ctx: context
+ * @flags: MP_SCAN_* bits: read only what the caller needs
+ * @out: result, free with mp_memory_free()
+ *
+ * Return: 0 or -errno; errors are logged with the path.
+ */
+int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory **out);
+void mp_memory_free(struct mp_memory *mem);
+/** mp_memory_find() - block with number @id, or NULL. */
+struct mp_block *mp_memory_find(const struct mp_memory *mem, uint64_t id);
+/** mp_memory_find_addr() - block containing physical address @addr, or NULL. */
+struct mp_block *mp_memory_find_addr(const struct mp_memory *mem, uint64_t addr);
+
+const char *mp_block_state_name(enum mp_block_state s);
+const char *mp_dev_kind_name(enum mp_dev_kind k);
+/** mp_devref_format() - "dimm:slot3", "dax:dax0.0", "virtio-mem:virtio0", "boot", "-". */
+const char *mp_devref_format(const struct mp_devref *d, char *buf, size_t len);
+
+/**
+ * mp_block_parse_name() - "memory42" or "42" to a block number
+ * Return: 0 or -EINVAL.
+ */
+int mp_block_parse_name(const char *s, uint64_t *id);
+
+/**
+ * mp_block_read_state() - re-read one block's state from sysfs
+ * Return: 0 or -errno (-ENOENT: no such block).
+ */
+int mp_block_read_state(const struct mp_ctx *ctx, uint64_t id, enum mp_block_state *state);
+int mp_block_read_zones(const struct mp_ctx *ctx, uint64_t id, char *buf, size_t len);
+
+/**
+ * mp_block_write_state() - write a word to memoryN/state
+ * @ctx: context
+ * @id: block
+ * @word: "online", "online_movable", "online_kernel" or "offline"
+ * @timeout_ms: for "offline": interrupt the kernel's migration retries after
+ *              this long (the write then fails with -EINTR); 0 = no limit
+ *
+ * Return: 0 or the kernel's -errno (-EINVAL: holes, several zones, or
+ * already in that state; -EBUSY: unmovable pages; -EINTR: timed out).
+ */
+int mp_block_write_state(const struct mp_ctx *ctx, uint64_t id, const char *word, int timeout_ms);
+
+/* ---- /proc/kpageflags -------------------------------------------------- */
+
+/* UAPI bits (include/uapi/linux/kernel-page-flags.h) */
+#define MP_KPF_SLAB 7
+#define MP_KPF_BUDDY 10
+#define MP_KPF_HWPOISON 19
+#define MP_KPF_NOPAGE 20
+#define MP_KPF_OFFLINE 23
+#define MP_KPF_PGTABLE 26
+/* Kernel-only bits (include/linux/kernel-page-flags.h), stable in 6.1..6.18 */
+#define MP_KPF_RESERVED 32
+#define MP_KPF_OWNER_PRIVATE 37
+
+struct mp_kpf_counts {
+	uint64_t pfns; /* asked for */
+	uint64_t eof; /* past the end of the file: no memmap dumped, no online page */
+	uint64_t nopage;
+	uint64_t reserved;
+	uint64_t memmap_self; /* RESERVED|OWNER_PRIVATE: memmap_on_memory vmemmap pages */
+	uint64_t buddy;
+	uint64_t slab;
+	uint64_t pgtable;
+	uint64_t offline;
+	uint64_t hwpoison;
+};
+
+struct mp_kpageflags;
+
+/**
+ * mp_kpageflags_open() - open <root>/proc/kpageflags
+ * Return: 0 or -errno (-EACCES/-EPERM: root only; the message says so).
+ */
+int mp_kpageflags_open(const struct mp_ctx *ctx, struct mp_kpageflags **out);
+void mp_kpageflags_close(struct mp_kpageflags *kpf);
+/**
+ * mp_kpageflags_count() - count flags over [@pfn, @pfn + @nr)
+ * Reads in large chunks.  PFNs past EOF are counted in @c->eof (on 6.1 a
+ * devdax range above max_pfn reads as EOF: not an error).
+ * Return: 0 or -errno.
+ */
+int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
+			struct mp_kpf_counts *c);
+/** mp_kpageflags_size() - PFNs the file covers (max_dump_pfn), or -errno. */
+int64_t mp_kpageflags_size(struct mp_kpageflags *kpf);
+
+/* ---- dax devices and nvdimm namespaces ---------------------------------- */
+
+#define MP_DAX_MAX_RANGES 8
+
+struct mp_dax_dev {
+	char name[32]; /* dax0.0 */
+	uint64_t start; /* resource */
+	uint64_t size;
+	uint64_t align;
+	int target_node;
+	int numa_node;
+	char driver[32]; /* "device_dax", "kmem", "" unbound */
+	char parent[64]; /* e.g. "region0" for dax_pmem from an NVDIMM, "hmem..." */
+	bool from_nvdimm;
+	int nr_ranges;
+	struct {
+		uint64_t start, end; /* inclusive */
+	} ranges[MP_DAX_MAX_RANGES];
+};
+
+struct mp_namespace {
+	char name[32]; /* namespace0.0 */
+	char mode[16]; /* raw, fsdax, devdax, sector */
+	char devtype[24];
+	uint64_t start;
+	uint64_t size;
+	int numa_node;
+};
+
+/**
+ * mp_dax_scan() - read /sys/bus/dax/devices
+ * @ctx: context
+ * @out: malloc'ed array (NULL when none)
+ * @nr: entries
+ *
+ * Return: 0 (also when the bus is absent) or -errno.
+ */
+int mp_dax_scan(const struct mp_ctx *ctx, struct mp_dax_dev **out, size_t *nr);
+/** mp_namespace_scan() - read /sys/bus/nd/devices/namespace*; same contract. */
+int mp_namespace_scan(const struct mp_ctx *ctx, struct mp_namespace **out, size_t *nr);
+
+/* ---- rules ---------------------------------------------------------------- */
+
+/* A predicted outcome of writing to memoryN/state, with the rule behind it. */
+struct mp_prediction {
+	int err; /* 0 = expected to succeed, else the -errno expected */
+	bool certain; /* false: the kernel may still refuse for reasons we can't see */
+	char zone[16]; /* zone the block would land in (online) */
+	char rule[200]; /* the rule, in words, with the evidence */
+};
+
+struct mp_block_verdict {
+	uint64_t sysram_bytes;
+	bool holes;
+	bool multizone;
+	struct mp_prediction online; /* plain "online": the kernel picks the zone */
+	struct mp_prediction online_movable;
+	struct mp_prediction online_kernel;
+	struct mp_prediction offline;
+};
+
+/**
+ * mp_rules_block() - what the kernel's rules say about one block
+ * @mem: scan with MP_SCAN_ZONES | MP_SCAN_IOMEM
+ * @b: the block
+ * @kpf: kpageflags counts over the block, or NULL when unreadable
+ * @v: result
+ */
+void mp_rules_block(const struct mp_memory *mem, const struct mp_block *b,
+		    const struct mp_kpf_counts *kpf, struct mp_block_verdict *v);
+
+/* What binding kmem to a ZONE_DEVICE/dax range keeps and strands (§4, §8). */
+struct mp_dax_trim {
+	uint64_t start, end; /* the range, end inclusive */
+	bool aligned_2m; /* start and size multiples of 2 MiB */
+	bool partial_first_section, partial_last_section;
+	uint64_t first_section, last_section;
+	bool keeps_nothing; /* kmem would refuse / skip it */
+	uint64_t keep_start, keep_end; /* inclusive; valid unless keeps_nothing */
+	uint64_t stranded_head, stranded_tail; /* bytes */
+};
+
+/** mp_rules_dax_trim() - predict kmem's block-boundary trim of [@start, @end]. */
+void mp_rules_dax_trim(const struct mp_geometry *geo, uint64_t start, uint64_t end,
+		       struct mp_dax_trim *t);
+
+/* ---- kernel features ------------------------------------------------------ */
+
+enum mp_feature_state { MP_FEAT_NO = 0, MP_FEAT_YES, MP_FEAT_UNKNOWN };
+
+struct mp_feature {
+	const char *key; /* stable identifier for -J */
+	const char *what;
+	enum mp_feature_state state;
+	char evidence[160];
+};
+
+/**
+ * mp_kernel_features() - which behaviours memplug relies on the kernel offers
+ * @ctx: context
+ * @out: malloc'ed array
+ * @nr: entries
+ *
+ * Judged from the release (proc/sys/kernel/osrelease) and from what sysfs and
+ * procfs actually offer; each entry carries its evidence.
+ * Return: 0 or -ENOMEM.
+ */
+int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t *nr);
+/** mp_kernel_release() - read osrelease into @buf; 0 or -errno. */
+int mp_kernel_release(const struct mp_ctx *ctx, char *buf, size_t len);
+
+/* ---- snapshots (fixtures, bug reports) ------------------------------------ */
+
+/**
+ * mp_snapshot_record() - record the hotplug-relevant sysfs/procfs state
+ * @ctx: where to read (normally the running system)
+ * @dest: directory to create; afterwards usable as --sysroot (after
+ *        kpageflags expansion, see mp_snapshot_expand())
+ *
+ * Copies sys/devices/system/memory, sys/devices/system/node, sys/bus/dax,
+ * sys/bus/nd, the memory ACPI devices' hid/uid, proc/iomem,
+ * proc/sys/kernel/osrelease, the memory_hotplug parameters, and
+ * /proc/kpageflags as run-length text (proc/kpageflags.rle).
+ * Return: 0 or -errno.
+ */
+int mp_snapshot_record(const struct mp_ctx *ctx, const char *dest);
+
+/**
+ * mp_snapshot_expand() - turn proc/kpageflags.rle under @root into a binary
+ * proc/kpageflags of the recorded length.
+ * Return: 0, -ENOENT when there is no .rle, or -errno.
+ */
+int mp_snapshot_expand(const char *root);
+
+#endif
