@@ -79,12 +79,13 @@ bool mp_policy_matches(const struct mp_policy *p, const struct mp_policy_subject
 	}
 	for (i = 0; i < p->nr_sizes; i++)
 		if (!size_holds(&p->sizes[i], s->size))
-			return refuse(why, len, "Size=%s%s: the device's %s is not %s %s",
-				      mp_size_op_name(p->sizes[i].op),
-				      mp_policy_fmt_size(p->sizes[i].bytes, a, sizeof(a)),
-				      mp_policy_fmt_bytes(s->size, b, sizeof(b)),
-				      mp_size_op_name(p->sizes[i].op),
-				      mp_policy_fmt_bytes(p->sizes[i].bytes, c, sizeof(c)));
+			return refuse(
+				why, len, "Size=%s%s: the device's %s is not %s %s",
+				p->sizes[i].op == MP_SIZE_EQ ? "" : mp_size_op_name(p->sizes[i].op),
+				mp_policy_fmt_size(p->sizes[i].bytes, a, sizeof(a)),
+				mp_policy_fmt_bytes(s->size, b, sizeof(b)),
+				mp_size_op_name(p->sizes[i].op),
+				mp_policy_fmt_bytes(p->sizes[i].bytes, c, sizeof(c)));
 	if (p->nr_addrs) {
 		uint64_t last = s->size ? s->start + s->size - 1 : s->start;
 
@@ -109,18 +110,24 @@ bool mp_policy_matches(const struct mp_policy *p, const struct mp_policy_subject
 	}
 	nids = subject_ids(s);
 	if (p->nr_devices) {
-		size_t j;
+		char globs[256], ids[256];
+		size_t j, off = 0;
 
 		for (i = 0; i < p->nr_devices; i++)
 			for (j = 0; j < nids; j++)
 				if (!fnmatch(p->devices[i], s->ids[j], 0))
 					goto device_ok;
+		globs[0] = ids[0] = '\0';
+		for (i = 0; i < p->nr_devices && off < sizeof(globs); i++)
+			off += snprintf(globs + off, sizeof(globs) - off, "%s%s", i ? " " : "",
+					p->devices[i]);
 		if (!nids)
-			return refuse(why, len, "Device=%s%s, and the device has no id",
-				      p->devices[0], p->nr_devices > 1 ? " ..." : "");
-		return refuse(why, len, "Device=%s%s matches none of the device's ids (%s%s%s)",
-			      p->devices[0], p->nr_devices > 1 ? " ..." : "", s->ids[0],
-			      nids > 1 ? ", " : "", nids > 1 ? s->ids[1] : "");
+			return refuse(why, len, "Device=%s, and the device has no id", globs);
+		for (off = 0, j = 0; j < nids && off < sizeof(ids); j++)
+			off += snprintf(ids + off, sizeof(ids) - off, "%s%s", j ? ", " : "",
+					s->ids[j]);
+		return refuse(why, len, "Device=%s matches none of the device's ids (%s)", globs,
+			      ids);
 	}
 device_ok:
 	if (why && len)
@@ -151,7 +158,7 @@ int mp_policyset_match(const struct mp_policyset *set, const struct mp_policy_su
 enum mp_policy_zone mp_policy_auto_movable(unsigned int ratio, const struct mp_zone_facts *facts,
 					   uint64_t new_bytes, char *why, size_t len)
 {
-	char mov[32], add[32], sum[32], ker[32], lim[32], node[24];
+	char mov[32], add[32], sum[64], ker[32], lim[64], node[24];
 	unsigned __int128 after, limit100;
 	bool movable;
 
@@ -194,6 +201,16 @@ enum mp_policy_zone mp_policy_auto_movable(unsigned int ratio, const struct mp_z
 		mp_policy_fmt_mib(after > UINT64_MAX ? UINT64_MAX : (uint64_t)after, sum,
 				  sizeof(sum));
 		mp_policy_fmt_mib(facts->kernel_early, ker, sizeof(ker));
+		/*
+		 * Both are rounded down to hundredths of a MiB, so "over the
+		 * cap" can print as two equal numbers: then show the bytes.
+		 */
+		if (!movable && !strcmp(sum, lim)) {
+			snprintf(sum + strlen(sum), sizeof(sum) - strlen(sum), " (%llu B)",
+				 (unsigned long long)after);
+			snprintf(lim + strlen(lim), sizeof(lim) - strlen(lim), " = %llu B",
+				 (unsigned long long)(limit100 / 100));
+		}
 		snprintf(why, len, "%s: movable %s + %s new = %s %s %u%% of kernel %s (%s) -> %s",
 			 node, mov, add, sum, movable ? "<=" : ">", ratio, ker, lim,
 			 movable ? "movable" : "kernel");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "policy-internal.h"
 #include "util.h"
@@ -61,6 +62,7 @@ struct parser {
 	unsigned int nerr; /* problems in this file */
 	unsigned int sec_line[SEC_COUNT];
 	unsigned int key_line[KEY_COUNT];
+	bool bad_header; /* an unknown or malformed [header] was reported */
 };
 
 static void perr(struct parser *ps, unsigned int line, const char *fmt, ...)
@@ -194,6 +196,7 @@ static int parse_size(struct mp_policy *p, char *val, char *reason)
 		const char *num = tok;
 		uint64_t bytes;
 		size_t i;
+		int r;
 
 		for (i = 0; i < MP_ARRAY_SIZE(ops); i++) {
 			size_t n = strlen(ops[i].text);
@@ -212,7 +215,12 @@ static int parse_size(struct mp_policy *p, char *val, char *reason)
 				return -EINVAL;
 			}
 		}
-		if (parse_bytes(num, &bytes)) {
+		r = parse_bytes(num, &bytes);
+		if (r == -ERANGE) {
+			snprintf(reason, REASON_LEN, "'%s' is too large for 64 bits", num);
+			return -EINVAL;
+		}
+		if (r < 0) {
 			snprintf(reason, REASON_LEN,
 				 "'%s' is not a size (like 512M, 2G, 0x40000000; units K, M, G, T)",
 				 num);
@@ -413,8 +421,10 @@ static int parse_header(struct parser *ps, unsigned int line, char *s, enum sect
 	int sec;
 
 	if (len < 2 || s[len - 1] != ']') {
-		perr(ps, line, "malformed section header '%s': expected [Match], [Online] or [Dax]",
-		     s);
+		perr(ps, line,
+		     "malformed section header '%s': expected [Match], [Online] or [Dax]%s", s,
+		     strpbrk(s, "#;") ? " (comments go on a line of their own)" : "");
+		ps->bad_header = true;
 		*cur = SEC_UNKNOWN;
 		return 0;
 	}
@@ -424,7 +434,17 @@ static int parse_header(struct parser *ps, unsigned int line, char *s, enum sect
 		if (!strcmp(s, section_names[sec]))
 			break;
 	if (sec == SEC_UNKNOWN) {
-		perr(ps, line, "unknown section [%s]: expected [Match], [Online] or [Dax]", s);
+		for (sec = SEC_MATCH; sec < SEC_UNKNOWN; sec++)
+			if (!strcasecmp(s, section_names[sec]))
+				break;
+		if (sec < SEC_UNKNOWN)
+			perr(ps, line,
+			     "unknown section [%s]: did you mean [%s]? (names are case-sensitive)",
+			     s, section_names[sec]);
+		else
+			perr(ps, line, "unknown section [%s]: expected [Match], [Online] or [Dax]",
+			     s);
+		ps->bad_header = true;
 		*cur = SEC_UNKNOWN;
 		return 0;
 	}
@@ -473,7 +493,15 @@ static int parse_assignment(struct parser *ps, unsigned int line, char *s, enum 
 		return 0;
 	}
 	if (k == KEY_COUNT) {
-		perr(ps, line, "unknown key %s= in [%s]", key, section_names[cur]);
+		for (k = 0; k < KEY_COUNT; k++)
+			if (!strcasecmp(key, keys[k].name))
+				break;
+		if (k < KEY_COUNT)
+			perr(ps, line,
+			     "unknown key %s= in [%s]: did you mean %s=? (keys are case-sensitive)",
+			     key, section_names[cur], keys[k].name);
+		else
+			perr(ps, line, "unknown key %s= in [%s]", key, section_names[cur]);
 		return 0;
 	}
 	if (keys[k].sec != cur) {
@@ -510,10 +538,12 @@ static void check_policy(struct parser *ps)
 	struct mp_policy *p = ps->p;
 	unsigned int *kl = ps->key_line;
 
-	if (!ps->sec_line[SEC_MATCH]) {
-		/* No line to point at: the section is missing, not wrong. */
+	/*
+	 * No line to point at: the section is missing, not wrong.  Not
+	 * repeated when a misspelt or malformed header already explains it.
+	 */
+	if (!ps->sec_line[SEC_MATCH] && !ps->bad_header)
 		perr(ps, 0, "no [Match] section (an empty [Match] matches every device)");
-	}
 	if (kl[KEY_ONLINE] && !p->online) {
 		if (kl[KEY_ZONE])
 			perr(ps, kl[KEY_ZONE], "Zone= has no effect with Online=no (line %u)",

@@ -394,7 +394,8 @@ int mp_policy_print(const struct mp_policy *p, FILE *f)
 	if (p->has_node)
 		fprintf(f, "Node=%s\n", mp_policy_fmt_nodes(p->nodes, buf, sizeof(buf)));
 	for (i = 0; i < p->nr_sizes; i++)
-		fprintf(f, "Size=%s%s\n", mp_size_op_name(p->sizes[i].op),
+		fprintf(f, "Size=%s%s\n",
+			p->sizes[i].op == MP_SIZE_EQ ? "" : mp_size_op_name(p->sizes[i].op),
 			mp_policy_fmt_size(p->sizes[i].bytes, buf, sizeof(buf)));
 	if (p->nr_addrs) {
 		fputs("Address=", f);
