@@ -176,6 +176,13 @@ enum mp_policy_zone mp_policy_auto_movable(unsigned int ratio, const struct mp_z
 			snprintf(why, len, "%s: no boot-time kernel memory -> kernel", node);
 		return MP_POLICY_ZONE_KERNEL;
 	}
+	/* auto_movable_zone_for_pfn() also goes straight to kernel for a 0 ratio. */
+	if (!ratio) {
+		if (why && len)
+			snprintf(why, len,
+				 "%s: MovableRatio=0%% allows no movable memory -> kernel", node);
+		return MP_POLICY_ZONE_KERNEL;
+	}
 	/*
 	 * The kernel tests movable <= ratio * kernel_early / 100 in pages;
 	 * for whole numbers that is movable * 100 <= ratio * kernel_early, which
@@ -235,7 +242,7 @@ int mp_policy_decide_zone(struct mp_policy_decision *d, const struct mp_policy_s
 	}
 	if (!facts) {
 		snprintf(d->zone_why, sizeof(d->zone_why),
-			 "Zone=auto with MovableRatio=%u%%: needs the node's zone sizes",
+			 "auto, MovableRatio=%u%%: undecided without the node's zone sizes",
 			 d->movable_ratio);
 		return -EINVAL;
 	}
@@ -328,20 +335,21 @@ int mp_policy_explain(const struct mp_policyset *set, const struct mp_policy_sub
 	mp_policyset_match(set, s, &d);
 	text_add(&t, "decision: Online=%s", d.online ? "yes" : "no");
 	if (d.online) {
-		int zr = mp_policy_decide_zone(&d, s, facts);
-
-		if (zr == 0 && d.policy->zone == MP_POLICY_ZONE_AUTO)
-			text_add(&t, " Zone=%s (auto, MovableRatio=%u%%: %s)",
-				 mp_policy_zone_name(d.zone), d.movable_ratio, d.zone_why);
-		else if (zr == 0)
-			text_add(&t, " Zone=%s", mp_policy_zone_name(d.zone));
-		else
-			text_add(&t, " Zone=auto (%s)", d.zone_why);
+		mp_policy_decide_zone(&d, s, facts);
+		text_add(&t, " Zone=%s", mp_policy_zone_name(d.zone));
 	}
 	text_add(&t, " Verify=%s", mp_policy_verify_name(d.verify));
 	if (s->kind & (MP_POLICY_KIND_DAX | MP_POLICY_KIND_NVDIMM))
 		text_add(&t, " Mode=%s", mp_policy_dax_mode_name(d.dax_mode));
 	text_add(&t, "\n");
+	/* The numbers get a line of their own: they are what explain is for. */
+	if (d.online && d.policy->zone == MP_POLICY_ZONE_AUTO) {
+		if (d.zone == MP_POLICY_ZONE_AUTO)
+			text_add(&t, "zone: %s\n", d.zone_why);
+		else
+			text_add(&t, "zone: auto, MovableRatio=%u%%: %s\n", d.movable_ratio,
+				 d.zone_why);
+	}
 	if (dp)
 		*dp = d;
 out:

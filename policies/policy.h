@@ -180,7 +180,7 @@ struct mp_policy_subject {
 
 /* Per-node zone sizes behind the MovableRatio rule, in bytes. */
 struct mp_zone_facts {
-	int node; /* for the explanation only */
+	int node; /* for the explanation only; -1: the sums over all nodes */
 	uint64_t kernel_early; /* boot-time kernel-zone (DMA, DMA32, Normal) memory present */
 	uint64_t movable; /* ZONE_MOVABLE memory already present */
 };
@@ -237,10 +237,12 @@ int mp_policyset_match(const struct mp_policyset *set, const struct mp_policy_su
  * @len: size of @why
  *
  * Movable if movable + @new_bytes <= @ratio% of kernel_early, else kernel;
- * kernel when the node has no boot-time kernel memory.  This is the test of
- * the kernel's online_policy=auto-movable (mm/memory_hotplug.c,
- * auto_movable_can_online_movable()), per node, without its bookkeeping of
- * dynamic memory groups.
+ * kernel when the node has no boot-time kernel memory or @ratio is 0.  This
+ * is the test of the kernel's online_policy=auto-movable (mm/memory_hotplug.c,
+ * auto_movable_can_online_movable()), without its bookkeeping of dynamic
+ * memory groups.  The kernel runs it for all nodes together and then per
+ * node; a caller that wants both passes the global sums with node -1 too.
+ * CMA pages count as movable, not kernel_early, as in the kernel.
  *
  * Return: MP_POLICY_ZONE_MOVABLE or MP_POLICY_ZONE_KERNEL.
  */

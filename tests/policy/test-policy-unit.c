@@ -52,7 +52,9 @@ static void test_ratio_examples(void)
 		  "node 2: no boot-time kernel memory -> kernel" },
 		/* 0%: nothing movable */
 		{ 0, 0, 1 * GiB, 0, 128 * MiB, MP_POLICY_ZONE_KERNEL,
-		  "node 0: movable 0 MiB + 128 MiB new = 128 MiB > 0% of kernel 1024 MiB (0 MiB) -> kernel" },
+		  "node 0: MovableRatio=0% allows no movable memory -> kernel" },
+		{ 0, 0, 1 * GiB, 0, 0, MP_POLICY_ZONE_KERNEL,
+		  "node 0: MovableRatio=0% allows no movable memory -> kernel" },
 		/* no node (the kernel's global check) */
 		{ 400, -1, 512 * MiB, 1536 * MiB, 512 * MiB, MP_POLICY_ZONE_MOVABLE,
 		  "all nodes: movable 1536 MiB + 512 MiB new = 2048 MiB <= 400% of kernel 512 MiB (2048 MiB) -> movable" },
