@@ -51,9 +51,13 @@ enum mp_policy_dax_mode {
 #define MP_POLICY_MAX_MOVABLE_RATIO 6300u /* memmap of movable memory is ~1/64 of it */
 #define MP_POLICY_MAX_NODES 1024 /* MAX_NUMNODES with NODES_SHIFT=10 */
 
+/** mp_policy_kind_name() - the Kind= word for one kind bit ("virtio-mem"), or "unknown". */
 const char *mp_policy_kind_name(enum mp_policy_kind kind);
+/** mp_policy_zone_name() - the Zone= word ("auto", "movable", "kernel"). */
 const char *mp_policy_zone_name(enum mp_policy_zone zone);
+/** mp_policy_verify_name() - the Verify= word ("full", "state", "none"). */
 const char *mp_policy_verify_name(enum mp_policy_verify verify);
+/** mp_policy_dax_mode_name() - the [Dax] Mode= word ("devdax", "system-ram"). */
 const char *mp_policy_dax_mode_name(enum mp_policy_dax_mode mode);
 
 /* ---- errors ---------------------------------------------------------------- */
@@ -79,6 +83,7 @@ const struct mp_policy_diag *mp_policy_errors_get(const struct mp_policy_errors 
  * Return: number of lines printed.
  */
 size_t mp_policy_errors_print(const struct mp_policy_errors *errs, FILE *f);
+/** mp_policy_errors_free() - free a list from mp_policyset_load(); NULL is fine. */
 void mp_policy_errors_free(struct mp_policy_errors *errs);
 
 /* ---- loading a set ------------------------------------------------------- */
@@ -123,7 +128,17 @@ const char *const *mp_policyset_default_dirs(void);
 int mp_policyset_load(const char *const *dirs, unsigned int flags, struct mp_policyset **out,
 		      struct mp_policy_errors **errs);
 
+/**
+ * mp_policyset_ref() - take a reference
+ * @set: set, may be NULL
+ *
+ * A daemon keeps a reference to the set in force, and decisions point into
+ * it, so a reload can swap sets while a decision is still being carried out.
+ *
+ * Return: @set.
+ */
 struct mp_policyset *mp_policyset_ref(struct mp_policyset *set);
+/** mp_policyset_unref() - drop a reference; the last one frees the set. NULL is fine. */
 void mp_policyset_unref(struct mp_policyset *set);
 
 /** mp_policyset_count() - number of policies in force. */
