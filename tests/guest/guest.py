@@ -1,0 +1,779 @@
+"""Real test guests for memplug's e2e tests: QEMU under TCG, Debian's kernel,
+a busybox initramfs with memplug's binaries, a command channel on a serial
+port and QMP on a unix socket.  Python stdlib only.  See README.md.
+
+    from guest import Guest, main
+
+    def test(g):
+        g.add_dimm('dimm0', '1G')
+        print(g.check('cat /sys/devices/system/memory/memory32/state'))
+
+    if __name__ == '__main__':
+        main(test, mem='1G')
+"""
+
+import base64
+import ctypes
+import fcntl
+import io
+import json
+import os
+import random
+import re
+import select
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SKIP = 77
+
+#: Binaries from the build directory that go into the initramfs (if built).
+BINARIES = ('cli/memplugctl', 'daemon/memplugd')
+
+SYSMEM = '/sys/devices/system/memory'
+
+
+class GuestError(Exception):
+    """Anything that went wrong with the guest or QEMU."""
+
+
+class GuestSkip(GuestError):
+    """The host can't run guests (no QEMU, no kernel): the test exits 77."""
+
+
+class GuestTimeout(GuestError):
+    """A command, boot or event wait took too long."""
+
+
+class CommandError(GuestError):
+    """A guest command exited non-zero."""
+
+    def __init__(self, cmd, rc, output):
+        self.cmd, self.rc, self.output = cmd, rc, output
+        super().__init__('guest command failed (rc %d): %s\n--- output ---\n%s'
+                         % (rc, cmd, output.rstrip()))
+
+
+class QMPError(GuestError):
+    """QMP answered with an error; .cls and .desc are QMP's class and desc."""
+
+    def __init__(self, cmd, cls, desc):
+        self.cmd, self.cls, self.desc = cmd, cls, desc
+        super().__init__('QMP %s failed: %s: %s' % (cmd, cls, desc))
+
+
+def parse_size(s):
+    """'1G', '512M', '128K', '4096' or an int -> bytes (binary units)."""
+    if isinstance(s, int):
+        return s
+    m = re.fullmatch(r'\s*(\d+)\s*([KMGT]?)(i?B)?\s*', str(s), re.I)
+    if not m:
+        raise ValueError('bad size %r' % (s,))
+    return int(m.group(1)) << {'': 0, 'K': 10, 'M': 20, 'G': 30, 'T': 40}[m.group(2).upper()]
+
+
+def _qsize(n):
+    """Bytes -> the shortest exact QEMU size string."""
+    for suf, sh in (('T', 40), ('G', 30), ('M', 20), ('K', 10)):
+        if n and n % (1 << sh) == 0:
+            return '%d%s' % (n >> sh, suf)
+    return str(n)
+
+
+def build_dir():
+    d = os.environ.get('MEMPLUG_BUILD_DIR')
+    if d:
+        return os.path.abspath(d)
+    return os.path.join(os.path.dirname(os.path.dirname(HERE)), 'build')
+
+
+def _log(msg):
+    print('guest: ' + msg, file=sys.stderr, flush=True)
+
+
+def _set_pdeathsig():
+    # QEMU dies with the test process, even if that is SIGKILLed.
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+def _newer(path, than):
+    return os.path.exists(path) and all(
+        os.path.getmtime(path) >= os.path.getmtime(t) for t in than if os.path.exists(t))
+
+
+def check_host():
+    """Raises GuestSkip with the reason when this host can't boot guests."""
+    if not shutil.which('qemu-system-x86_64'):
+        raise GuestSkip('qemu-system-x86_64 not found: install qemu-system-x86')
+    kernels = [f for f in os.listdir('/boot') if f.startswith('vmlinuz-')
+               and os.path.isdir('/lib/modules/' + f[len('vmlinuz-'):])] \
+        if os.path.isdir('/boot') else []
+    if not kernels:
+        raise GuestSkip('no kernel in /boot with modules: install linux-image-amd64')
+    if not any(os.path.exists(b) for b in ('/bin/busybox', '/usr/bin/busybox')):
+        raise GuestSkip('busybox not found: install busybox-static')
+    if not shutil.which('cpio'):
+        raise GuestSkip('cpio not found: install cpio')
+
+
+def prepare(builddir=None, force=False):
+    """Builds (or reuses) BUILDDIR/guest/{vmlinux,kver,initramfs.cpio.gz}.
+
+    The initramfs is rebuilt when it is older than one of memplug's binaries,
+    the kernel or the scripts that make it, or when the set of binaries
+    changed.  Returns (vmlinux, initramfs)."""
+    check_host()
+    builddir = builddir or build_dir()
+    gdir = os.path.join(builddir, 'guest')
+    os.makedirs(gdir, exist_ok=True)
+    with open(os.path.join(gdir, '.lock'), 'w') as lk:
+        fcntl.flock(lk, fcntl.LOCK_EX)
+        r = subprocess.run([os.path.join(HERE, 'fetch-kernel.sh'), gdir],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        if r.returncode:
+            raise GuestError('fetch-kernel.sh failed:\n' + r.stdout)
+        vmlinux = os.path.join(gdir, 'vmlinux')
+        initrd = os.path.join(gdir, 'initramfs.cpio.gz')
+        stamp = os.path.join(gdir, 'initramfs.inputs')
+        bins = [os.path.join(builddir, b) for b in BINARIES
+                if os.access(os.path.join(builddir, b), os.X_OK)]
+        inputs = bins + [vmlinux, os.path.join(HERE, 'init.sh'),
+                         os.path.join(HERE, 'build-initramfs.sh'), '/usr/bin/ndctl']
+        want = '\n'.join(bins) + '\n'
+        try:
+            have = open(stamp).read()
+        except OSError:
+            have = None
+        if force or have != want or not _newer(initrd, inputs):
+            t0 = time.monotonic()
+            r = subprocess.run([os.path.join(HERE, 'build-initramfs.sh'), builddir, initrd],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            if r.returncode:
+                raise GuestError('build-initramfs.sh failed:\n' + r.stdout)
+            with open(stamp, 'w') as f:
+                f.write(want)
+            _log('initramfs rebuilt in %.1f s (%s)'
+                 % (time.monotonic() - t0, ', '.join(os.path.basename(b) for b in bins) or
+                    'no memplug binaries built yet'))
+        return vmlinux, initrd
+
+
+class Guest:
+    """One QEMU guest.  Use as a context manager: QEMU is stopped on exit,
+    also on exceptions (and killed with the test process: PR_SET_PDEATHSIG).
+
+    mem        boot RAM ('1G', '1000M', bytes); ignored when numa is given
+    slots, maxmem   DIMM slots and the hotplug ceiling (-m mem,slots=,maxmem=)
+    numa       list of node sizes, e.g. ['512M', '512M']: one memory-backend-ram
+               per node; a size of 0 makes a memory-less node.  CPUs are spread
+               round-robin over the nodes that have memory.
+    nvdimm     -M pc,nvdimm=on (implied by nvdimms)
+    nvdimms    NVDIMMs present at boot: sizes, or (size, node) tuples; backing
+               files <workdir>/nvdimmN.img, devices nvdimmN
+    cmdline    extra kernel command line (str or list)
+    online     memhp_default_state (default 'offline'; None leaves it out)
+    qemu_args  extra QEMU arguments (list), e.g. a virtio-mem device
+    name       work dir name (default: the test script's name)
+    workdir    explicit work dir (default BUILDDIR/e2e-work/<name>), wiped at start
+    """
+
+    def __init__(self, mem='1G', slots=8, maxmem='16G', numa=None, nvdimm=False,
+                 nvdimms=(), cmdline='', online='offline', qemu_args=(), smp=2,
+                 name=None, workdir=None, builddir=None, boot_timeout=40,
+                 boot_retries=1, verbose=True):
+        self.builddir = builddir or build_dir()
+        self.name = name or os.path.splitext(os.path.basename(sys.argv[0] or 'guest'))[0]
+        self.workdir = workdir or os.path.join(self.builddir, 'e2e-work', self.name)
+        self.numa = [parse_size(s) for s in numa] if numa else None
+        self.mem = sum(self.numa) if self.numa else parse_size(mem)
+        self.slots, self.maxmem = slots, parse_size(maxmem)
+        self.nvdimms = [n if isinstance(n, tuple) else (n, None) for n in nvdimms]
+        self.nvdimm = nvdimm or bool(self.nvdimms)
+        self.cmdline = ' '.join(cmdline) if isinstance(cmdline, (list, tuple)) else cmdline
+        self.online = online
+        self.qemu_args = list(qemu_args)
+        self.smp = smp
+        self.boot_timeout, self.boot_retries = boot_timeout, boot_retries
+        self.verbose = verbose
+        self.proc = None
+        self.boot_time = None
+        self.events = []
+        self._sockdir = None
+        self._chan = self._qmp = None
+        self._chbuf, self._qbuf = bytearray(), b''
+        self._qmp_id = 0
+        self._files = []          # backing files removed at stop()
+
+    # ---- lifecycle -------------------------------------------------------
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def console_log(self):
+        """Path of the guest's serial console log (kernel messages, /init)."""
+        return os.path.join(self.workdir, 'console.log')
+
+    def console_tail(self, n=40):
+        try:
+            with open(self.console_log(), errors='replace') as f:
+                return ''.join(f.readlines()[-n:])
+        except OSError:
+            return '(no console log)'
+
+    def _qemu_argv(self, vmlinux, initrd):
+        append = ['console=ttyS0', 'panic=-1']
+        if self.online is not None:
+            append.append('memhp_default_state=' + self.online)
+        if self.cmdline:
+            append.append(self.cmdline)
+        machine = 'pc,nvdimm=on' if self.nvdimm else 'pc'
+        a = ['qemu-system-x86_64', '-accel', 'tcg,thread=multi', '-cpu', 'max',
+             '-smp', str(self.smp), '-nographic', '-nodefaults', '-no-reboot',
+             '-M', machine,
+             '-m', '%s,slots=%d,maxmem=%s' % (_qsize(self.mem), self.slots, _qsize(self.maxmem)),
+             '-kernel', vmlinux, '-initrd', initrd, '-append', ' '.join(append),
+             '-chardev', 'file,id=con,path=' + self.console_log(), '-serial', 'chardev:con',
+             '-chardev', 'socket,id=chan,path=%s,server=on,wait=off' % self._chan_path,
+             '-serial', 'chardev:chan',
+             '-qmp', 'unix:%s,server=on,wait=off' % self._qmp_path]
+        if self.numa:
+            withmem = [i for i, s in enumerate(self.numa) if s]
+            cpus = {i: [] for i in range(len(self.numa))}
+            for c in range(self.smp):
+                cpus[withmem[c % len(withmem)]].append(c)
+            for i, size in enumerate(self.numa):
+                n = 'node,nodeid=%d' % i
+                for c in cpus[i]:
+                    n += ',cpus=%d' % c
+                if size:
+                    a += ['-object', 'memory-backend-ram,id=ram-node%d,size=%s' % (i, _qsize(size))]
+                    n += ',memdev=ram-node%d' % i
+                a += ['-numa', n]
+        for i, (size, node) in enumerate(self.nvdimms):
+            path = os.path.join(self.workdir, 'nvdimm%d.img' % i)
+            self._files.append(path)
+            a += ['-object', 'memory-backend-file,id=mem-nvdimm%d,share=on,mem-path=%s,size=%s'
+                  % (i, path, _qsize(parse_size(size))),
+                  '-device', 'nvdimm,id=nvdimm%d,memdev=mem-nvdimm%d%s'
+                  % (i, i, '' if node is None else ',node=%d' % node)]
+        return a + self.qemu_args
+
+    def start(self):
+        """Boots the guest; returns when its command channel is ready.  A boot
+        that doesn't reach /init's ready marker in boot_timeout seconds is
+        retried (about 1 TCG boot in 170 hangs after 'Booting from ROM')."""
+        vmlinux, initrd = prepare(self.builddir)
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        os.makedirs(self.workdir)
+        # Unix socket paths are limited to 107 bytes: keep them short.
+        self._sockdir = tempfile.mkdtemp(prefix='memplug-guest-')
+        self._chan_path = os.path.join(self._sockdir, 'chan.sock')
+        self._qmp_path = os.path.join(self._sockdir, 'qmp.sock')
+        self._install_sigterm()
+        for attempt in range(self.boot_retries + 1):
+            try:
+                self._boot(vmlinux, initrd)
+                return self
+            except GuestTimeout as e:
+                log = self.console_tail()
+                self._kill()
+                if attempt == self.boot_retries:
+                    self.stop()
+                    raise GuestTimeout('%s\n--- console ---\n%s' % (e, log))
+                _log('boot hung (%s), retrying' % e)
+                os.replace(self.console_log(), self.console_log() + '.hung%d' % attempt)
+            except BaseException:
+                self.stop()
+                raise
+
+    def _install_sigterm(self):
+        # meson test ends a test that overruns with SIGTERM: turn it into an
+        # exception so that context managers stop QEMU.
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            def handler(signum, frame):
+                raise SystemExit('guest: SIGTERM')
+            try:
+                signal.signal(signal.SIGTERM, handler)
+            except ValueError:
+                pass   # not the main thread
+
+    def _boot(self, vmlinux, initrd):
+        for p in (self._chan_path, self._qmp_path):
+            if os.path.exists(p):
+                os.unlink(p)
+        argv = self._qemu_argv(vmlinux, initrd)
+        with open(os.path.join(self.workdir, 'qemu.cmdline'), 'w') as f:
+            f.write(' '.join(shlex.quote(x) for x in argv) + '\n')
+        t0 = time.monotonic()
+        qlog = open(os.path.join(self.workdir, 'qemu.log'), 'ab')
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=qlog,
+                                     stderr=subprocess.STDOUT, preexec_fn=_set_pdeathsig)
+        qlog.close()
+        self._chbuf, self._qbuf = bytearray(), b''
+        self.events = []
+        # QEMU creates its listening sockets before the guest runs; connect to
+        # the channel at once, since what the guest writes before a client is
+        # connected is lost (the ready marker included).
+        self._chan = self._connect(self._chan_path, t0 + 10)
+        self._qmp = self._connect(self._qmp_path, t0 + 10)
+        greeting = self._qmp_read(t0 + 10)
+        if 'QMP' not in greeting:
+            raise GuestError('unexpected QMP greeting: %r' % greeting)
+        self.qmp('qmp_capabilities')
+        self._chan_until(b'@@MP-READY@@\n', t0 + self.boot_timeout, 'boot')
+        self.boot_time = time.monotonic() - t0
+        if self.verbose:
+            _log('%s booted in %.2f s (pid %d, work dir %s)'
+                 % (self.name, self.boot_time, self.proc.pid, self.workdir))
+
+    def _connect(self, path, deadline):
+        while True:
+            self._check_alive()
+            if os.path.exists(path):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.connect(path)
+                    return s
+                except (ConnectionRefusedError, FileNotFoundError):
+                    s.close()
+            if time.monotonic() > deadline:
+                raise GuestError('QEMU did not create %s' % path)
+            time.sleep(0.01)
+
+    def _check_alive(self):
+        if self.proc is None:
+            raise GuestError('guest not started')
+        rc = self.proc.poll()
+        if rc is not None:
+            try:
+                qlog = open(os.path.join(self.workdir, 'qemu.log'), errors='replace').read()
+            except OSError:
+                qlog = ''
+            raise GuestError('QEMU exited with status %d\n--- qemu.log ---\n%s\n'
+                             '--- console ---\n%s' % (rc, qlog.strip(), self.console_tail()))
+
+    def _kill(self):
+        for s in (self._chan, self._qmp):
+            if s:
+                s.close()
+        self._chan = self._qmp = None
+        if self.proc and self.proc.poll() is None:
+            try:
+                os.kill(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc:
+            self.proc.wait()
+
+    def stop(self, timeout=5):
+        """Quits QEMU (QMP quit, then SIGKILL by pid) and removes the sockets
+        and NVDIMM backing files.  Safe to call twice."""
+        if self.proc and self.proc.poll() is None and self._qmp:
+            try:
+                self.qmp('quit', timeout=2)
+            except (GuestError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                pass
+        self._kill()
+        if self._sockdir:
+            shutil.rmtree(self._sockdir, ignore_errors=True)
+            self._sockdir = None
+        for f in self._files:
+            try:
+                os.unlink(f)
+            except OSError:
+                pass
+
+    # ---- command channel -------------------------------------------------
+
+    def _chan_fill(self, deadline, what):
+        """Reads what the channel has (waiting until deadline) into the buffer."""
+        while True:
+            self._check_alive()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GuestTimeout('timed out waiting for %s' % what)
+            r, _, _ = select.select([self._chan], [], [], min(left, 0.5))
+            if r:
+                data = self._chan.recv(1 << 16)
+                if not data:
+                    self._check_alive()
+                    raise GuestError('command channel closed')
+                self._chbuf += data
+                return
+
+    def _chan_until(self, marker, deadline, what):
+        """Reads the channel until marker is in the buffer; returns the index
+        of its end."""
+        while True:
+            i = self._chbuf.find(marker)
+            if i >= 0:
+                return i + len(marker)
+            self._chan_fill(deadline, what)
+
+    def run(self, cmd, timeout=30):
+        """Runs a shell script (busybox sh, stdin /dev/null, stderr merged into
+        stdout) in the guest.  Returns (rc, output).  The guest kills the
+        command with SIGKILL after timeout seconds (rc 137); the host gives up
+        a few seconds later with GuestTimeout."""
+        self._check_alive()
+        tag = '%x' % random.getrandbits(48)
+        line = '__mp %s %d %s\n' % (tag, int(timeout + 0.999) if timeout else 0,
+                                    base64.b64encode(cmd.encode()).decode())
+        self._chan.sendall(line.encode())
+        short = cmd if len(cmd) < 200 else cmd[:200] + '...'
+        deadline = time.monotonic() + (timeout + 5 if timeout else 1e9)
+        begin = ('@@MP-BEGIN %s@@\n' % tag).encode()
+        endre = re.compile(rb'\n@@MP-END ' + tag.encode() + rb' (-?\d+)@@\n')
+        try:
+            b = self._chan_until(begin, deadline, 'command start: ' + short)
+            # Anything before our begin marker is a late answer to a command
+            # that timed out on the host: drop it.
+            del self._chbuf[:b]
+            pos = 0
+            while True:
+                m = endre.search(self._chbuf, pos)
+                if m:
+                    break
+                pos = max(0, len(self._chbuf) - 64)
+                self._chan_fill(deadline, 'command: ' + short)
+        except GuestTimeout as e:
+            raise GuestTimeout('%s (after %s s)\n--- output so far ---\n%s' % (
+                e, timeout, self._chbuf.decode(errors='replace')[-4000:])) from None
+        rc, out = int(m.group(1)), bytes(self._chbuf[:m.start()])
+        del self._chbuf[:m.end()]   # m refers to the buffer: read it first
+        return rc, out.decode(errors='replace')
+
+    def check(self, cmd, timeout=30):
+        """Like run(), but raises CommandError (with the output) on rc != 0;
+        returns the output."""
+        rc, out = self.run(cmd, timeout)
+        if rc:
+            raise CommandError(cmd, rc, out)
+        return out
+
+    def read(self, path):
+        """Contents of a guest file as str (stripped)."""
+        return self.check('cat %s' % shlex.quote(path)).strip()
+
+    def write(self, path, value):
+        """Writes value to a guest (sysfs) file; raises CommandError on failure."""
+        return self.check('echo %s > %s' % (shlex.quote(str(value)), shlex.quote(path)))
+
+    def wait_until(self, shell_cond, timeout=10, interval=0.05):
+        """Polls shell_cond inside the guest (one round trip) until it
+        succeeds; raises GuestTimeout with the last output otherwise."""
+        script = ('i=0; while ! { %s ; } >/tmp/.mp-wait 2>&1; do i=$((i+1)); '
+                  '[ $i -ge %d ] && { cat /tmp/.mp-wait; exit 1; }; sleep %s; done'
+                  % (shell_cond, max(1, int(timeout / interval)), interval))
+        rc, out = self.run(script, timeout=timeout * 2 + 5)
+        if rc:
+            raise GuestTimeout('guest condition not met in %s s: %s\n%s'
+                               % (timeout, shell_cond, out))
+
+    def get_file(self, path, timeout=60):
+        """Contents of a guest file as bytes (base64 over the channel)."""
+        out = self.check('base64 %s' % shlex.quote(path), timeout)
+        return base64.b64decode(out)
+
+    def put_file(self, data, path, mode=0o644, chunk=48 * 1024):
+        """Writes bytes (or a host file, if data is a path str) to a guest path."""
+        if isinstance(data, str):
+            with open(data, 'rb') as f:
+                data = f.read()
+        q = shlex.quote(path)
+        self.check(': > %s' % q)
+        for i in range(0, len(data), chunk):
+            self.check('echo %s | base64 -d >> %s'
+                       % (base64.b64encode(data[i:i + chunk]).decode(), q))
+        self.check('chmod %o %s' % (mode, q))
+
+    def fetch_dir(self, guest_dir, host_dir, timeout=120):
+        """Copies a guest directory tree to host_dir (tar | gzip | base64 over
+        the channel).  Copy /sys or /proc files into /tmp first: tar sees
+        their sizes as 4096/0."""
+        out = self.check('tar -C %s -cf - . | gzip -1 | base64' % shlex.quote(guest_dir),
+                         timeout)
+        data = base64.b64decode(out)
+        os.makedirs(host_dir, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(data), mode='r:gz') as t:
+            if hasattr(tarfile, 'fully_trusted_filter'):
+                t.extractall(host_dir, filter='fully_trusted')
+            else:
+                t.extractall(host_dir)
+        return len(data)
+
+    def dmesg(self):
+        return self.check('dmesg')
+
+    # ---- QMP -------------------------------------------------------------
+
+    def _qmp_read(self, deadline):
+        """Next QMP message (dict); events are returned like any message."""
+        while True:
+            i = self._qbuf.find(b'\n')
+            if i >= 0:
+                line, self._qbuf = self._qbuf[:i], self._qbuf[i + 1:]
+                if line.strip():
+                    return json.loads(line)
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GuestTimeout('timed out waiting for QMP')
+            r, _, _ = select.select([self._qmp], [], [], min(left, 0.5))
+            if r:
+                data = self._qmp.recv(1 << 16)
+                if not data:
+                    self._check_alive()
+                    raise GuestError('QMP connection closed')
+                self._qbuf += data
+            elif self.proc.poll() is not None:
+                self._check_alive()
+
+    def qmp(self, cmd, timeout=30, **args):
+        """Executes a QMP command; returns its 'return' value or raises
+        QMPError(cls, desc).  Events that arrive meanwhile are queued for
+        wait_event().  Hyphenated arguments: g.qmp('object-add', **{'qom-type': ...})."""
+        self._qmp_id += 1
+        msg = {'execute': cmd, 'id': self._qmp_id}
+        if args:
+            msg['arguments'] = args
+        self._qmp.sendall(json.dumps(msg).encode() + b'\n')
+        deadline = time.monotonic() + timeout
+        while True:
+            r = self._qmp_read(deadline)
+            if 'event' in r:
+                self.events.append(r)
+            elif r.get('id') == self._qmp_id:
+                if 'error' in r:
+                    raise QMPError(cmd, r['error'].get('class'), r['error'].get('desc'))
+                return r.get('return')
+
+    def wait_event(self, name, timeout=10, pred=None):
+        """Returns (and dequeues) the first event called name for which
+        pred(event) is true, waiting up to timeout seconds.  Earlier events
+        are kept in self.events."""
+        deadline = time.monotonic() + timeout
+        i = 0
+        while True:
+            while i < len(self.events):
+                e = self.events[i]
+                if e.get('event') == name and (pred is None or pred(e)):
+                    return self.events.pop(i)
+                i += 1
+            try:
+                r = self._qmp_read(deadline)
+            except GuestTimeout:
+                raise GuestTimeout('no QMP event %s in %s s (seen: %s)' % (
+                    name, timeout, [e.get('event') for e in self.events])) from None
+            if 'event' in r:
+                self.events.append(r)
+
+    def memory_devices(self):
+        """query-memory-devices as {id: data} (data has addr, size, node, slot...)."""
+        return {d['data'].get('id'): dict(d['data'], type=d['type'])
+                for d in self.qmp('query-memory-devices')}
+
+    def add_dimm(self, id, size, node=None, wait=True, timeout=30):
+        """Hot-adds a pc-dimm (memory-backend-ram 'mem-<id>').  With wait,
+        returns after the guest's ACPI_DEVICE_OST for it.  Returns the device's
+        query-memory-devices data (addr, size, node, slot)."""
+        self.qmp('object-add', **{'qom-type': 'memory-backend-ram', 'id': 'mem-' + id,
+                                  'size': parse_size(size)})
+        dev = {'driver': 'pc-dimm', 'id': id, 'memdev': 'mem-' + id}
+        if node is not None:
+            dev['node'] = node
+        self.qmp('device_add', **dev)
+        if wait:
+            self.wait_event('ACPI_DEVICE_OST', timeout,
+                            lambda e: e['data']['info'].get('device') == id)
+        return self.memory_devices()[id]
+
+    def del_dimm(self, id, timeout=30):
+        """device_del of a pc-dimm; waits for DEVICE_DELETED, then deletes its
+        backend.  Raises GuestError if the guest refused the eject (an
+        ACPI_DEVICE_OST with an error status)."""
+        self.qmp('device_del', id=id)
+        deadline = time.monotonic() + timeout
+        while True:
+            for i, e in enumerate(self.events):
+                if e['event'] == 'DEVICE_DELETED' and e['data'].get('device') == id:
+                    self.events.pop(i)
+                    self.qmp('object-del', id='mem-' + id)
+                    return e
+                info = e.get('data', {}).get('info', {})
+                # _OST eject (source 3) with a failure status: the guest said no.
+                if (e['event'] == 'ACPI_DEVICE_OST' and info.get('device') == id and
+                        info.get('source') == 3 and info.get('status') not in (0, 0x80, 0x84)):
+                    self.events.pop(i)
+                    raise GuestError('guest refused to eject %s: %s' % (id, info))
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise GuestTimeout('no DEVICE_DELETED for %s in %s s' % (id, timeout))
+            r = self._qmp_read(time.monotonic() + left)
+            if 'event' in r:
+                self.events.append(r)
+
+    def add_nvdimm(self, id, size, node=None, label_size=None, timeout=10):
+        """Hot-adds an NVDIMM backed by <workdir>/<id>.img (share=on).  Needs
+        nvdimm=True.  Returns its query-memory-devices data."""
+        path = os.path.join(self.workdir, id + '.img')
+        self._files.append(path)
+        size = parse_size(size)
+        if label_size:
+            size += parse_size(label_size)
+        self.qmp('object-add', **{'qom-type': 'memory-backend-file', 'id': 'mem-' + id,
+                                  'mem-path': path, 'share': True, 'size': size})
+        dev = {'driver': 'nvdimm', 'id': id, 'memdev': 'mem-' + id}
+        if node is not None:
+            dev['node'] = node
+        if label_size:
+            dev['label-size'] = parse_size(label_size)
+        self.qmp('device_add', **dev)
+        return self.memory_devices()[id]
+
+    # ---- memory blocks ---------------------------------------------------
+
+    def block_size(self):
+        """Memory block size in bytes."""
+        return int(self.read(SYSMEM + '/block_size_bytes'), 16)
+
+    def blocks_of(self, addr, size):
+        """The memory block numbers covering [addr, addr+size)."""
+        bs = self.block_size()
+        return list(range(addr // bs, (addr + size + bs - 1) // bs))
+
+    def wait_for_blocks(self, blocks, timeout=10):
+        """Waits until memoryN exists in the guest for every N in blocks."""
+        blocks = list(blocks)
+        cond = ' && '.join('[ -e %s/memory%d/state ]' % (SYSMEM, b) for b in blocks)
+        self.wait_until(cond or 'true', timeout)
+
+    def block_states(self, blocks):
+        """{N: state} for the given block numbers (one round trip)."""
+        blocks = list(blocks)
+        out = self.check('for b in %s; do echo "$b $(cat %s/memory$b/state)"; done'
+                         % (' '.join(map(str, blocks)), SYSMEM))
+        return {int(a): b for a, b in (l.split(None, 1) for l in out.splitlines() if l.strip())}
+
+    def set_block_state(self, block, state):
+        """Writes state ('online_movable', 'offline', ...) to memoryN/state."""
+        self.write('%s/memory%d/state' % (SYSMEM, block), state)
+
+    # ---- NVDIMM -> devdax -> kmem ----------------------------------------
+
+    def make_devdax(self, namespace='namespace0.0', align=None, map='dev', timeout=20):
+        """Turns a raw (label-less) NVDIMM namespace into device-dax through
+        sysfs alone, as 'ndctl create-namespace -f -e NS --mode=devdax' does.
+        Returns the device-dax name (e.g. 'dax0.0', on the dax bus, bound to
+        device_dax, /dev/dax0.0).  map='dev' keeps the struct pages on the
+        device (~1/64 of it, like ndctl's default), 'mem' puts them in RAM.
+        See README.md for the steps."""
+        script = r'''
+set -e
+ns=%(ns)s
+nd=/sys/bus/nd
+[ -e $nd/devices/$ns ] || { echo "no $ns"; ls $nd/devices; exit 1; }
+region=$(basename "$(readlink -f $nd/devices/$ns/..)")
+# Let go of the namespace (raw mode: bound to nd_pmem as /dev/pmemN).
+if [ -e $nd/devices/$ns/driver ]; then
+	echo $ns > $nd/devices/$ns/driver/unbind
+fi
+seed=$(cat $nd/devices/$region/dax_seed)
+[ -n "$seed" ] || { echo "$region has no dax seed"; exit 1; }
+d=$nd/devices/$seed
+cat /proc/sys/kernel/random/uuid > $d/uuid
+echo %(map)s > $d/mode
+%(align)s
+echo $ns > $d/namespace
+echo $seed > $nd/drivers/dax_pmem/bind
+# dax_pmem registers the device-dax instance on the dax bus.
+i=0
+while [ -z "$(ls $d/ 2>/dev/null | grep '^dax[0-9]*\.[0-9]*$')" ]; do
+	i=$((i+1)); [ $i -lt 100 ] || { echo "no dax device under $seed"; ls $d; exit 1; }
+	sleep 0.05
+done
+ls $d | grep '^dax[0-9]*\.[0-9]*$'
+''' % {'ns': shlex.quote(namespace), 'map': 'pmem' if map == 'dev' else 'ram',
+            'align': 'echo %d > $d/align' % parse_size(align) if align else ''}
+        out = self.check(script, timeout)
+        name = out.split()[-1]
+        self.wait_until('[ -e /sys/bus/dax/devices/%s/driver ]' % name, 5)
+        return name
+
+    def bind_kmem(self, dax, timeout=30):
+        """Hands a device-dax instance to kmem (unbind from device_dax,
+        new_id to kmem).  Its memory blocks appear offline (with
+        memhp_default_state=offline).  Returns the block numbers, read from
+        the 'System RAM (kmem)' ranges under it in /proc/iomem."""
+        b = '/sys/bus/dax'
+        self.check('''
+set -e
+if [ -e {b}/devices/{d}/driver ]; then
+	echo {d} > {b}/devices/{d}/driver/unbind
+fi
+echo {d} > {b}/drivers/kmem/new_id
+[ -e {b}/drivers/kmem/{d} ] || {{ echo "{d} is not bound to kmem"; exit 1; }}
+'''.format(b=b, d=shlex.quote(dax)), timeout)
+        return self.kmem_blocks(dax)
+
+    def iomem(self):
+        """/proc/iomem as [(depth, start, end, name)]."""
+        res = []
+        for l in self.check('cat /proc/iomem').splitlines():
+            m = re.match(r'^( *)([0-9a-f]+)-([0-9a-f]+) : (.*)$', l)
+            if m:
+                res.append((len(m.group(1)) // 2, int(m.group(2), 16),
+                            int(m.group(3), 16), m.group(4)))
+        return res
+
+    def kmem_blocks(self, dax):
+        """Block numbers of the 'System RAM (kmem)' ranges under daxX.Y."""
+        bs = self.block_size()
+        io = self.iomem()
+        blocks = []
+        for i, (depth, start, end, name) in enumerate(io):
+            if name != dax:
+                continue
+            for d2, s2, e2, n2 in io[i + 1:]:
+                if d2 <= depth:
+                    break
+                if n2 == 'System RAM (kmem)':
+                    blocks += range(s2 // bs, (e2 + 1) // bs)
+        return sorted(set(blocks))
+
+
+def main(test, **guest_args):
+    """Runs test(guest) in a fresh Guest(**guest_args) and exits: 0 on
+    success, 77 (with the reason) when the host can't run guests, 1 on
+    failure.  Prints timings."""
+    t0 = time.monotonic()
+    try:
+        with Guest(**guest_args) as g:
+            t1 = time.monotonic()
+            test(g)
+            _log('test body %.2f s' % (time.monotonic() - t1))
+    except GuestSkip as e:
+        print('SKIP: %s' % e)
+        sys.exit(SKIP)
+    _log('total %.2f s' % (time.monotonic() - t0))
+    sys.exit(0)
