@@ -1,0 +1,333 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef MP_HOST_H
+#define MP_HOST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <json-c/json.h>
+
+/*
+ * Memory hotplug of a running VM, from the host: DIMM, NVDIMM and virtio-mem
+ * devices added, resized, removed and listed, through QEMU's QMP socket or
+ * through libvirt.  Everything memplug creates carries MP_HOST_ID_PREFIX, so
+ * a backend left without its device by an interrupted run is recognised and
+ * removed by mp_host_cleanup().
+ */
+struct mp_host;
+struct mp_host_state;
+struct mp_host_memdev;
+struct mp_host_plan;
+struct mp_qmp;
+
+#define MP_HOST_ID_PREFIX "mp-"
+/* Suffix of the backend object of device ID: "mp-dimm0" -> "mp-dimm0-mem". */
+#define MP_HOST_BACKEND_SUFFIX "-mem"
+
+#define MP_HOST_NODE_NONE (-1) /* no host NUMA binding */
+#define MP_HOST_NODE_AUTO (-2) /* bind to the host node with most free memory */
+
+/* Guests hot-add and online memory in blocks of this size (x86-64). */
+#define MP_HOST_BLOCK_SIZE (128ull << 20)
+
+/**
+ * struct mp_host_plug_spec - what to plug
+ * @size: bytes the guest gets (an NVDIMM's label area comes on top)
+ * @node: guest NUMA node (DIMM, NVDIMM, virtio-mem)
+ * @host_node: MP_HOST_NODE_NONE, MP_HOST_NODE_AUTO or a host node number
+ * @mem_path: file or hugetlbfs path: memory-backend-file instead of -ram
+ *            (required for an NVDIMM)
+ * @share: map the backend shared (file backends)
+ * @prealloc: preallocate the backend's memory on the host
+ * @id: device id; NULL picks the next free "mp-<kind>N"; an id without
+ *      MP_HOST_ID_PREFIX gets it prepended
+ * @label_size: NVDIMM label area (0 = no labels)
+ * @requested_size: virtio-mem: size plugged at once (0 = none)
+ * @force: skip memplug's own checks (free slots, maxmem, alignment) and let
+ *         QEMU decide; the rollback still happens
+ */
+struct mp_host_plug_spec {
+	uint64_t size;
+	int node;
+	int host_node;
+	const char *mem_path;
+	bool share;
+	bool prealloc;
+	const char *id;
+	uint64_t label_size;
+	uint64_t requested_size;
+	bool force;
+};
+
+/**
+ * typedef mp_host_progress_fn - called about once a second during long waits
+ * @what: what is being waited for ("mp-dimm0: waiting for the guest to release it")
+ * @elapsed_ms: time waited so far
+ * @ud: caller's pointer
+ */
+typedef void (*mp_host_progress_fn)(const char *what, long elapsed_ms, void *ud);
+
+/**
+ * mp_host_open_qmp() - reach a VM through its QMP socket
+ * @path: QMP unix socket
+ * @timeout_ms: deadline for each QMP command (0: default)
+ * @out: receives the handle
+ *
+ * Return: 0 or -errno (see mp_qmp_connect()).
+ */
+int mp_host_open_qmp(const char *path, int timeout_ms, struct mp_host **out);
+
+/**
+ * mp_host_open_libvirt() - reach a VM through libvirt
+ * @uri: libvirt URI ("qemu:///system", "qemu+ssh://host/system"), NULL = default
+ * @domain: domain name or UUID
+ * @timeout_ms: deadline for waits (0: default)
+ * @out: receives the handle
+ *
+ * Return: 0, -EOPNOTSUPP when built without libvirt, -ECONNREFUSED when the
+ * connection fails, -ENOENT when there is no such domain, -ESRCH when it is
+ * not running.
+ */
+int mp_host_open_libvirt(const char *uri, const char *domain, int timeout_ms, struct mp_host **out);
+
+/**
+ * mp_host_close() - disconnect and free
+ * @h: handle, may be NULL
+ */
+void mp_host_close(struct mp_host *h);
+
+/**
+ * mp_host_set_progress() - install a progress callback for long waits
+ * @h: handle
+ * @fn: callback or NULL
+ * @ud: passed to @fn
+ */
+void mp_host_set_progress(struct mp_host *h, mp_host_progress_fn fn, void *ud);
+
+/**
+ * mp_host_is_libvirt() - whether operations go through libvirt
+ * @h: handle
+ *
+ * Return: true for a libvirt handle.
+ */
+bool mp_host_is_libvirt(const struct mp_host *h);
+
+/**
+ * mp_host_qmp() - run a raw QMP command (directly, or through libvirt's
+ *                 virDomainQemuMonitorCommand)
+ * @h: handle
+ * @cmd: command
+ * @args: arguments or NULL; consumed
+ * @ret: receives the "return" member, may be NULL
+ * @err: receives "Class: description" or the errno text on failure, may be NULL
+ * @errlen: size of @err
+ *
+ * Return: 0 or -errno as mp_qmp_execute().
+ */
+int mp_host_qmp(struct mp_host *h, const char *cmd, struct json_object *args,
+		struct json_object **ret, char *err, size_t errlen);
+
+/**
+ * mp_host_plug_dimm() - hot-add a pc-dimm
+ * @h: handle
+ * @spec: what to plug
+ * @id: receives the device id
+ * @idlen: size of @id
+ *
+ * Over QMP: object-add of the backend, then device_add; when device_add
+ * fails the backend is deleted again, so a failure leaves nothing behind.
+ * Free slots, address space under maxmem and the host node's free memory
+ * are checked before anything is sent.
+ *
+ * Return: 0 or -errno (-ENOSPC no slot or address space, -ENOMEM host node
+ * lacks the memory, -EREMOTEIO QEMU refused).
+ */
+int mp_host_plug_dimm(struct mp_host *h, const struct mp_host_plug_spec *spec, char *id,
+		      size_t idlen);
+
+/**
+ * mp_host_plug_nvdimm() - hot-add an NVDIMM (memory-backend-file + nvdimm)
+ * @h: handle
+ * @spec: what to plug; @spec->mem_path is required
+ * @id: receives the device id
+ * @idlen: size of @id
+ *
+ * Return: 0 or -errno; -EOPNOTSUPP when the machine was started without
+ * nvdimm=on (it can only be set at boot).
+ */
+int mp_host_plug_nvdimm(struct mp_host *h, const struct mp_host_plug_spec *spec, char *id,
+			size_t idlen);
+
+/**
+ * mp_host_plug_virtio_mem() - hot-add a virtio-mem-pci device
+ * @h: handle
+ * @spec: @size is the device's maximum, @requested_size what is plugged now
+ * @id: receives the device id
+ * @idlen: size of @id
+ *
+ * Return: 0 or -errno.
+ */
+int mp_host_plug_virtio_mem(struct mp_host *h, const struct mp_host_plug_spec *spec, char *id,
+			    size_t idlen);
+
+/**
+ * mp_host_unplug() - remove a DIMM and its backend
+ * @h: handle
+ * @id: device id
+ * @timeout_ms: how long the guest gets to release the memory
+ *
+ * Sends device_del and waits for DEVICE_DELETED.  A refusal by the guest
+ * (ACPI _OST failure, or libvirt's DEVICE_REMOVAL_FAILED) is reported as
+ * such and the DIMM stays in place.  NVDIMMs and virtio-mem devices are
+ * refused before anything is sent: QEMU cannot unplug them.
+ *
+ * Return: 0; -EBUSY guest refused; -ETIMEDOUT no answer (the request stays
+ * pending in QEMU); -ENODEV no such device; -EOPNOTSUPP not unpluggable.
+ */
+int mp_host_unplug(struct mp_host *h, const char *id, int timeout_ms);
+
+/**
+ * mp_host_resize() - set a virtio-mem device's requested size
+ * @h: handle
+ * @id: device id
+ * @size: new requested size
+ * @timeout_ms: wait until the device's size reaches @size (0: don't wait)
+ *
+ * The size is checked against the device's block size and maximum before
+ * anything is sent.  Completion is seen by polling the "size" property,
+ * since MEMORY_DEVICE_SIZE_CHANGE is rate limited by QEMU.
+ *
+ * Return: 0; -EINVAL bad size; -ETIMEDOUT the guest did not get there in
+ * time (the request stays set).
+ */
+int mp_host_resize(struct mp_host *h, const char *id, uint64_t size, int timeout_ms);
+
+/**
+ * mp_host_cleanup() - find, and unless @dry_run remove, orphan backends
+ * @h: handle
+ * @dry_run: only report
+ * @found: receives the number of orphans found, may be NULL
+ *
+ * An orphan is an object whose id starts with MP_HOST_ID_PREFIX that no
+ * memory device uses: what a run killed between object-add and device_add,
+ * or between DEVICE_DELETED and object-del, leaves behind.
+ *
+ * Return: number of orphans removed, or -errno.
+ */
+int mp_host_cleanup(struct mp_host *h, bool dry_run, unsigned int *found);
+
+/**
+ * mp_host_state_get() - read the VM's memory devices and limits
+ * @h: handle
+ * @out: receives a snapshot, freed with mp_host_state_free()
+ *
+ * Return: 0 or -errno.
+ */
+int mp_host_state_get(struct mp_host *h, struct mp_host_state **out);
+
+/**
+ * mp_host_state_free() - free a snapshot
+ * @st: snapshot, may be NULL
+ */
+void mp_host_state_free(struct mp_host_state *st);
+
+/* Accessors of a snapshot.  Sizes in bytes. */
+uint64_t mp_host_state_get_base(const struct mp_host_state *st);
+uint64_t mp_host_state_get_plugged(const struct mp_host_state *st);
+uint64_t mp_host_state_get_maxmem(const struct mp_host_state *st);
+unsigned int mp_host_state_get_slots(const struct mp_host_state *st);
+unsigned int mp_host_state_get_slots_used(const struct mp_host_state *st);
+uint64_t mp_host_state_get_space_left(const struct mp_host_state *st);
+bool mp_host_state_get_nvdimm(const struct mp_host_state *st);
+unsigned int mp_host_state_get_ndevs(const struct mp_host_state *st);
+const struct mp_host_memdev *mp_host_state_get_dev(const struct mp_host_state *st, unsigned int i);
+unsigned int mp_host_state_get_norphans(const struct mp_host_state *st);
+const char *mp_host_state_get_orphan(const struct mp_host_state *st, unsigned int i);
+
+/**
+ * mp_host_state_find() - memory device by id
+ * @st: snapshot
+ * @id: device id
+ *
+ * Return: the device or NULL.
+ */
+const struct mp_host_memdev *mp_host_state_find(const struct mp_host_state *st, const char *id);
+
+/**
+ * mp_host_state_to_json() - the snapshot as a JSON object (for -J output)
+ * @st: snapshot
+ *
+ * Return: new object, or NULL on allocation failure.
+ */
+struct json_object *mp_host_state_to_json(const struct mp_host_state *st);
+
+/* Accessors of one memory device.  kind: "dimm", "nvdimm", "virtio-mem". */
+const char *mp_host_memdev_get_kind(const struct mp_host_memdev *d);
+const char *mp_host_memdev_get_id(const struct mp_host_memdev *d);
+const char *mp_host_memdev_get_backend(const struct mp_host_memdev *d);
+uint64_t mp_host_memdev_get_addr(const struct mp_host_memdev *d);
+uint64_t mp_host_memdev_get_size(const struct mp_host_memdev *d);
+int mp_host_memdev_get_slot(const struct mp_host_memdev *d);
+int mp_host_memdev_get_node(const struct mp_host_memdev *d);
+bool mp_host_memdev_get_hotplugged(const struct mp_host_memdev *d);
+uint64_t mp_host_memdev_get_requested_size(const struct mp_host_memdev *d);
+uint64_t mp_host_memdev_get_max_size(const struct mp_host_memdev *d);
+uint64_t mp_host_memdev_get_block_size(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_plan_new() - split a size into DIMMs spread over guest nodes
+ * @total: bytes to add, a multiple of MP_HOST_BLOCK_SIZE
+ * @dimm_size: size of each DIMM (the last one takes the rest); 0 = one DIMM
+ *             per node, the size split evenly in whole blocks
+ * @nodes: guest nodes to spread over, round robin as Proxmox does
+ * @nnodes: number of @nodes (>= 1)
+ * @out: receives the plan
+ *
+ * Return: 0 or -EINVAL (sizes not in whole blocks, no nodes).
+ */
+int mp_host_plan_new(uint64_t total, uint64_t dimm_size, const int *nodes, unsigned int nnodes,
+		     struct mp_host_plan **out);
+
+/**
+ * mp_host_plan_check() - whether a plan fits the VM's free slots and maxmem
+ * @plan: plan
+ * @st: snapshot of the VM
+ *
+ * Return: 0, or -ENOSPC with the reason logged.
+ */
+int mp_host_plan_check(const struct mp_host_plan *plan, const struct mp_host_state *st);
+
+void mp_host_plan_free(struct mp_host_plan *plan);
+unsigned int mp_host_plan_get_count(const struct mp_host_plan *plan);
+uint64_t mp_host_plan_get_size(const struct mp_host_plan *plan, unsigned int i);
+int mp_host_plan_get_node(const struct mp_host_plan *plan, unsigned int i);
+
+/**
+ * mp_host_plug_plan() - plug every DIMM of a plan, checked first as a whole
+ * @h: handle
+ * @plan: plan
+ * @tmpl: spec for each DIMM; size, node and id are taken from the plan
+ * @ids: receives the ids plugged (caller frees each and the array), may be NULL
+ *
+ * Each DIMM is all-or-nothing; a failure after some DIMMs went in leaves those
+ * in place (unplugging needs the guest) and returns their count.
+ *
+ * Return: number of DIMMs plugged (less than the plan's count = partial) or
+ * -errno when none was.
+ */
+int mp_host_plug_plan(struct mp_host *h, const struct mp_host_plan *plan,
+		      const struct mp_host_plug_spec *tmpl, char ***ids);
+
+/**
+ * mp_host_numa_pick() - choose the host node for a backend
+ * @h: handle (libvirt handles ask the remote host)
+ * @want: MP_HOST_NODE_AUTO or a node number
+ * @size: bytes the backend needs
+ * @node: receives the node
+ *
+ * Return: 0; -ENOMEM the node lacks @size free; -ENOENT no such node;
+ * -EOPNOTSUPP no NUMA information (built without libnuma, no libvirt).
+ */
+int mp_host_numa_pick(struct mp_host *h, int want, uint64_t size, int *node);
+
+#endif

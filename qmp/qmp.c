@@ -1,0 +1,534 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * QMP client on json-c.  One poll()-driven reader: every wait has a
+ * deadline on CLOCK_MONOTONIC, the stream is parsed incrementally (QEMU
+ * writes one object per line, a scripted peer may not), and anything that
+ * is neither a reply, an event nor the greeting is a protocol error.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "qmp.h"
+#include "util.h"
+
+/* Bound on one inbound message and on the event queue: QEMU never gets near
+ * either; a runaway peer must not make us allocate without limit. */
+#define QMP_MAX_MSG (16u << 20)
+#define QMP_MAX_EVENTS 4096
+
+struct qmp_event {
+	struct qmp_event *next;
+	struct json_object *obj;
+};
+
+struct mp_qmp {
+	int fd;
+	bool dead;
+	int dead_err;
+	int timeout_ms;
+	unsigned long next_id;
+	struct json_tokener *tok;
+	size_t msg_bytes; /* bytes fed to the tokener for the current message */
+	struct qmp_event *ev_head, *ev_tail;
+	unsigned int nev;
+	char version[32];
+	char err_class[64];
+	char err_desc[512];
+	/* reply matching: set while a command is in flight */
+	char want_id[32];
+	struct json_object *reply;
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int ms_left(long long deadline)
+{
+	long long left = deadline - now_ms();
+
+	if (left <= 0)
+		return 0;
+	return left > 1000000 ? 1000000 : (int)left;
+}
+
+static int qmp_fail(struct mp_qmp *q, int err)
+{
+	/* After EOF, garbage or a timeout mid-reply the stream position is
+	 * unknown: a late reply would be taken for the next command's. */
+	if (!q->dead) {
+		q->dead = true;
+		q->dead_err = err;
+	}
+	return err;
+}
+
+static void queue_event(struct mp_qmp *q, struct json_object *obj)
+{
+	struct qmp_event *ev;
+
+	if (q->nev >= QMP_MAX_EVENTS) {
+		ev = q->ev_head;
+		q->ev_head = ev->next;
+		if (!q->ev_head)
+			q->ev_tail = NULL;
+		mp_warn("qmp: event queue full, dropping the oldest event");
+		json_object_put(ev->obj);
+		free(ev);
+		q->nev--;
+	}
+	ev = calloc(1, sizeof(*ev));
+	if (!ev) {
+		json_object_put(obj);
+		return;
+	}
+	ev->obj = obj;
+	if (q->ev_tail)
+		q->ev_tail->next = ev;
+	else
+		q->ev_head = ev;
+	q->ev_tail = ev;
+	q->nev++;
+}
+
+/* Takes the reference on @obj.  Returns 0 or -EPROTO. */
+static int handle_msg(struct mp_qmp *q, struct json_object *obj)
+{
+	struct json_object *v;
+
+	if (!json_object_is_type(obj, json_type_object)) {
+		mp_err("qmp: peer sent a JSON %s where an object was expected",
+		       json_type_to_name(json_object_get_type(obj)));
+		json_object_put(obj);
+		return -EPROTO;
+	}
+	if (json_object_object_get_ex(obj, "event", &v)) {
+		if (!json_object_is_type(v, json_type_string)) {
+			mp_err("qmp: event without a name string");
+			json_object_put(obj);
+			return -EPROTO;
+		}
+		mp_dbg("qmp: <- event %s", json_object_get_string(v));
+		queue_event(q, obj);
+		return 0;
+	}
+	if (json_object_object_get_ex(obj, "return", NULL) ||
+	    json_object_object_get_ex(obj, "error", NULL)) {
+		const char *id = NULL;
+
+		if (json_object_object_get_ex(obj, "id", &v))
+			id = json_object_get_string(v);
+		/* QEMU answers a request it could not parse without an id;
+		 * with one command in flight that answer is ours. */
+		if (q->want_id[0] && !q->reply && (!id || !strcmp(id, q->want_id))) {
+			q->reply = obj;
+			return 0;
+		}
+		mp_warn("qmp: dropping a reply nobody waits for (id %s)", id ? id : "none");
+		json_object_put(obj);
+		return 0;
+	}
+	if (json_object_object_get_ex(obj, "QMP", &v)) {
+		struct json_object *ver, *qemu, *ma, *mi, *mc;
+
+		if (json_object_object_get_ex(v, "version", &ver) &&
+		    json_object_object_get_ex(ver, "qemu", &qemu) &&
+		    json_object_object_get_ex(qemu, "major", &ma) &&
+		    json_object_object_get_ex(qemu, "minor", &mi) &&
+		    json_object_object_get_ex(qemu, "micro", &mc))
+			snprintf(q->version, sizeof(q->version), "%d.%d.%d",
+				 json_object_get_int(ma), json_object_get_int(mi),
+				 json_object_get_int(mc));
+		else
+			snprintf(q->version, sizeof(q->version), "unknown");
+		json_object_put(obj);
+		return 0;
+	}
+	mp_err("qmp: unexpected message from peer: %.200s",
+	       json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+	json_object_put(obj);
+	return -EPROTO;
+}
+
+/*
+ * Read what is available (waiting at most until @deadline for the first
+ * byte) and dispatch every complete message.  Returns 0 when something was
+ * read, -ETIMEDOUT, or a connection error.
+ */
+static int read_some(struct mp_qmp *q, long long deadline)
+{
+	char buf[65536];
+	struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
+	ssize_t n;
+	size_t off = 0;
+	int r;
+
+	if (q->dead)
+		return -ENOTCONN;
+	for (;;) {
+		r = poll(&pfd, 1, ms_left(deadline));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return qmp_fail(q, -errno);
+		if (r == 0)
+			return -ETIMEDOUT;
+		break;
+	}
+	n = recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EINTR)
+			return 0;
+		return qmp_fail(q, -errno);
+	}
+	if (n == 0)
+		return qmp_fail(q, -ECONNRESET);
+
+	while (off < (size_t)n) {
+		struct json_object *obj;
+		enum json_tokener_error jerr;
+		size_t used;
+
+		obj = json_tokener_parse_ex(q->tok, buf + off, (int)(n - off));
+		jerr = json_tokener_get_error(q->tok);
+		if (!obj && jerr == json_tokener_continue) {
+			q->msg_bytes += n - off;
+			if (q->msg_bytes > QMP_MAX_MSG) {
+				mp_err("qmp: message from peer exceeds %u bytes", QMP_MAX_MSG);
+				return qmp_fail(q, -EMSGSIZE);
+			}
+			break;
+		}
+		if (jerr != json_tokener_success) {
+			mp_err("qmp: peer sent malformed JSON: %s", json_tokener_error_desc(jerr));
+			return qmp_fail(q, -EPROTO);
+		}
+		used = json_tokener_get_parse_end(q->tok);
+		json_tokener_reset(q->tok);
+		q->msg_bytes = 0;
+		off += used ? used : (size_t)(n - off);
+		/* json-c accepts a bare scalar as a whole document: reject it
+		 * in handle_msg, like any other non-object. */
+		r = handle_msg(q, obj);
+		if (r < 0)
+			return qmp_fail(q, r);
+	}
+	return 0;
+}
+
+static int send_all(struct mp_qmp *q, const char *s, size_t len, long long deadline)
+{
+	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
+	ssize_t n;
+	int r;
+
+	while (len) {
+		r = poll(&pfd, 1, ms_left(deadline));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return qmp_fail(q, -errno);
+		if (r == 0)
+			return qmp_fail(q, -ETIMEDOUT);
+		/* MSG_NOSIGNAL: a QEMU that died must give EPIPE, not kill us. */
+		n = send(q->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			return qmp_fail(q, errno == EPIPE ? -ECONNRESET : -errno);
+		}
+		s += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static int error_to_errno(const char *cls)
+{
+	if (!strcmp(cls, "DeviceNotFound"))
+		return -ENODEV;
+	if (!strcmp(cls, "CommandNotFound"))
+		return -EOPNOTSUPP;
+	return -EREMOTEIO;
+}
+
+static int execute_deadline(struct mp_qmp *q, const char *cmd, struct json_object *args,
+			    struct json_object **ret, long long deadline)
+{
+	struct json_object *req, *v, *err;
+	const char *s;
+	int r;
+
+	q->err_class[0] = q->err_desc[0] = '\0';
+	if (ret)
+		*ret = NULL;
+	if (q->dead) {
+		json_object_put(args);
+		return -ENOTCONN;
+	}
+	req = json_object_new_object();
+	if (!req) {
+		json_object_put(args);
+		return -ENOMEM;
+	}
+	snprintf(q->want_id, sizeof(q->want_id), "mp-%lu", q->next_id++);
+	json_object_object_add(req, "execute", json_object_new_string(cmd));
+	if (args)
+		json_object_object_add(req, "arguments", args);
+	json_object_object_add(req, "id", json_object_new_string(q->want_id));
+	s = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN);
+	mp_dbg("qmp: -> %s", s);
+	r = send_all(q, s, strlen(s), deadline);
+	if (r == 0)
+		r = send_all(q, "\n", 1, deadline);
+	json_object_put(req);
+	if (r < 0)
+		goto out;
+
+	while (!q->reply) {
+		r = read_some(q, deadline);
+		if (r == -ETIMEDOUT) {
+			/* The reply may still come: the stream would be out of
+			 * step, so this connection is done. */
+			qmp_fail(q, r);
+			goto out;
+		}
+		if (r < 0)
+			goto out;
+	}
+	mp_dbg("qmp: <- %s", json_object_to_json_string_ext(q->reply, JSON_C_TO_STRING_PLAIN));
+	if (json_object_object_get_ex(q->reply, "error", &err)) {
+		const char *cls = "", *desc = "";
+
+		if (json_object_object_get_ex(err, "class", &v))
+			cls = json_object_get_string(v);
+		if (json_object_object_get_ex(err, "desc", &v))
+			desc = json_object_get_string(v);
+		snprintf(q->err_class, sizeof(q->err_class), "%s",
+			 cls && *cls ? cls : "(no class)");
+		snprintf(q->err_desc, sizeof(q->err_desc), "%s", desc ? desc : "");
+		mp_dbg("qmp: %s failed: %s: %s", cmd, q->err_class, q->err_desc);
+		r = error_to_errno(q->err_class);
+		goto out;
+	}
+	json_object_object_get_ex(q->reply, "return", &v);
+	if (ret)
+		*ret = json_object_get(v);
+	r = 0;
+out:
+	json_object_put(q->reply);
+	q->reply = NULL;
+	q->want_id[0] = '\0';
+	return r;
+}
+
+int mp_qmp_execute(struct mp_qmp *q, const char *cmd, struct json_object *args,
+		   struct json_object **ret)
+{
+	return execute_deadline(q, cmd, args, ret, now_ms() + q->timeout_ms);
+}
+
+int mp_qmp_new_fd(int fd, int timeout_ms, struct mp_qmp **out)
+{
+	long long deadline = now_ms() + timeout_ms;
+	struct mp_qmp *q;
+	int r;
+
+	*out = NULL;
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		close(fd);
+		return -ENOMEM;
+	}
+	q->fd = fd;
+	q->timeout_ms = timeout_ms > 0 ? timeout_ms : MP_QMP_DEFAULT_TIMEOUT_MS;
+	q->tok = json_tokener_new_ex(64);
+	if (!q->tok) {
+		mp_qmp_close(q);
+		return -ENOMEM;
+	}
+	while (!q->version[0]) {
+		r = read_some(q, deadline);
+		if (r == -ETIMEDOUT)
+			mp_err("qmp: no greeting within %d ms (another client "
+			       "connected, or not a QMP socket?)",
+			       timeout_ms);
+		else if (r == -ECONNRESET)
+			mp_err("qmp: peer closed the connection before the greeting");
+		if (r < 0)
+			goto fail;
+		if (q->nev) {
+			mp_err("qmp: peer sent an event before its greeting");
+			r = -EPROTO;
+			goto fail;
+		}
+	}
+	r = execute_deadline(q, "qmp_capabilities", NULL, NULL, deadline);
+	if (r < 0) {
+		char buf[256];
+
+		mp_err("qmp: qmp_capabilities failed: %s", mp_qmp_strerror(q, r, buf, sizeof(buf)));
+		goto fail;
+	}
+	*out = q;
+	return 0;
+fail:
+	mp_qmp_close(q);
+	return r;
+}
+
+int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	*out = NULL;
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		mp_err("qmp: %s: socket path too long", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A unix-socket connect completes or fails at once (or queues in
+	 * the backlog, which the greeting timeout then catches). */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		mp_err("qmp: %s: connect: %s", path, strerror(-r));
+		close(fd);
+		return r;
+	}
+	return mp_qmp_new_fd(fd, timeout_ms, out);
+}
+
+void mp_qmp_event_drop(struct mp_qmp *q)
+{
+	while (q->ev_head) {
+		struct qmp_event *ev = q->ev_head;
+
+		q->ev_head = ev->next;
+		json_object_put(ev->obj);
+		free(ev);
+	}
+	q->ev_tail = NULL;
+	q->nev = 0;
+}
+
+void mp_qmp_close(struct mp_qmp *q)
+{
+	if (!q)
+		return;
+	mp_qmp_event_drop(q);
+	if (q->tok)
+		json_tokener_free(q->tok);
+	json_object_put(q->reply);
+	if (q->fd >= 0)
+		close(q->fd);
+	free(q);
+}
+
+void mp_qmp_set_timeout(struct mp_qmp *q, int timeout_ms)
+{
+	if (timeout_ms > 0)
+		q->timeout_ms = timeout_ms;
+}
+
+const char *mp_qmp_get_version(const struct mp_qmp *q)
+{
+	return q->version;
+}
+
+const char *mp_qmp_get_error_class(const struct mp_qmp *q)
+{
+	return q->err_class;
+}
+
+const char *mp_qmp_get_error_desc(const struct mp_qmp *q)
+{
+	return q->err_desc;
+}
+
+char *mp_qmp_strerror(const struct mp_qmp *q, int err, char *buf, size_t len)
+{
+	if (q && q->err_class[0] && (err == -EREMOTEIO || err == -ENODEV || err == -EOPNOTSUPP))
+		snprintf(buf, len, "%s: %s", q->err_class, q->err_desc);
+	else if (err == -ECONNRESET)
+		snprintf(buf, len, "QEMU closed the QMP connection (did it exit?)");
+	else if (err == -ENOTCONN && q && q->dead_err)
+		snprintf(buf, len,
+			 "QMP connection unusable after an earlier "
+			 "error (%s)",
+			 strerror(-q->dead_err));
+	else if (err == -ETIMEDOUT)
+		snprintf(buf, len, "QEMU did not answer in time (%s)", strerror(-err));
+	else if (err == -EPROTO)
+		snprintf(buf, len, "peer does not speak QMP (%s)", strerror(-err));
+	else
+		snprintf(buf, len, "%s", strerror(-err));
+	return buf;
+}
+
+static bool take_event(struct mp_qmp *q, mp_qmp_event_match_fn match, void *ud,
+		       struct json_object **event)
+{
+	struct qmp_event **pp, *ev;
+
+	for (pp = &q->ev_head; (ev = *pp); pp = &ev->next) {
+		struct json_object *name, *data = NULL;
+
+		json_object_object_get_ex(ev->obj, "event", &name);
+		json_object_object_get_ex(ev->obj, "data", &data);
+		if (!match(json_object_get_string(name), data, ud))
+			continue;
+		*pp = ev->next;
+		if (q->ev_tail == ev) {
+			/* find the new tail: the element before @ev */
+			struct qmp_event *t = q->ev_head;
+
+			while (t && t->next)
+				t = t->next;
+			q->ev_tail = t;
+		}
+		q->nev--;
+		if (event)
+			*event = ev->obj;
+		else
+			json_object_put(ev->obj);
+		free(ev);
+		return true;
+	}
+	return false;
+}
+
+int mp_qmp_event_wait(struct mp_qmp *q, mp_qmp_event_match_fn match, void *ud, int timeout_ms,
+		      struct json_object **event)
+{
+	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	int r;
+
+	if (event)
+		*event = NULL;
+	for (;;) {
+		if (take_event(q, match, ud, event))
+			return 0;
+		if (q->dead)
+			return q->dead_err ? q->dead_err : -ENOTCONN;
+		r = read_some(q, deadline);
+		if (r < 0)
+			return r;
+	}
+}

@@ -1,0 +1,414 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Memory operations against a real QEMU (TCG, stopped with -S: object-add,
+ * device_add and the queries need no guest OS).  Unplug with a guest is in
+ * test-host-guest.c.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "host.h"
+#include "log.h"
+#include "qmp.h"
+#include "tq.h"
+
+#define M (1ull << 20)
+#define G (1ull << 30)
+
+/* QEMU takes one QMP client at a time: ask through the test's own handle. */
+static char *raw(struct mp_host *h, const char *cmd, const char *args)
+{
+	struct json_object *ret = NULL;
+	char *s = NULL;
+
+	if (mp_host_qmp(h, cmd, args ? json_tokener_parse(args) : NULL, &ret, NULL, 0) == 0)
+		s = strdup(ret ? json_object_to_json_string_ext(ret, JSON_C_TO_STRING_PLAIN) :
+				 "null");
+	json_object_put(ret);
+	return s;
+}
+
+static bool has_object(struct mp_host *h, const char *id)
+{
+	char *s = raw(h, "qom-list", "{\"path\":\"/objects\"}");
+	char needle[200];
+	bool found;
+
+	if (!s)
+		return false;
+	snprintf(needle, sizeof(needle), "\"name\":\"%s\"", id);
+	found = strstr(s, needle) != NULL;
+	free(s);
+	return found;
+}
+
+static struct mp_host_plug_spec dimm(uint64_t size, int node)
+{
+	struct mp_host_plug_spec s = {
+		.size = size,
+		.node = node,
+		.host_node = MP_HOST_NODE_NONE,
+	};
+	return s;
+}
+
+static void test_plug_list_rollback(void)
+{
+	struct tq_qemu qm;
+	struct mp_host *h;
+	struct mp_host_state *st;
+	const struct mp_host_memdev *d;
+	struct mp_host_plug_spec s;
+	char id[64];
+	int r, i;
+
+	CHECK_EQ(tq_qemu_start(&qm, "-M pc,nvdimm=on -m 1G,slots=3,maxmem=8G"), 0);
+	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	if (!h)
+		goto out;
+
+	/* plain plug, then list */
+	s = dimm(256 * M, 0);
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "mp-dimm0"));
+	CHECK_EQ(mp_host_state_get(h, &st), 0);
+	CHECK_EQ(mp_host_state_get_base(st), 1 * G);
+	CHECK_EQ(mp_host_state_get_plugged(st), 256 * M);
+	CHECK_EQ(mp_host_state_get_maxmem(st), 8 * G);
+	CHECK_EQ(mp_host_state_get_slots(st), 3);
+	CHECK_EQ(mp_host_state_get_slots_used(st), 1);
+	CHECK_EQ(mp_host_state_get_space_left(st), 8 * G - 1 * G - 256 * M);
+	CHECK(mp_host_state_get_nvdimm(st));
+	CHECK_EQ(mp_host_state_get_norphans(st), 0);
+	d = mp_host_state_find(st, "mp-dimm0");
+	CHECK(d != NULL);
+	if (d) {
+		CHECK(!strcmp(mp_host_memdev_get_kind(d), "dimm"));
+		CHECK(!strcmp(mp_host_memdev_get_backend(d), "mp-dimm0-mem"));
+		CHECK_EQ(mp_host_memdev_get_size(d), 256 * M);
+		CHECK_EQ(mp_host_memdev_get_addr(d), 4 * G);
+		CHECK_EQ(mp_host_memdev_get_slot(d), 0);
+	}
+	mp_host_state_free(st);
+
+	/* rollback: device_add refused (bad node) -> backend deleted again */
+	s = dimm(128 * M, 5);
+	r = mp_host_plug_dimm(h, &s, id, sizeof(id));
+	CHECK_EQ(r, -EREMOTEIO);
+	CHECK(!has_object(h, "mp-dimm1-mem"));
+
+	/* refusal before sending: size not in whole blocks, maxmem exceeded */
+	s = dimm(100 * M, 0);
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -EINVAL);
+	s = dimm(8 * G, 0);
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ENOSPC);
+	CHECK(!has_object(h, "mp-dimm1-mem"));
+
+	/* user id gets the prefix; duplicate refused */
+	s = dimm(128 * M, 0);
+	s.id = "extra";
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "mp-extra"));
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -EEXIST);
+
+	/* fill the last slot, then: checked refusal, and with force the
+	 * rollback after QEMU's "no free slots available" */
+	s = dimm(128 * M, 0);
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), 0);
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ENOSPC);
+	s.force = true;
+	r = mp_host_plug_dimm(h, &s, id, sizeof(id));
+	CHECK_EQ(r, -EREMOTEIO);
+	for (i = 0; i < 8; i++) {
+		char b[64];
+
+		snprintf(b, sizeof(b), "mp-dimm%d-mem", i);
+		if (i == 0 || i == 1)
+			CHECK(has_object(h, b));
+		else
+			CHECK(!has_object(h, b));
+	}
+	CHECK_EQ(mp_host_state_get(h, &st), 0);
+	CHECK_EQ(mp_host_state_get_norphans(st), 0);
+	CHECK_EQ(mp_host_state_get_slots_used(st), 3);
+	mp_host_state_free(st);
+	mp_host_close(h);
+out:
+	tq_qemu_kill(&qm);
+}
+
+/* A run killed between object-add and device_add leaves a backend that the
+ * next run reports and cleanup removes. */
+static void test_orphans(void)
+{
+	struct tq_qemu qm;
+	struct mp_host *h = NULL;
+	struct mp_host_state *st;
+	struct mp_host_plug_spec s = dimm(128 * M, 0);
+	unsigned int found;
+	char id[64], *x;
+
+	CHECK_EQ(tq_qemu_start(&qm, NULL), 0);
+	/* exactly what the killed run sent: the object-add alone */
+	x = tq_qmp_raw(&qm, "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":"
+			    "\"memory-backend-ram\",\"id\":\"mp-dimm0-mem\",\"size\":134217728}}");
+	CHECK(x != NULL);
+	free(x);
+	/* someone else's object is never ours */
+	x = tq_qmp_raw(&qm, "{\"execute\":\"object-add\",\"arguments\":{\"qom-type\":"
+			    "\"memory-backend-ram\",\"id\":\"other\",\"size\":134217728}}");
+	free(x);
+	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	if (!h)
+		goto out;
+	CHECK_EQ(mp_host_state_get(h, &st), 0);
+	CHECK_EQ(mp_host_state_get_norphans(st), 1);
+	CHECK(!strcmp(mp_host_state_get_orphan(st, 0), "mp-dimm0-mem"));
+	mp_host_state_free(st);
+	/* a new plug works around it (fresh id) */
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "mp-dimm1"));
+	CHECK_EQ(mp_host_cleanup(h, true, &found), 0);
+	CHECK_EQ(found, 1);
+	CHECK_EQ(mp_host_cleanup(h, false, &found), 1);
+	CHECK_EQ(found, 1);
+	CHECK(!has_object(h, "mp-dimm0-mem"));
+	CHECK(has_object(h, "mp-dimm1-mem"));
+	CHECK(has_object(h, "other"));
+	mp_host_close(h);
+out:
+	tq_qemu_kill(&qm);
+}
+
+static void test_nvdimm_vmem(void)
+{
+	struct tq_qemu qm, qm2;
+	struct mp_host *h = NULL;
+	struct mp_host_state *st;
+	const struct mp_host_memdev *d;
+	struct mp_host_plug_spec s = dimm(256 * M, 0);
+	char id[64], path[200];
+
+	CHECK_EQ(tq_qemu_start(&qm, NULL), 0);
+	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	if (!h)
+		goto out;
+	snprintf(path, sizeof(path), "%s/nv0", qm.dir);
+	s.mem_path = path;
+	s.label_size = 128 << 10;
+	CHECK_EQ(mp_host_plug_nvdimm(h, &s, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "mp-nvdimm0"));
+	CHECK_EQ(mp_host_unplug(h, id, 1000), -EOPNOTSUPP);
+
+	s = dimm(1 * G, 0);
+	s.requested_size = 0;
+	CHECK_EQ(mp_host_plug_virtio_mem(h, &s, id, sizeof(id)), 0);
+	CHECK(!strcmp(id, "mp-vmem0"));
+	CHECK_EQ(mp_host_state_get(h, &st), 0);
+	d = mp_host_state_find(st, "mp-vmem0");
+	CHECK(d && !strcmp(mp_host_memdev_get_kind(d), "virtio-mem"));
+	CHECK(d && mp_host_memdev_get_max_size(d) == 1 * G);
+	CHECK(d && mp_host_memdev_get_block_size(d) == 2 * M);
+	d = mp_host_state_find(st, "mp-nvdimm0");
+	CHECK(d && !strcmp(mp_host_memdev_get_kind(d), "nvdimm"));
+	/* virtio-mem takes no slot, but its whole maximum in address space;
+	 * QEMU reports an NVDIMM without its label area */
+	CHECK_EQ(mp_host_state_get_slots_used(st), 1);
+	CHECK_EQ(mp_host_state_get_space_left(st), 16 * G - 1 * G - 256 * M - 1 * G);
+	mp_host_state_free(st);
+
+	/* resize checks before sending, then the request is set; without a
+	 * guest driver the size never moves, so waiting times out */
+	CHECK_EQ(mp_host_resize(h, "mp-vmem0", 3 * M, 0), -EINVAL);
+	CHECK_EQ(mp_host_resize(h, "mp-vmem0", 2 * G, 0), -EINVAL);
+	CHECK_EQ(mp_host_resize(h, "mp-nvdimm0", 2 * M, 0), -EOPNOTSUPP);
+	CHECK_EQ(mp_host_resize(h, "nope", 2 * M, 0), -ENODEV);
+	CHECK_EQ(mp_host_resize(h, "mp-vmem0", 512 * M, 0), 0);
+	CHECK_EQ(mp_host_state_get(h, &st), 0);
+	d = mp_host_state_find(st, "mp-vmem0");
+	CHECK(d && mp_host_memdev_get_requested_size(d) == 512 * M);
+	mp_host_state_free(st);
+	CHECK_EQ(mp_host_resize(h, "mp-vmem0", 256 * M, 500), -ETIMEDOUT);
+	CHECK_EQ(mp_host_unplug(h, "mp-vmem0", 1000), -EOPNOTSUPP);
+	mp_host_close(h);
+	h = NULL;
+
+	/* a machine without nvdimm=on: refused before sending, saying why */
+	CHECK_EQ(tq_qemu_start(&qm2, "-M pc -m 1G,slots=4,maxmem=8G"), 0);
+	CHECK_EQ(mp_host_open_qmp(qm2.sock, 10000, &h), 0);
+	if (h) {
+		s = dimm(256 * M, 0);
+		s.mem_path = path;
+		CHECK_EQ(mp_host_plug_nvdimm(h, &s, id, sizeof(id)), -EOPNOTSUPP);
+		mp_host_close(h);
+	}
+	tq_qemu_kill(&qm2);
+out:
+	tq_qemu_kill(&qm);
+}
+
+/* Without a guest OS the unplug request is never answered: a timeout with
+ * the DIMM in place; QEMU killed during the wait: a prompt error. */
+static void test_unplug_no_guest_and_kill(void)
+{
+	struct tq_qemu qm;
+	struct mp_host *h = NULL;
+	struct mp_host_state *st;
+	struct mp_host_plug_spec s = dimm(128 * M, 0);
+	char id[64];
+	long long t0;
+	pid_t killer;
+	int r;
+
+	CHECK_EQ(tq_qemu_start(&qm, NULL), 0);
+	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	if (!h)
+		goto out;
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), 0);
+	CHECK_EQ(mp_host_unplug(h, "mp-nope", 1000), -ENODEV);
+	t0 = tq_now_ms();
+	CHECK_EQ(mp_host_unplug(h, id, 800), -ETIMEDOUT);
+	CHECK(tq_now_ms() - t0 < 3000);
+	CHECK_EQ(mp_host_state_get(h, &st), 0);
+	CHECK(mp_host_state_find(st, id) != NULL);
+	mp_host_state_free(st);
+
+	/* kill QEMU 300 ms into a 20 s wait */
+	killer = fork();
+	if (killer == 0) {
+		usleep(300000);
+		kill(qm.pid, SIGKILL);
+		_exit(0);
+	}
+	t0 = tq_now_ms();
+	r = mp_host_unplug(h, id, 20000);
+	CHECK(r == -ECONNRESET || r == -EREMOTEIO);
+	CHECK(tq_now_ms() - t0 < 5000);
+	waitpid(killer, NULL, 0);
+	/* and every later call fails at once */
+	t0 = tq_now_ms();
+	CHECK(mp_host_plug_dimm(h, &s, id, sizeof(id)) < 0);
+	CHECK(tq_now_ms() - t0 < 1000);
+	mp_host_close(h);
+out:
+	tq_qemu_kill(&qm);
+}
+
+/* QEMU stopped (SIGSTOP) gives a timeout, not a hang. */
+static void test_stopped_qemu(void)
+{
+	struct tq_qemu qm;
+	struct mp_host *h = NULL;
+	struct mp_host_plug_spec s = dimm(128 * M, 0);
+	char id[64];
+	long long t0;
+
+	CHECK_EQ(tq_qemu_start(&qm, NULL), 0);
+	CHECK_EQ(mp_host_open_qmp(qm.sock, 1000, &h), 0);
+	if (!h)
+		goto out;
+	kill(qm.pid, SIGSTOP);
+	t0 = tq_now_ms();
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ETIMEDOUT);
+	CHECK(tq_now_ms() - t0 < 3000);
+	kill(qm.pid, SIGCONT);
+	mp_host_close(h);
+out:
+	tq_qemu_kill(&qm);
+}
+
+static void test_numa_plan(void)
+{
+	static const int nodes[] = { 0, 1 };
+	struct tq_qemu qm;
+	struct mp_host *h = NULL;
+	struct mp_host_state *st;
+	struct mp_host_plan *p;
+	struct mp_host_plug_spec s = dimm(0, 0);
+	char **ids = NULL, id[64], *x;
+	int r, i;
+
+	/* pure splitting first */
+	CHECK_EQ(mp_host_plan_new(1 * G, 0, nodes, 2, &p), 0);
+	CHECK_EQ(mp_host_plan_get_count(p), 2);
+	CHECK_EQ(mp_host_plan_get_size(p, 0), 512 * M);
+	CHECK_EQ(mp_host_plan_get_node(p, 1), 1);
+	mp_host_plan_free(p);
+	CHECK_EQ(mp_host_plan_new(640 * M, 0, nodes, 2, &p), 0);
+	CHECK_EQ(mp_host_plan_get_size(p, 0), 384 * M);
+	CHECK_EQ(mp_host_plan_get_size(p, 1), 256 * M);
+	mp_host_plan_free(p);
+	CHECK_EQ(mp_host_plan_new(1280 * M, 512 * M, nodes, 2, &p), 0);
+	CHECK_EQ(mp_host_plan_get_count(p), 3);
+	CHECK_EQ(mp_host_plan_get_size(p, 2), 256 * M);
+	CHECK_EQ(mp_host_plan_get_node(p, 2), 0);
+	mp_host_plan_free(p);
+	CHECK_EQ(mp_host_plan_new(100 * M, 0, nodes, 2, &p), -EINVAL);
+
+	CHECK_EQ(tq_qemu_start(&qm, "-M pc -m 1G,slots=4,maxmem=8G "
+				    "-object memory-backend-ram,id=r0,size=512M "
+				    "-numa node,nodeid=0,memdev=r0 "
+				    "-object memory-backend-ram,id=r1,size=512M "
+				    "-numa node,nodeid=1,memdev=r1"),
+		 0);
+	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	if (!h)
+		goto out;
+	/* 6 DIMMs don't fit 4 slots: refused as a whole, nothing sent */
+	CHECK_EQ(mp_host_plan_new(6 * 128 * M, 128 * M, nodes, 2, &p), 0);
+	CHECK_EQ(mp_host_plug_plan(h, p, &s, NULL), -ENOSPC);
+	mp_host_plan_free(p);
+	CHECK_EQ(mp_host_plan_new(1 * G, 0, nodes, 2, &p), 0);
+	r = mp_host_plug_plan(h, p, &s, &ids);
+	CHECK_EQ(r, 2);
+	for (i = 0; i < r && ids; i++)
+		free(ids[i]);
+	free(ids);
+	mp_host_plan_free(p);
+	CHECK_EQ(mp_host_state_get(h, &st), 0);
+	CHECK_EQ(mp_host_state_get_ndevs(st), 2);
+	for (i = 0; i < 2; i++) {
+		const struct mp_host_memdev *d = mp_host_state_get_dev(st, i);
+
+		CHECK(d && mp_host_memdev_get_size(d) == 512 * M);
+		CHECK(d && mp_host_memdev_get_node(d) == (int)(i));
+	}
+	mp_host_state_free(st);
+
+	/* host placement: auto binds to a node, refusal when it lacks room */
+	s = dimm(128 * M, 1);
+	s.host_node = MP_HOST_NODE_AUTO;
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), 0);
+	x = raw(h, "qom-get", "{\"path\":\"/objects/mp-dimm2-mem\",\"property\":\"host-nodes\"}");
+	CHECK(x && !strcmp(x, "[0]"));
+	free(x);
+	x = raw(h, "qom-get", "{\"path\":\"/objects/mp-dimm2-mem\",\"property\":\"policy\"}");
+	CHECK(x && !strcmp(x, "\"bind\""));
+	free(x);
+	s.host_node = 63;
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ENOENT);
+	s.host_node = MP_HOST_NODE_AUTO;
+	s.size = 4096 * G;
+	s.force = true; /* past the maxmem check, to reach the host check */
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ENOMEM);
+	mp_host_close(h);
+out:
+	tq_qemu_kill(&qm);
+}
+
+int main(int argc, char **argv)
+{
+	mp_log_set_level(getenv("MP_TEST_DEBUG") ? LOG_DEBUG : LOG_NOTICE);
+	test_plug_list_rollback();
+	test_orphans();
+	test_nvdimm_vmem();
+	test_unplug_no_guest_and_kill();
+	test_stopped_qemu();
+	test_numa_plan();
+	return tq_finish("test-host-qemu");
+}
