@@ -1,0 +1,59 @@
+#!/bin/bash
+# memplugctl host end to end against a real QEMU (TCG, stopped with -S):
+# output, -J, exit codes 0 / 1 / 2 / 64, orphan report and cleanup.
+set -u
+ctl=$1
+command -v qemu-system-x86_64 >/dev/null || { echo "SKIP: no qemu-system-x86_64"; exit 77; }
+dir=$(mktemp -d /tmp/mp-cli-XXXXXX)
+qpid=
+fail=0
+cleanup() { [ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null; wait 2>/dev/null; rm -rf "$dir"; }
+trap cleanup EXIT
+check() { # expected-rc description command...
+	local want=$1 what=$2; shift 2
+	"$@" >"$dir/out" 2>"$dir/err"; local rc=$?
+	if [ "$rc" != "$want" ]; then
+		echo "FAIL: $what: exit $rc, expected $want"; cat "$dir/out" "$dir/err"; fail=1
+	else
+		echo "ok: $what"
+	fi
+}
+qemu-system-x86_64 -accel tcg -M pc,nvdimm=on -m 1G,slots=3,maxmem=8G -nographic -nodefaults -S \
+	-qmp unix:$dir/q.sock,server=on,wait=off </dev/null >$dir/qemu.log 2>&1 &
+qpid=$!
+for i in $(seq 100); do [ -S $dir/q.sock ] && break; sleep 0.05; done
+h="$ctl host --qmp $dir/q.sock"
+
+check 0 "plug 512M" $h plug 512M
+grep -q '^mp-dimm0: plugged' $dir/out || { echo "FAIL: plug output"; fail=1; }
+check 0 "list" $h list
+grep -q '^mp-dimm0 .*dimm .*512M' $dir/out || { echo "FAIL: list output"; cat $dir/out; fail=1; }
+check 0 "list -J" $h -J list
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["slots-used"]==1 and d["devices"][0]["id"]=="mp-dimm0"' $dir/out \
+	|| { echo "FAIL: list -J content"; fail=1; }
+check 1 "plug too big" $h plug 16G
+grep -q 'does not fit' $dir/err || { echo "FAIL: no reason given"; fail=1; }
+check 2 "bad size" $h plug 12Q
+check 2 "no target" $ctl host plug 1G
+check 1 "unplug unknown" $h unplug mp-nope
+# 3 DIMMs, 2 slots left, checks skipped: the third fails in QEMU -> partial
+check 64 "partial plan" $h plug 384M --dimm-size 128M --force
+check 0 "orphan made" $ctl host --qmp $dir/q.sock list
+# an interrupted run: the object-add went out, the device_add never did
+python3 - "$dir/q.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+f.readline()
+for c in ({"execute": "qmp_capabilities"},
+	  {"execute": "object-add", "arguments": {"qom-type": "memory-backend-ram", "id": "mp-dimm9-mem", "size": 134217728}}):
+	f.write(json.dumps(c) + "\n"); f.flush(); r = json.loads(f.readline()); assert "return" in r, r
+PY
+check 0 "list shows orphan" $h list
+grep -q 'orphan backend mp-dimm9-mem' $dir/out || { echo "FAIL: orphan not reported"; fail=1; }
+check 0 "cleanup" $h cleanup
+grep -q '1 of 1 orphan' $dir/out || { echo "FAIL: cleanup output"; cat $dir/out; fail=1; }
+check 0 "cleanup again" $h -J cleanup
+grep -q '"found": 0' $dir/out || { echo "FAIL: orphan still there"; fail=1; }
+kill -9 $qpid; wait $qpid 2>/dev/null; qpid=
+check 1 "QEMU gone" $h list
+exit $fail
