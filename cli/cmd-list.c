@@ -130,7 +130,11 @@ static void cell(const struct mp_memory *mem, const struct range *r, int col, bo
 			snprintf(buf, len, "%d", a->node);
 		break;
 	case C_ZONES:
+		/* Like lsmem: "Normal/Movable", so the column stays one word. */
 		snprintf(buf, len, "%s", a->zones[0] ? a->zones : "-");
+		for (char *p = buf; *p; p++)
+			if (*p == ' ')
+				*p = '/';
 		break;
 	case C_DEVICE:
 		mp_devref_format(&a->dev, buf, len);

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * memplug verification: after a state change, read the kernel back and say
+ * whether it did what was asked and what its rules predicted (the rules are
+ * in ../shared/KERNEL-RULES.md §2, §3, §6, §8, §11).  A result that breaks a
+ * rule the kernel is known to keep is a *violation* and carries the evidence.
+ *
+ * Also here: the dax -> kmem rebinding (§8) and per-node memory facts with a
+ * replaceable provider (libnuma on a live system, the block scan on a fixture).
+ */
+#ifndef MP_VERIFY_H
+#define MP_VERIFY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mp-kernel.h"
+
+/* How much to check (mirrors the policy's Verify=). */
+enum mp_verify_level {
+	MP_VERIFY_FULL = 0, /* state, valid_zones, kpageflags, iomem coverage */
+	MP_VERIFY_STATE, /* state and valid_zones */
+	MP_VERIFY_NONE,
+};
+
+/* The zone a block was onlined into, as asked. */
+enum mp_zone_want {
+	MP_ZONE_WANT_ANY = 0, /* plain "online": the kernel picks */
+	MP_ZONE_WANT_MOVABLE,
+	MP_ZONE_WANT_KERNEL, /* DMA, DMA32 or Normal */
+};
+
+struct mp_block_check {
+	uint64_t id;
+	bool ok; /* every check passed */
+	bool violation; /* a kernel rule was broken (not merely: someone else acted) */
+	enum mp_block_state state;
+	char zone[48]; /* valid_zones after onlining */
+	uint64_t sysram_bytes; /* iomem coverage (full only) */
+	bool kpf_read; /* kpageflags counted (full only, root) */
+	struct mp_kpf_counts kpf;
+	char evidence[320]; /* what failed, with the numbers; "" when ok */
+};
+
+/**
+ * mp_block_verify() - check one block after it was onlined
+ * @ctx: context
+ * @geo: geometry (block size)
+ * @io: /proc/iomem read *after* onlining, or NULL (coverage then skipped)
+ * @kpf: open kpageflags, or NULL (page flags then skipped and said so)
+ * @id: block number
+ * @want: zone asked for
+ * @level: what to check
+ * @c: result
+ *
+ * Checks, in order (KERNEL-RULES.md): state reads "online" (§2); valid_zones
+ * names the zone asked for, Movable or a kernel zone (§11); every PFN has an
+ * online page (no NOPAGE, no EOF: §6); no PG_reserved page besides
+ * memmap_on_memory's self-hosted memmap (§6, 6.1); a Movable block holds no
+ * slab or page-table page (§11); the whole block is System RAM in
+ * /proc/iomem (§3).  All failures are collected in @c->evidence.
+ *
+ * Return: 0 when the checks could run (see @c->ok), or -errno when the
+ * block's state could not be read at all.
+ */
+int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
+		    enum mp_zone_want want, enum mp_verify_level level, struct mp_block_check *c);
+
+/** mp_zone_is_kernel() - true for "DMA", "DMA32" and "Normal". */
+bool mp_zone_is_kernel(const char *zone);
+
+/**
+ * mp_dax_bind_kmem() - hand a device-dax instance to the kmem driver
+ * @ctx: context (the sysfs files are under its root)
+ * @name: "daxX.Y"
+ *
+ * Writes @name to bus/dax/drivers/device_dax/unbind (when bound there) and
+ * then to bus/dax/drivers/kmem/new_id, the sysfs route daxctl takes (§8).
+ *
+ * Return: 0 or the kernel's -errno (-EINVAL: target_node < 0 or nothing
+ * left after trimming; -EBUSY: the range clashes).
+ */
+int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name);
+
+/* What kmem made of a dax device, against mp_rules_dax_trim()'s prediction. */
+struct mp_dax_check {
+	bool ok;
+	uint64_t kmem_start, kmem_end; /* first/last byte of "System RAM (kmem)"; 0/0 none */
+	uint64_t kmem_bytes;
+	char evidence[320];
+};
+
+/**
+ * mp_dax_verify_trim() - compare "System RAM (kmem)" under @name with @t
+ * @io: /proc/iomem after kmem bound
+ * @name: "daxX.Y"
+ * @t: prediction for the device's range
+ * @c: result; @c->ok is false (evidence says why) when the ranges differ
+ */
+void mp_dax_verify_trim(const struct mp_iomem *io, const char *name, const struct mp_dax_trim *t,
+			struct mp_dax_check *c);
+
+/* ---- node memory facts ----------------------------------------------------- */
+
+struct mp_node_mem {
+	int node;
+	uint64_t total; /* bytes of memory on the node */
+	uint64_t free; /* bytes free, valid when @free_known */
+	bool free_known;
+	const char *source; /* "libnuma" or "block scan" */
+};
+
+/*
+ * Where node sizes come from.  memplugd uses libnuma on the running system;
+ * with a sysroot (fixture tests) it must not read the test machine's own
+ * nodes, so the facts are computed from the scanned blocks instead.  Tests
+ * can install their own provider.
+ */
+struct mp_node_provider {
+	const char *name;
+	int (*read)(void *priv, const struct mp_memory *mem, int node, struct mp_node_mem *out);
+	void *priv;
+};
+
+/** mp_node_provider_scan() - node sizes summed from online blocks of @mem; free unknown. */
+const struct mp_node_provider *mp_node_provider_scan(void);
+/**
+ * mp_node_provider_libnuma() - numa_node_size64() per node
+ *
+ * Return: the provider, or NULL when memplug was built without libnuma or
+ * numa_available() says the kernel has no NUMA API.
+ */
+const struct mp_node_provider *mp_node_provider_libnuma(void);
+/**
+ * mp_node_provider_default() - the provider for @ctx
+ * @ctx: context
+ *
+ * Return: the scan provider when @ctx has a sysroot (never the host's
+ * nodes for a fixture), else libnuma if available, else the scan provider.
+ */
+const struct mp_node_provider *mp_node_provider_default(const struct mp_ctx *ctx);
+
+#endif

@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * iomem parsing.  The texts are cut from /proc/iomem of the recorded guests
+ * (tests/fixtures/), except the deep-nesting and damaged ones, which a
+ * guest can't be made to print and are written by hand.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "check.h"
+#include "mp-kernel.h"
+
+/* nvdimm-kmem fixture: dax0.0 with System RAM (kmem) inside (6.1 guest). */
+static const char kmem_text[] = "00000000-00000fff : Reserved\n"
+				"00001000-0009fbff : System RAM\n"
+				"00100000-3ffdffff : System RAM\n"
+				"  01000000-01ffffff : Kernel code\n"
+				"100000000-17fffffff : Persistent Memory\n"
+				"  100000000-17fffffff : namespace0.0\n"
+				"    102200000-17fffffff : dax0.0\n"
+				"      108000000-17fffffff : dax0.0\n"
+				"        108000000-17fffffff : System RAM (kmem)\n";
+
+/* Hand-written: the kernel stops indenting at depth 5. */
+static const char deep_text[] = "100000000-1ffffffff : a\n"
+				"  100000000-1ffffffff : b\n"
+				"    100000000-1ffffffff : c\n"
+				"      100000000-1ffffffff : d\n"
+				"        100000000-1ffffffff : e\n"
+				"          100000000-17fffffff : f\n"
+				"          100000000-10fffffff : g\n"
+				"          180000000-1ffffffff : h\n";
+
+int main(void)
+{
+	struct mp_iomem *io;
+	const struct mp_iomem_res *r;
+
+	CHECK(mp_iomem_parse(kmem_text, "kmem", &io) == 0);
+	r = mp_iomem_find(io, 0x108000000);
+	CHECK(r && !strcmp(r->name, "System RAM (kmem)"));
+	CHECK(r && r->parent && !strcmp(r->parent->name, "dax0.0") &&
+	      r->parent->start == 0x108000000);
+	r = mp_iomem_find(io, 0x102200000);
+	CHECK(r && !strcmp(r->name, "dax0.0") && r->start == 0x102200000);
+	r = mp_iomem_find(io, 0x1000000);
+	CHECK(r && !strcmp(r->name, "Kernel code"));
+	CHECK_EQ_U64(mp_iomem_sysram_bytes(io, 0x100000000, 0x17fffffff), 0x78000000);
+	CHECK_EQ_U64(mp_iomem_sysram_bytes(io, 0x38000000, 0x3fffffff), 0x7fe0000);
+	CHECK_EQ_U64(mp_iomem_sysram_bytes(io, 0x0, 0x7ffffff), 0x9ec00 + 0x7f00000);
+	r = mp_iomem_find_sysram(io, 0x100000000, 0x17fffffff);
+	CHECK(r && !strcmp(r->name, "System RAM (kmem)"));
+	mp_iomem_free(io);
+
+	CHECK(mp_iomem_parse(deep_text, "deep", &io) == 0);
+	r = mp_iomem_find(io, 0x100000000);
+	CHECK(r && !strcmp(r->name, "g") && r->parent && !strcmp(r->parent->name, "f"));
+	r = mp_iomem_find(io, 0x180000000);
+	CHECK(r && !strcmp(r->name, "h") && r->parent && !strcmp(r->parent->name, "e"));
+	mp_iomem_free(io);
+
+	CHECK(mp_iomem_parse("00000000-00000000 : Reserved\n00000000-00000000 : System RAM\n", "z",
+			     &io) == -EPERM);
+	CHECK(mp_iomem_parse("00000000-00000fff : Reserved\n00001000-0009f", "t", &io) == -EINVAL);
+	CHECK(mp_iomem_parse("00000000-00000fff Reserved\n", "m", &io) == -EINVAL);
+	CHECK(mp_iomem_parse("00001000-00000fff : Backwards\n", "b", &io) == -EINVAL);
+	CHECK(mp_iomem_parse("    00001000-00001fff : Orphan\n", "o", &io) == -EINVAL);
+	CHECK(mp_iomem_parse("00001000-00001fff : A\n  00000000-00003fff : Outside\n", "x", &io) ==
+	      -EINVAL);
+	CHECK(mp_iomem_parse("", "empty", &io) == 0);
+	mp_iomem_free(io);
+	CHECK_DONE();
+}
