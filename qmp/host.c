@@ -864,7 +864,8 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 		r = qmp_plug(h, kind, driver, spec, host_node, name);
 	if (r < 0)
 		goto out;
-	if ((size_t)snprintf(id, idlen, "%s", name) >= idlen)
+	/* libvirt turns the alias into QEMU's id with its "ua-" prefix */
+	if ((size_t)snprintf(id, idlen, "%s%s", h->virt ? "ua-" : "", name) >= idlen)
 		r = -ENAMETOOLONG;
 out:
 	mp_host_state_free(st);
