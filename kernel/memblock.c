@@ -360,7 +360,7 @@ static int batch_read(struct attr_batch *ab, int dirfd, const char *path, char *
 	/* Flush before opening, so the next fd is the batch's lowest again. */
 	if (ab->nr_fds >= BATCH_FDS)
 		batch_flush(ab);
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	n = read(fd, buf, len);

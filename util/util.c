@@ -20,7 +20,7 @@ int mp_read_attr(int dirfd, const char *path, char *buf, size_t len)
 	_mp_close_ int fd = -1;
 	ssize_t n;
 
-	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	do
