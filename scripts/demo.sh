@@ -1,0 +1,11 @@
+#!/bin/bash
+# The README's first command: installs what memplug needs (Debian packages),
+# builds it, and runs the main job in a real TCG guest (scripts/demo.py).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+tests/install-deps.sh
+build=${MEMPLUG_BUILD:-build}
+[ -d "$build" ] && meson setup --reconfigure "$build" >/dev/null || meson setup "$build" >/dev/null
+ninja -C "$build" >/dev/null
+MEMPLUG_BUILD_DIR="$top/$build" exec /usr/bin/python3 scripts/demo.py
