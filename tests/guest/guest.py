@@ -440,15 +440,34 @@ class Guest:
         line = '__mp %s %d %s\n' % (tag, int(timeout + 0.999) if timeout else 0,
                                     base64.b64encode(cmd.encode()).decode())
         self._chan.sendall(line.encode())
+        return self._answer(tag, line, timeout, cmd, resend=line)
+
+    def _answer(self, tag, line, timeout, cmd, resend):
+        """Reads the framed answer to command tag: (rc, output)."""
         short = cmd if len(cmd) < 200 else cmd[:200] + '...'
         deadline = time.monotonic() + (timeout + 5 if timeout else 1e9)
         begin = ('@@MP-BEGIN %s@@\n' % tag).encode()
+        beginre = re.compile(re.escape(begin) + rb'|@@MP-BADLINE \d+@@\n')
         endre = re.compile(rb'\n@@MP-END ' + tag.encode() + rb' (-?\d+)@@\n')
         try:
-            b = self._chan_until(begin, deadline, 'command start: ' + short)
-            # Anything before our begin marker is a late answer to a command
-            # that timed out on the host: drop it.
-            del self._chbuf[:b]
+            while True:
+                m = beginre.search(self._chbuf)
+                if not m:
+                    self._chan_fill(deadline, 'command start: ' + short)
+                    continue
+                # Anything before our begin marker is a late answer to a
+                # command that timed out on the host: drop it.
+                b, bad = m.end(), m.group(0) != begin
+                del self._chbuf[:b]
+                if not bad:
+                    break
+                # The guest got a line it could not parse (bytes lost on the
+                # serial line) and ran nothing: send ours again, once.
+                if not resend:
+                    raise GuestError('guest received a garbled command line: ' + short)
+                _log('command line garbled in transit, resending')
+                self._chan.sendall(resend.encode())
+                resend = None
             pos = 0
             while True:
                 m = endre.search(self._chbuf, pos)
@@ -495,17 +514,28 @@ class Guest:
         out = self.check('base64 %s' % shlex.quote(path), timeout)
         return base64.b64decode(out)
 
-    def put_file(self, data, path, mode=0o644, chunk=48 * 1024):
-        """Writes bytes (or a host file, if data is a path str) to a guest path."""
+    def put_file(self, data, path, mode=0o644, timeout=120):
+        """Writes bytes (or a host file, if data is a path str) to a guest
+        path.  The base64 goes raw over the channel after the command line
+        (~150 KB/s)."""
         if isinstance(data, str):
             with open(data, 'rb') as f:
                 data = f.read()
-        q = shlex.quote(path)
-        self.check(': > %s' % q)
-        for i in range(0, len(data), chunk):
-            self.check('echo %s | base64 -d >> %s'
-                       % (base64.b64encode(data[i:i + chunk]).decode(), q))
-        self.check('chmod %o %s' % (mode, q))
+        b64 = base64.b64encode(data)
+        tag = '%x' % random.getrandbits(48)
+        self._check_alive()
+        self._chan.settimeout(timeout)
+        try:
+            self._chan.sendall(('__mpput %s %d %s\n' % (tag, len(b64), shlex.quote(path))).encode())
+            self._chan.sendall(b64)
+        except socket.timeout:
+            raise GuestTimeout('upload to %s stalled' % path) from None
+        finally:
+            self._chan.settimeout(None)
+        rc, out = self._answer(tag, '', timeout, 'upload to ' + path, resend=None)
+        if rc:
+            raise CommandError('upload to ' + path, rc, out)
+        self.check('chmod %o %s' % (mode, shlex.quote(path)))
 
     def fetch_dir(self, guest_dir, host_dir, timeout=120):
         """Copies a guest directory tree to host_dir (tar | gzip | base64 over
