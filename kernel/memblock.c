@@ -371,12 +371,7 @@ static int batch_read(struct attr_batch *ab, int dirfd, const char *path, char *
 		return err;
 	}
 	batch_add(ab, fd);
-	if ((size_t)n >= len)
-		return -EFBIG;
-	if (n > 0 && buf[n - 1] == '\n')
-		n--;
-	buf[n] = '\0';
-	return (int)n;
+	return mp_attr_terminate(buf, (size_t)n, len);
 }
 
 int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory **out)
@@ -507,6 +502,7 @@ int mp_block_write_state(const struct mp_ctx *ctx, uint64_t id, const char *word
 {
 	struct sigaction sa = { .sa_handler = on_alarm }, old_sa;
 	struct itimerval it = { 0 }, old_it;
+	sigset_t alrm, old_mask;
 	char path[PATH_MAX];
 	bool timed = timeout_ms > 0 && !strcmp(word, "offline");
 	int err;
@@ -523,6 +519,14 @@ int mp_block_write_state(const struct mp_ctx *ctx, uint64_t id, const char *word
 		 */
 		sigemptyset(&sa.sa_mask);
 		sigaction(SIGALRM, &sa, &old_sa);
+		/*
+		 * A daemon that reads its signals through signalfd keeps them
+		 * blocked, and a blocked signal never interrupts the kernel:
+		 * unblock SIGALRM for the duration of the write.
+		 */
+		sigemptyset(&alrm);
+		sigaddset(&alrm, SIGALRM);
+		sigprocmask(SIG_UNBLOCK, &alrm, &old_mask);
 		it.it_value.tv_sec = timeout_ms / 1000;
 		it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
 		setitimer(ITIMER_REAL, &it, &old_it);
@@ -532,6 +536,7 @@ int mp_block_write_state(const struct mp_ctx *ctx, uint64_t id, const char *word
 		struct itimerval zero = { 0 };
 
 		setitimer(ITIMER_REAL, &zero, NULL);
+		sigprocmask(SIG_SETMASK, &old_mask, NULL);
 		sigaction(SIGALRM, &old_sa, NULL);
 	}
 	return err;

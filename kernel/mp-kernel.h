@@ -246,6 +246,9 @@ int mp_block_read_zones(const struct mp_ctx *ctx, uint64_t id, char *buf, size_t
  * @timeout_ms: for "offline": interrupt the kernel's migration retries after
  *              this long (the write then fails with -EINTR); 0 = no limit
  *
+ * The timeout uses ITIMER_REAL and SIGALRM (unblocked for the write): the
+ * caller must not use them for anything else.
+ *
  * Return: 0 or the kernel's -errno (-EINVAL: holes, several zones, or
  * already in that state; -EBUSY: unmovable pages; -EINTR: timed out).
  */

@@ -28,7 +28,12 @@ int mp_read_attr(int dirfd, const char *path, char *buf, size_t len)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	if ((size_t)n >= len)
+	return mp_attr_terminate(buf, (size_t)n, len);
+}
+
+int mp_attr_terminate(char *buf, size_t n, size_t len)
+{
+	if (n >= len)
 		return -EFBIG;
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;

@@ -34,6 +34,18 @@ void mp_closep(int *fd);
 int mp_read_attr(int dirfd, const char *path, char *buf, size_t len);
 
 /**
+ * mp_attr_terminate() - finish a buffer read(2) from an attribute
+ * @buf: buffer
+ * @n: what read(2) returned (>= 0)
+ * @len: size of @buf
+ *
+ * NUL-terminates and strips one trailing newline.
+ *
+ * Return: bytes kept, or -EFBIG when the value filled the buffer.
+ */
+int mp_attr_terminate(char *buf, size_t n, size_t len);
+
+/**
  * mp_write_attr() - write a word to a sysfs attribute in one write(2)
  * @dirfd: directory the path is relative to
  * @path: file to write

@@ -1,0 +1,272 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Verification after a state change, the dax -> kmem rebinding, and node
+ * memory facts.  § numbers refer to ../shared/KERNEL-RULES.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "mp-kernel.h"
+#include "mp-verify.h"
+#include "util.h"
+
+#if HAVE_LIBNUMA
+#include <numa.h>
+#endif
+
+bool mp_zone_is_kernel(const char *zone)
+{
+	return !strcmp(zone, "Normal") || !strcmp(zone, "DMA32") || !strcmp(zone, "DMA");
+}
+
+static void add_evidence(struct mp_block_check *c, bool violation, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void add_evidence(struct mp_block_check *c, bool violation, const char *fmt, ...)
+{
+	size_t n = strlen(c->evidence);
+	va_list ap;
+
+	c->ok = false;
+	c->violation |= violation;
+	if (n && n + 2 < sizeof(c->evidence)) {
+		memcpy(c->evidence + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(c->evidence + n, sizeof(c->evidence) - n, fmt, ap);
+	va_end(ap);
+}
+
+int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
+		    enum mp_zone_want want, enum mp_verify_level level, struct mp_block_check *c)
+{
+	uint64_t start = mp_block_to_addr(geo, id);
+	int err;
+
+	memset(c, 0, sizeof(*c));
+	c->id = id;
+	c->ok = true;
+	if (level == MP_VERIFY_NONE)
+		return 0;
+	err = mp_block_read_state(ctx, id, &c->state);
+	if (err)
+		return err;
+	if (c->state != MP_BLOCK_ONLINE) {
+		/* The write returned success: the block must be online now (§2). */
+		add_evidence(c, true, "state reads '%s' after a successful online write (§2)",
+			     mp_block_state_name(c->state));
+		return 0;
+	}
+	err = mp_block_read_zones(ctx, id, c->zone, sizeof(c->zone));
+	if (err) {
+		add_evidence(c, false, "valid_zones unreadable: %s", strerror(-err));
+	} else if (want == MP_ZONE_WANT_MOVABLE && strcmp(c->zone, "Movable")) {
+		add_evidence(c, true, "valid_zones reads '%s' after online_movable, not Movable (§11)",
+			     c->zone);
+	} else if (want == MP_ZONE_WANT_KERNEL && !mp_zone_is_kernel(c->zone)) {
+		add_evidence(c, true,
+			     "valid_zones reads '%s' after online_kernel, not a kernel zone (§11)",
+			     c->zone);
+	}
+	if (level != MP_VERIFY_FULL)
+		return 0;
+
+	if (kpf) {
+		err = mp_kpageflags_count(kpf, mp_addr_to_pfn(start), geo->block_size / MP_PAGE_SIZE,
+					  &c->kpf);
+		if (err) {
+			add_evidence(c, false, "kpageflags unreadable: %s", strerror(-err));
+		} else {
+			c->kpf_read = true;
+			/* §6: NOPAGE exactly when pfn_to_online_page() is NULL. */
+			if (c->kpf.nopage || c->kpf.eof)
+				add_evidence(c, true,
+					     "%llu of %llu PFNs have no online page (NOPAGE %llu, past EOF %llu) in an online block (§6)",
+					     (unsigned long long)(c->kpf.nopage + c->kpf.eof),
+					     (unsigned long long)c->kpf.pfns,
+					     (unsigned long long)c->kpf.nopage,
+					     (unsigned long long)c->kpf.eof);
+			/* §6 (6.1): onlining clears PG_reserved except the self-hosted memmap. */
+			if (c->kpf.reserved > c->kpf.memmap_self)
+				add_evidence(c, true,
+					     "%llu PG_reserved pages beyond %llu memmap_on_memory pages after onlining (§6)",
+					     (unsigned long long)(c->kpf.reserved -
+								  c->kpf.memmap_self),
+					     (unsigned long long)c->kpf.memmap_self);
+			if (!strcmp(c->zone, "Movable") && (c->kpf.slab || c->kpf.pgtable))
+				add_evidence(c, true,
+					     "Movable block holds %llu slab and %llu page-table pages (§11)",
+					     (unsigned long long)c->kpf.slab,
+					     (unsigned long long)c->kpf.pgtable);
+		}
+	}
+	if (io) {
+		c->sysram_bytes =
+			mp_iomem_sysram_bytes(io, start, start + geo->block_size - 1);
+		/* §3: hot-added memory is whole blocks covered by its own System RAM resource. */
+		if (c->sysram_bytes != geo->block_size)
+			add_evidence(c, true,
+				     "only %llu of %llu bytes are System RAM in /proc/iomem (§3)",
+				     (unsigned long long)c->sysram_bytes,
+				     (unsigned long long)geo->block_size);
+	}
+	return 0;
+}
+
+int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
+{
+	char path[PATH_MAX], drv[PATH_MAX];
+	ssize_t n;
+	int err;
+
+	/* Only daxN.M names are accepted by the driver core here (§8): check before writing. */
+	if (strncmp(name, "dax", 3) || strchr(name, '/'))
+		return -EINVAL;
+	err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/devices/%s/driver", name);
+	if (err)
+		return err;
+	n = readlink(path, drv, sizeof(drv) - 1);
+	if (n > 0) {
+		const char *base;
+
+		drv[n] = '\0';
+		base = strrchr(drv, '/');
+		base = base ? base + 1 : drv;
+		if (!strcmp(base, "kmem"))
+			return 0;
+		err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/drivers/%s/unbind", base);
+		if (err)
+			return err;
+		err = mp_write_attr(AT_FDCWD, path, name);
+		if (err) {
+			mp_err("%s: unbind from %s: %s", name, base, strerror(-err));
+			return err;
+		}
+	}
+	err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/drivers/kmem/new_id");
+	if (err)
+		return err;
+	err = mp_write_attr(AT_FDCWD, path, name);
+	if (err)
+		mp_err("%s: kmem new_id: %s", name, strerror(-err));
+	return err;
+}
+
+void mp_dax_verify_trim(const struct mp_iomem *io, const char *name, const struct mp_dax_trim *t,
+			struct mp_dax_check *c)
+{
+	const struct mp_iomem_res *r, *k;
+
+	memset(c, 0, sizeof(*c));
+	for (r = mp_iomem_find(io, t->start); r; r = r->parent)
+		if (!strcmp(r->name, name))
+			break;
+	if (!r) {
+		snprintf(c->evidence, sizeof(c->evidence),
+			 "no '%s' resource at 0x%llx in /proc/iomem", name,
+			 (unsigned long long)t->start);
+		return;
+	}
+	/* kmem adds one "System RAM (kmem)" per kept range, as a child of daxX.Y (§7, §8). */
+	for (k = r->child; k; k = k->sibling) {
+		if (strcmp(k->name, "System RAM (kmem)"))
+			continue;
+		if (!c->kmem_bytes)
+			c->kmem_start = k->start;
+		c->kmem_end = k->end;
+		c->kmem_bytes += k->end - k->start + 1;
+	}
+	if (t->keeps_nothing) {
+		c->ok = !c->kmem_bytes;
+		if (!c->ok)
+			snprintf(c->evidence, sizeof(c->evidence),
+				 "predicted nothing kept (range 0x%llx-0x%llx smaller than a block) but /proc/iomem has System RAM (kmem) 0x%llx-0x%llx (§8)",
+				 (unsigned long long)t->start, (unsigned long long)t->end,
+				 (unsigned long long)c->kmem_start,
+				 (unsigned long long)c->kmem_end);
+		return;
+	}
+	c->ok = c->kmem_start == t->keep_start && c->kmem_end == t->keep_end &&
+		c->kmem_bytes == t->keep_end - t->keep_start + 1;
+	if (!c->ok)
+		snprintf(c->evidence, sizeof(c->evidence),
+			 "predicted System RAM (kmem) 0x%llx-0x%llx (stranded %llu head, %llu tail), /proc/iomem has %s0x%llx-0x%llx (%llu bytes) (§8)",
+			 (unsigned long long)t->keep_start, (unsigned long long)t->keep_end,
+			 (unsigned long long)t->stranded_head, (unsigned long long)t->stranded_tail,
+			 c->kmem_bytes ? "" : "none: ", (unsigned long long)c->kmem_start,
+			 (unsigned long long)c->kmem_end, (unsigned long long)c->kmem_bytes);
+}
+
+/* ---- node facts ---------------------------------------------------------- */
+
+static int scan_read(void *priv, const struct mp_memory *mem, int node, struct mp_node_mem *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->node = node;
+	out->source = "block scan";
+	for (size_t i = 0; i < mem->nr; i++) {
+		const struct mp_block *b = &mem->blocks[i];
+
+		if (b->node != node || b->state != MP_BLOCK_ONLINE)
+			continue;
+		/* Blocks with holes count only their System RAM (a boot block's tail). */
+		out->total += mem->iomem ? b->sysram_bytes : b->size;
+	}
+	return 0;
+}
+
+static const struct mp_node_provider scan_provider = { .name = "block scan", .read = scan_read };
+
+const struct mp_node_provider *mp_node_provider_scan(void)
+{
+	return &scan_provider;
+}
+
+#if HAVE_LIBNUMA
+static int numa_read(void *priv, const struct mp_memory *mem, int node, struct mp_node_mem *out)
+{
+	long long freeb = 0, total;
+
+	memset(out, 0, sizeof(*out));
+	out->node = node;
+	out->source = "libnuma";
+	total = numa_node_size64(node, &freeb);
+	if (total < 0)
+		return -ENOENT;
+	out->total = (uint64_t)total;
+	out->free = (uint64_t)freeb;
+	out->free_known = true;
+	return 0;
+}
+
+static const struct mp_node_provider numa_provider = { .name = "libnuma", .read = numa_read };
+#endif
+
+const struct mp_node_provider *mp_node_provider_libnuma(void)
+{
+#if HAVE_LIBNUMA
+	if (numa_available() >= 0)
+		return &numa_provider;
+#endif
+	return NULL;
+}
+
+const struct mp_node_provider *mp_node_provider_default(const struct mp_ctx *ctx)
+{
+	const struct mp_node_provider *p;
+
+	if (mp_ctx_root(ctx)[0])
+		return &scan_provider;
+	p = mp_node_provider_libnuma();
+	return p ? p : &scan_provider;
+}
