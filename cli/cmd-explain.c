@@ -145,6 +145,27 @@ static const struct mp_dax_dev *dax_for_addr(const struct mp_dax_dev *d, size_t 
 	return NULL;
 }
 
+static const struct mp_namespace *ns_for_addr(const struct mp_namespace *ns, size_t nr,
+					      uint64_t addr)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (ns[i].start != UINT64_MAX && ns[i].start <= addr &&
+		    addr - ns[i].start < ns[i].size)
+			return &ns[i];
+	return NULL;
+}
+
+static struct json_object *ns_json(const struct mp_namespace *ns)
+{
+	struct json_object *o = json_object_new_object();
+
+	add(o, "name", json_object_new_string(ns->name));
+	add(o, "mode", json_object_new_string(ns->mode));
+	add(o, "range", jrange(ns->start, ns->start + ns->size - 1));
+	add(o, "numa_node", json_object_new_int(ns->numa_node));
+	return o;
+}
+
 static struct json_object *dax_json(const struct mp_memory *mem, const struct mp_dax_dev *d)
 {
 	struct json_object *o = json_object_new_object(), *tr = json_object_new_array();
@@ -256,11 +277,13 @@ int mp_cmd_explain(int argc, char **argv)
 	struct mp_memory *mem = NULL;
 	struct mp_kpageflags *kpf = NULL;
 	struct mp_dax_dev *daxs = NULL;
+	struct mp_namespace *nss = NULL;
+	const struct mp_namespace *ns;
 	struct mp_ctx *ctx = NULL;
 	struct json_object *root = NULL;
 	const struct mp_dax_dev *dax = NULL;
 	const char *daxname;
-	size_t ndax = 0;
+	size_t ndax = 0, nns = 0;
 	bool json = false;
 	uint64_t addr = 0;
 	int opt, err, rc = MP_EXIT_FAIL;
@@ -298,6 +321,8 @@ int mp_cmd_explain(int argc, char **argv)
 		goto out;
 	}
 	err = mp_dax_scan(ctx, &daxs, &ndax);
+	if (!err)
+		err = mp_namespace_scan(ctx, &nss, &nns);
 	if (err)
 		goto out;
 	root = json_object_new_object();
@@ -312,6 +337,8 @@ int mp_cmd_explain(int argc, char **argv)
 			goto out;
 		}
 		add(root, "dax", dax_json(mem, dax));
+		if (dax->nr_ranges && (ns = ns_for_addr(nss, nns, dax->ranges[0].start)))
+			add(root, "namespace", ns_json(ns));
 	} else {
 		const struct mp_block *b = mp_memory_find_addr(mem, addr);
 		uint64_t sec = mp_addr_to_section(addr) << MP_SECTION_SHIFT;
@@ -391,6 +418,9 @@ int mp_cmd_explain(int argc, char **argv)
 		dax = dax_for_addr(daxs, ndax, addr);
 		if (dax)
 			add(root, "dax", dax_json(mem, dax));
+		ns = ns_for_addr(nss, nns, addr);
+		if (ns)
+			add(root, "namespace", ns_json(ns));
 	}
 	if (json)
 		printf("%s\n",
@@ -403,6 +433,7 @@ out:
 	json_object_put(root);
 	mp_kpageflags_close(kpf);
 	free(daxs);
+	free(nss);
 	mp_memory_free(mem);
 	mp_ctx_free(ctx);
 	return rc;

@@ -60,16 +60,22 @@ static void link_base(int dfd, const char *name, char *out, size_t len)
 	snprintf(out, len, "%s", base ? base + 1 : target);
 }
 
-/* Parent device name: the second-to-last component of the device's real path. */
-static void parent_of(int busfd, const char *name, char *out, size_t len)
+/*
+ * Parent device name: the second-to-last component of the device's real
+ * path.  @nvdimm: whether the path runs through an nvdimm bus (dax_pmem),
+ * as opposed to e.g. hmem or CXL.
+ */
+static void parent_of(int busfd, const char *name, char *out, size_t len, bool *nvdimm)
 {
 	char target[PATH_MAX], *slash;
 	ssize_t n = readlinkat(busfd, name, target, sizeof(target) - 1);
 
 	out[0] = '\0';
+	*nvdimm = false;
 	if (n <= 0)
 		return;
 	target[n] = '\0';
+	*nvdimm = strstr(target, "/ndbus") != NULL;
 	slash = strrchr(target, '/');
 	if (!slash)
 		return;
@@ -117,8 +123,7 @@ static void read_dax(int busfd, const char *path, struct mp_dax_dev *d)
 	read_int(dfd, "target_node", &d->target_node);
 	read_int(dfd, "numa_node", &d->numa_node);
 	link_base(dfd, "driver", d->driver, sizeof(d->driver));
-	parent_of(busfd, d->name, d->parent, sizeof(d->parent));
-	d->from_nvdimm = !strncmp(d->parent, "region", 6) || !strncmp(d->parent, "dax", 3);
+	parent_of(busfd, d->name, d->parent, sizeof(d->parent), &d->from_nvdimm);
 	for (int i = 0; i < MP_DAX_MAX_RANGES; i++) {
 		char name[32];
 		uint64_t s, e;
