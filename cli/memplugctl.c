@@ -32,6 +32,9 @@ static const struct {
 #ifdef MP_HAVE_CMD_POLICY
 	{ "policy", mp_cmd_policy, "check and show onlining policies" },
 #endif
+#ifdef MP_HAVE_CMD_STATUS
+	{ "status", mp_cmd_status, "what memplugd did: policies, devices, outcomes, conflicts" },
+#endif
 #ifdef MP_HAVE_CMD_HOST
 	{ "host", mp_cmd_host, "hot-add and remove memory of a VM (QMP or libvirt)" },
 #endif

@@ -71,7 +71,8 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 	if (err) {
 		add_evidence(c, false, "valid_zones unreadable: %s", strerror(-err));
 	} else if (want == MP_ZONE_WANT_MOVABLE && strcmp(c->zone, "Movable")) {
-		add_evidence(c, true, "valid_zones reads '%s' after online_movable, not Movable (§11)",
+		add_evidence(c, true,
+			     "valid_zones reads '%s' after online_movable, not Movable (§11)",
 			     c->zone);
 	} else if (want == MP_ZONE_WANT_KERNEL && !mp_zone_is_kernel(c->zone)) {
 		add_evidence(c, true,
@@ -82,37 +83,38 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 		return 0;
 
 	if (kpf) {
-		err = mp_kpageflags_count(kpf, mp_addr_to_pfn(start), geo->block_size / MP_PAGE_SIZE,
-					  &c->kpf);
+		err = mp_kpageflags_count(kpf, mp_addr_to_pfn(start),
+					  geo->block_size / MP_PAGE_SIZE, &c->kpf);
 		if (err) {
 			add_evidence(c, false, "kpageflags unreadable: %s", strerror(-err));
 		} else {
 			c->kpf_read = true;
 			/* §6: NOPAGE exactly when pfn_to_online_page() is NULL. */
 			if (c->kpf.nopage || c->kpf.eof)
-				add_evidence(c, true,
-					     "%llu of %llu PFNs have no online page (NOPAGE %llu, past EOF %llu) in an online block (§6)",
-					     (unsigned long long)(c->kpf.nopage + c->kpf.eof),
-					     (unsigned long long)c->kpf.pfns,
-					     (unsigned long long)c->kpf.nopage,
-					     (unsigned long long)c->kpf.eof);
+				add_evidence(
+					c, true,
+					"%llu of %llu PFNs have no online page (NOPAGE %llu, past EOF %llu) in an online block (§6)",
+					(unsigned long long)(c->kpf.nopage + c->kpf.eof),
+					(unsigned long long)c->kpf.pfns,
+					(unsigned long long)c->kpf.nopage,
+					(unsigned long long)c->kpf.eof);
 			/* §6 (6.1): onlining clears PG_reserved except the self-hosted memmap. */
 			if (c->kpf.reserved > c->kpf.memmap_self)
-				add_evidence(c, true,
-					     "%llu PG_reserved pages beyond %llu memmap_on_memory pages after onlining (§6)",
-					     (unsigned long long)(c->kpf.reserved -
-								  c->kpf.memmap_self),
-					     (unsigned long long)c->kpf.memmap_self);
+				add_evidence(
+					c, true,
+					"%llu PG_reserved pages beyond %llu memmap_on_memory pages after onlining (§6)",
+					(unsigned long long)(c->kpf.reserved - c->kpf.memmap_self),
+					(unsigned long long)c->kpf.memmap_self);
 			if (!strcmp(c->zone, "Movable") && (c->kpf.slab || c->kpf.pgtable))
-				add_evidence(c, true,
-					     "Movable block holds %llu slab and %llu page-table pages (§11)",
-					     (unsigned long long)c->kpf.slab,
-					     (unsigned long long)c->kpf.pgtable);
+				add_evidence(
+					c, true,
+					"Movable block holds %llu slab and %llu page-table pages (§11)",
+					(unsigned long long)c->kpf.slab,
+					(unsigned long long)c->kpf.pgtable);
 		}
 	}
 	if (io) {
-		c->sysram_bytes =
-			mp_iomem_sysram_bytes(io, start, start + geo->block_size - 1);
+		c->sysram_bytes = mp_iomem_sysram_bytes(io, start, start + geo->block_size - 1);
 		/* §3: hot-added memory is whole blocks covered by its own System RAM resource. */
 		if (c->sysram_bytes != geo->block_size)
 			add_evidence(c, true,
@@ -189,22 +191,23 @@ void mp_dax_verify_trim(const struct mp_iomem *io, const char *name, const struc
 	if (t->keeps_nothing) {
 		c->ok = !c->kmem_bytes;
 		if (!c->ok)
-			snprintf(c->evidence, sizeof(c->evidence),
-				 "predicted nothing kept (range 0x%llx-0x%llx smaller than a block) but /proc/iomem has System RAM (kmem) 0x%llx-0x%llx (§8)",
-				 (unsigned long long)t->start, (unsigned long long)t->end,
-				 (unsigned long long)c->kmem_start,
-				 (unsigned long long)c->kmem_end);
+			snprintf(
+				c->evidence, sizeof(c->evidence),
+				"predicted nothing kept (range 0x%llx-0x%llx smaller than a block) but /proc/iomem has System RAM (kmem) 0x%llx-0x%llx (§8)",
+				(unsigned long long)t->start, (unsigned long long)t->end,
+				(unsigned long long)c->kmem_start, (unsigned long long)c->kmem_end);
 		return;
 	}
 	c->ok = c->kmem_start == t->keep_start && c->kmem_end == t->keep_end &&
 		c->kmem_bytes == t->keep_end - t->keep_start + 1;
 	if (!c->ok)
-		snprintf(c->evidence, sizeof(c->evidence),
-			 "predicted System RAM (kmem) 0x%llx-0x%llx (stranded %llu head, %llu tail), /proc/iomem has %s0x%llx-0x%llx (%llu bytes) (§8)",
-			 (unsigned long long)t->keep_start, (unsigned long long)t->keep_end,
-			 (unsigned long long)t->stranded_head, (unsigned long long)t->stranded_tail,
-			 c->kmem_bytes ? "" : "none: ", (unsigned long long)c->kmem_start,
-			 (unsigned long long)c->kmem_end, (unsigned long long)c->kmem_bytes);
+		snprintf(
+			c->evidence, sizeof(c->evidence),
+			"predicted System RAM (kmem) 0x%llx-0x%llx (stranded %llu head, %llu tail), /proc/iomem has %s0x%llx-0x%llx (%llu bytes) (§8)",
+			(unsigned long long)t->keep_start, (unsigned long long)t->keep_end,
+			(unsigned long long)t->stranded_head, (unsigned long long)t->stranded_tail,
+			c->kmem_bytes ? "" : "none: ", (unsigned long long)c->kmem_start,
+			(unsigned long long)c->kmem_end, (unsigned long long)c->kmem_bytes);
 }
 
 /* ---- node facts ---------------------------------------------------------- */

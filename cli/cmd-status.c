@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * memplugctl status: ask the running memplugd (its control socket) what it
+ * knows: policy files in force, every device and its outcome, the last
+ * verification, conflicts.  A thin client: the daemon builds the JSON.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "commands.h"
+#include "util.h"
+
+#define DEFAULT_SOCKET "/run/memplug/memplugd.sock"
+
+static void status_usage(FILE *f)
+{
+	fputs("Usage: memplugctl status [-J] [--socket PATH] [--wait DEVICE [--timeout SEC]]\n"
+	      "  -J, --json       print memplugd's answer as JSON\n"
+	      "  --socket PATH    memplugd's control socket (default " DEFAULT_SOCKET ")\n"
+	      "  --wait DEVICE    answer once DEVICE (e.g. dimm:slot1, dax:dax0.0) has a\n"
+	      "                   final outcome; exit 1 on timeout\n"
+	      "  --timeout SEC    for --wait (default 30)\n",
+	      f);
+}
+
+static int ask(const char *path, const char *request, int timeout_ms, char **answer)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	size_t len = 0, cap = 65536;
+	char *buf;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	buf = malloc(cap);
+	if (!buf) {
+		close(fd);
+		return -ENOMEM;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, timeout_ms) == 0) {
+			free(buf);
+			close(fd);
+			return -ETIMEDOUT;
+		}
+		if (len + 4096 > cap) {
+			char *nb = realloc(buf, cap *= 2);
+
+			if (!nb) {
+				free(buf);
+				close(fd);
+				return -ENOMEM;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*answer = buf;
+	return 0;
+}
+
+static const char *str(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
+}
+
+static int64_t num(struct json_object *o, const char *k)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
+}
+
+static void print_human(struct json_object *o)
+{
+	struct json_object *a;
+	char sz[16];
+
+	printf("memplugd %s, pid %lld%s%s\n", str(o, "version"), (long long)num(o, "pid"),
+	       str(o, "sysroot")[0] ? ", sysroot " : "", str(o, "sysroot"));
+	printf("auto_online_blocks: %s; node facts: %s; %lld scans, %lld uevents, %lld violation(s)\n",
+	       str(o, "auto_online_blocks"), str(o, "node_facts"), (long long)num(o, "scans"),
+	       (long long)num(o, "uevents"), (long long)num(o, "violations"));
+	printf("\nPolicies in force:\n");
+	if (json_object_object_get_ex(o, "policies", &a)) {
+		if (!json_object_array_length(a))
+			printf("  (none: every device is left alone)\n");
+		for (size_t i = 0; i < json_object_array_length(a); i++)
+			printf("  %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
+	}
+	if (str(o, "refused_reload")[0])
+		printf("Last reload refused:\n%s", str(o, "refused_reload"));
+	printf("\nDevices:\n");
+	printf("  %-20s %-10s %4s %-8s %-18s %-7s %s\n", "DEVICE", "KIND", "NODE", "SIZE",
+	       "OUTCOME", "ZONE", "BLOCKS");
+	if (json_object_object_get_ex(o, "devices", &a)) {
+		for (size_t i = 0; i < json_object_array_length(a); i++) {
+			struct json_object *x = json_object_array_get_idx(a, i), *t;
+
+			printf("  %-20s %-10s %4lld %-8s %-18s %-7s %s\n", str(x, "device"),
+			       str(x, "kind"), (long long)num(x, "node"),
+			       mp_format_size((uint64_t)num(x, "size"), sz, sizeof(sz)),
+			       str(x, "outcome"), str(x, "zone")[0] ? str(x, "zone") : "-",
+			       str(x, "blocks"));
+			if (str(x, "policy")[0])
+				printf("      policy %s\n", str(x, "policy"));
+			if (str(x, "message")[0])
+				printf("      %s\n", str(x, "message"));
+			if (num(x, "verified_at")) {
+				time_t at = (time_t)num(x, "verified_at");
+				char when[32];
+
+				strftime(when, sizeof(when), "%F %T", localtime(&at));
+				printf("      last verification %s: %lld verified, %lld violation(s); online %.1f ms, verify %.1f ms\n",
+				       when, (long long)num(x, "verified"),
+				       (long long)num(x, "violations"),
+				       num(x, "online_us") / 1000.0, num(x, "verify_us") / 1000.0);
+			}
+			if (json_object_object_get_ex(x, "kmem_trim", &t))
+				printf("      kmem: %s\n", str(t, "text"));
+		}
+	}
+	if (json_object_object_get_ex(o, "conflicts", &a) && json_object_array_length(a)) {
+		printf("\nConflicts:\n");
+		for (size_t i = 0; i < json_object_array_length(a); i++)
+			printf("  %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
+	}
+}
+
+int mp_cmd_status(int argc, char **argv)
+{
+	enum { OPT_SOCKET = 0x100, OPT_WAIT, OPT_TIMEOUT };
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'J' },
+		{ "socket", required_argument, NULL, OPT_SOCKET },
+		{ "wait", required_argument, NULL, OPT_WAIT },
+		{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *path = getenv("MEMPLUGD_SOCKET"), *wait = NULL;
+	char request[160], *answer = NULL;
+	struct json_object *o;
+	bool json = false;
+	int timeout_ms = 30000, c, err;
+
+	if (!path)
+		path = DEFAULT_SOCKET;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+Jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'J':
+			json = true;
+			break;
+		case OPT_SOCKET:
+			path = optarg;
+			break;
+		case OPT_WAIT:
+			wait = optarg;
+			break;
+		case OPT_TIMEOUT:
+			timeout_ms = atoi(optarg) * 1000;
+			break;
+		case 'h':
+			status_usage(stdout);
+			return MP_EXIT_OK;
+		default:
+			status_usage(stderr);
+			return MP_EXIT_USAGE;
+		}
+	}
+	if (wait && (strlen(wait) > 64 || strpbrk(wait, "\"\\"))) {
+		fprintf(stderr, "memplugctl status: bad device name '%s'\n", wait);
+		return MP_EXIT_USAGE;
+	}
+	if (wait)
+		snprintf(request, sizeof(request), "{\"command\":\"wait\",\"device\":\"%s\"}\n",
+			 wait);
+	else
+		snprintf(request, sizeof(request), "{\"command\":\"status\"}\n");
+	err = ask(path, request, timeout_ms, &answer);
+	if (err) {
+		if (err == -ENOENT || err == -ECONNREFUSED)
+			fprintf(stderr, "memplugctl status: memplugd is not running (%s: %s)\n",
+				path, strerror(-err));
+		else
+			fprintf(stderr, "memplugctl status: %s: %s\n", path, strerror(-err));
+		return MP_EXIT_FAIL;
+	}
+	o = json_tokener_parse(answer);
+	if (!o) {
+		fprintf(stderr, "memplugctl status: memplugd's answer is not JSON\n");
+		free(answer);
+		return MP_EXIT_FAIL;
+	}
+	if (str(o, "error")[0]) {
+		fprintf(stderr, "memplugctl status: memplugd says: %s\n", str(o, "error"));
+		json_object_put(o);
+		free(answer);
+		return MP_EXIT_FAIL;
+	}
+	if (json)
+		printf("%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		print_human(o);
+	json_object_put(o);
+	free(answer);
+	return MP_EXIT_OK;
+}

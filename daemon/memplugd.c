@@ -1,0 +1,536 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * memplugd: online hot-added memory by policy, and prove it.
+ *
+ * One poll() loop over: the kernel's uevent netlink socket (no udevd
+ * needed), a signalfd (SIGHUP reload, SIGTERM/SIGINT stop), a settle timer
+ * (a DIMM's blocks and links arrive over a few milliseconds), the systemd
+ * watchdog timer, and the control socket.  Idle, it sleeps in poll() until
+ * the kernel or a client says something; the watchdog is the only timer.
+ *
+ * What to do is the library's business (policies/mp-apply.h); engine.c
+ * keeps memplugd's record of each device, control.c answers memplugctl.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "memplugd.h"
+#include "util.h"
+
+#if HAVE_LIBSYSTEMD
+#include <systemd/sd-daemon.h>
+#else
+static int sd_notify(int unset, const char *state)
+{
+	return 0;
+}
+static int sd_notifyf(int unset, const char *fmt, ...)
+{
+	return 0;
+}
+static int sd_watchdog_enabled(int unset, uint64_t *usec)
+{
+	return 0;
+}
+#endif
+
+#define DEFAULT_SOCKET "/run/memplug/memplugd.sock"
+#define DEFAULT_STATE "/run/memplug/state.json"
+#define SETTLE_POLL_NS (2 * 1000 * 1000) /* re-look every 2 ms while a device settles */
+#define UEVENT_BUF 8192
+
+static void usage(FILE *f)
+{
+	fputs("Usage: memplugd [OPTION...]\n"
+	      "Online hot-added memory by policy and verify the result.\n\n"
+	      "  -r, --sysroot DIR      read /sys and /proc under DIR (a fixture)\n"
+	      "  -p, --policy-dir DIR   policy drop-in directory, highest priority first;\n"
+	      "                         repeatable (default: memplugctl policy dirs)\n"
+	      "  -s, --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
+	      "      --state PATH       record of devices onlined by memplugd, kept across\n"
+	      "                         restarts (default " DEFAULT_STATE "; '' = none)\n"
+	      "  -t, --check-config     load the policies, print every error or\n"
+	      "                         'configuration OK', and exit\n"
+	      "  -n, --foreground       do not detach (implied under systemd)\n"
+	      "  -1, --once             scan, apply policies to what is there, exit\n"
+	      "  -v, --verbose          log every block (twice: debug)\n"
+	      "      --events PATH      read uevents from PATH (a FIFO; tests) instead of\n"
+	      "                         the kernel's netlink socket\n"
+	      "  -h, --help             this text\n"
+	      "  -V, --version          print the version\n",
+	      f);
+}
+
+static volatile int dummy;
+
+/* ---- uevents ------------------------------------------------------------------ */
+
+static int uevent_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 /* kernel */ };
+	int fd, sz = 4 << 20, err;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+	if (fd < 0)
+		return -errno;
+	/* A 4 GiB DIMM is 32 add + 32 online events at once: a big buffer, ENOBUFS -> rescan. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &sz, sizeof(sz)) < 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/*
+ * One uevent: "ACTION@DEVPATH\0KEY=VALUE\0...".  Returns true when it may
+ * change what memplugd should do.  "online" events of blocks memplugd just
+ * onlined itself are expected and skipped: rescanning for them would only
+ * cost time.
+ */
+static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
+{
+	const char *action = NULL, *subsystem = NULL, *devpath = NULL;
+	size_t off = 0;
+
+	while (off < len) {
+		char *kv = msg + off;
+		size_t n = strnlen(kv, len - off);
+
+		if (!strncmp(kv, "ACTION=", 7))
+			action = kv + 7;
+		else if (!strncmp(kv, "SUBSYSTEM=", 10))
+			subsystem = kv + 10;
+		else if (!strncmp(kv, "DEVPATH=", 8))
+			devpath = kv + 8;
+		off += n + 1;
+	}
+	if (!action || !subsystem)
+		return false;
+	if (strcmp(subsystem, "memory") && strcmp(subsystem, "dax") && strcmp(subsystem, "nd") &&
+	    strcmp(subsystem, "virtio"))
+		return false;
+	d->uevents++;
+	mp_dbg("uevent %s %s %s", action, subsystem, devpath ? devpath : "?");
+	if (!strcmp(subsystem, "memory") && !strcmp(action, "online") && devpath) {
+		const char *base = strrchr(devpath, '/');
+		uint64_t id;
+
+		if (base && !mp_block_parse_name(base + 1, &id) && mpd_uevent_expected(d, id))
+			return false;
+	}
+	return true;
+}
+
+/* Drain the socket: a DIMM's add events come as one burst; one rescan serves them all. */
+static void uevent_read(struct daemon *d, int fd, bool fifo)
+{
+	char buf[UEVENT_BUF + 1];
+
+	for (;;) {
+		ssize_t n;
+
+		if (fifo) {
+			n = read(fd, buf, UEVENT_BUF);
+		} else {
+			struct sockaddr_nl sa;
+			struct iovec iov = { buf, UEVENT_BUF };
+			struct msghdr mh = { .msg_name = &sa,
+					     .msg_namelen = sizeof(sa),
+					     .msg_iov = &iov,
+					     .msg_iovlen = 1 };
+
+			n = recvmsg(fd, &mh, MSG_DONTWAIT);
+			/* Only the kernel (port 0) speaks here; a process could multicast too. */
+			if (n > 0 && sa.nl_pid != 0)
+				continue;
+		}
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			if (errno == ENOBUFS) {
+				mp_warn("uevent socket overflowed (ENOBUFS): events lost, rescanning");
+				d->dirty = true;
+				continue;
+			}
+			mp_err("uevent socket: %s", strerror(errno));
+			return;
+		}
+		if (n == 0)
+			return; /* FIFO writer gone */
+		buf[n] = '\0';
+		if (fifo) {
+			/* Test source: one event per line, fields separated by blanks. */
+			char *line = buf, *nl;
+
+			while ((nl = strchr(line, '\n'))) {
+				*nl = '\0';
+				for (char *p = line; *p; p++)
+					if (*p == ' ')
+						*p = '\0';
+				if (uevent_relevant(d, line, (size_t)(nl - line)))
+					d->dirty = true;
+				line = nl + 1;
+			}
+			continue;
+		}
+		if (uevent_relevant(d, buf, (size_t)n))
+			d->dirty = true;
+	}
+}
+
+/* ---- main loop ---------------------------------------------------------------- */
+
+static void notify_status(struct daemon *d)
+{
+	size_t online = 0, other = 0;
+
+	for (size_t i = 0; i < d->nr_recs; i++) {
+		online += d->recs[i].state == REC_ONLINE;
+		other += d->recs[i].state == REC_OTHER;
+	}
+	sd_notifyf(
+		0,
+		"STATUS=%zu device(s) onlined, %zu by another onliner, %llu violation(s), %zu policies",
+		online, other, (unsigned long long)d->violations,
+		d->set ? mp_policyset_count(d->set) : (size_t)0);
+}
+
+static void arm(int tfd, uint64_t ns, uint64_t interval_ns)
+{
+	struct itimerspec its = {
+		.it_value = { (time_t)(ns / 1000000000u), (long)(ns % 1000000000u) },
+		.it_interval = { (time_t)(interval_ns / 1000000000u),
+				 (long)(interval_ns % 1000000000u) },
+	};
+
+	timerfd_settime(tfd, 0, &its, NULL);
+}
+
+static int run_once(struct daemon *d)
+{
+	int err;
+
+	/* Let a settling device finish, as the loop would. */
+	do {
+		err = mpd_reconcile(d);
+		if (err)
+			return err;
+		if (d->settling)
+			usleep(SETTLE_POLL_NS / 1000);
+	} while (d->settling || d->dirty ? (d->dirty = false, true) : false);
+	return 0;
+}
+
+/* Detach unless under systemd or -n: the parent exits once the first scan is done. */
+static int detach(int *ready_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(p[1]);
+		_exit(read(p[0], &c, 1) == 1 ? 0 : 1);
+	}
+	close(p[0]);
+	setsid();
+	*ready_fd = p[1];
+	return 0;
+}
+
+static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
+{
+	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_LISTEN, P_CLIENTS };
+	struct pollfd pfd[P_CLIENTS + 16];
+	int settle_fd, wd_fd = -1, lfd = -1, ready_fd = -1;
+	uint64_t wd_usec = 0;
+	bool settle_armed = false;
+
+	settle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (settle_fd < 0)
+		return -errno;
+	if (sd_watchdog_enabled(0, &wd_usec) > 0 && wd_usec) {
+		wd_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+		if (wd_fd >= 0)
+			arm(wd_fd, wd_usec * 500, wd_usec * 500); /* half of WATCHDOG_USEC, in ns */
+	}
+	if (d->socket_path && d->socket_path[0]) {
+		lfd = mpd_control_open(d->socket_path);
+		if (lfd < 0)
+			return lfd;
+	}
+	if (!d->foreground && !getenv("NOTIFY_SOCKET")) {
+		int err = detach(&ready_fd);
+
+		if (err)
+			return err;
+	}
+
+	/* Boot-time DIMMs' uevents were sent before anyone listened: scan first. */
+	mpd_reconcile(d);
+	sd_notify(0, "READY=1");
+	notify_status(d);
+	if (ready_fd >= 0) {
+		(void)!write(ready_fd, "1", 1);
+		close(ready_fd);
+		int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+		if (null >= 0) {
+			dup2(null, STDIN_FILENO);
+			dup2(null, STDOUT_FILENO);
+			close(null);
+		}
+	}
+	mp_notice("ready: %zu device(s) known, watching uevents%s", d->nr_recs,
+		  wd_fd >= 0 ? ", watchdog on" : "");
+
+	for (;;) {
+		int n, nc;
+
+		if (d->dirty) {
+			d->dirty = false;
+			mpd_reconcile(d);
+			notify_status(d);
+			mpd_control_wake(d);
+		}
+		if (d->settling != settle_armed) {
+			arm(settle_fd, d->settling ? SETTLE_POLL_NS : 0,
+			    d->settling ? SETTLE_POLL_NS : 0);
+			settle_armed = d->settling;
+		}
+		pfd[P_UEVENT] = (struct pollfd){ .fd = ufd, .events = POLLIN };
+		pfd[P_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
+		pfd[P_SETTLE] = (struct pollfd){ .fd = settle_fd, .events = POLLIN };
+		pfd[P_WATCHDOG] = (struct pollfd){ .fd = wd_fd, .events = POLLIN };
+		pfd[P_LISTEN] = (struct pollfd){ .fd = lfd, .events = POLLIN };
+		nc = mpd_control_fds(d, pfd + P_CLIENTS, 16);
+		n = poll(pfd, P_CLIENTS + nc, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			mp_err("poll: %s", strerror(errno));
+			return -errno;
+		}
+		if (pfd[P_SIGNAL].revents) {
+			struct signalfd_siginfo si;
+
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGHUP) {
+					sd_notify(0, "RELOADING=1");
+					mp_notice("SIGHUP: reloading policies");
+					mpd_reload(d, false);
+					sd_notify(0, "READY=1");
+					/* Undecided devices (no match before) are not re-decided: only new ones. */
+					notify_status(d);
+				} else {
+					mp_notice("%s: stopping", strsignal((int)si.ssi_signo));
+					sd_notify(0, "STOPPING=1");
+					goto out;
+				}
+			}
+		}
+		if (pfd[P_UEVENT].revents & POLLIN)
+			uevent_read(d, ufd, fifo);
+		if (fifo && (pfd[P_UEVENT].revents & POLLHUP)) {
+			/* Test source closed: stop like SIGTERM once the work is done. */
+			if (!d->dirty && !d->settling)
+				goto out;
+			d->dirty = true;
+		}
+		if (pfd[P_SETTLE].revents) {
+			uint64_t x;
+
+			(void)!read(settle_fd, &x, sizeof(x));
+			d->dirty = true;
+		}
+		if (wd_fd >= 0 && pfd[P_WATCHDOG].revents) {
+			uint64_t x;
+
+			(void)!read(wd_fd, &x, sizeof(x));
+			sd_notify(0, "WATCHDOG=1");
+		}
+		if (lfd >= 0 && pfd[P_LISTEN].revents)
+			mpd_control_accept(d, lfd);
+		if (nc)
+			mpd_control_handle(d, pfd + P_CLIENTS, nc);
+	}
+out:
+	mpd_control_close_all();
+	if (lfd >= 0) {
+		close(lfd);
+		unlink(d->socket_path);
+	}
+	close(settle_fd);
+	if (wd_fd >= 0)
+		close(wd_fd);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_STATE = 0x100, OPT_EVENTS };
+	static const struct option opts[] = {
+		{ "sysroot", required_argument, NULL, 'r' },
+		{ "policy-dir", required_argument, NULL, 'p' },
+		{ "socket", required_argument, NULL, 's' },
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ "check-config", no_argument, NULL, 't' },
+		{ "foreground", no_argument, NULL, 'n' },
+		{ "once", no_argument, NULL, '1' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "events", required_argument, NULL, OPT_EVENTS },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	struct daemon d = { .socket_path = DEFAULT_SOCKET, .state_path = DEFAULT_STATE };
+	const char **dirs = calloc((size_t)argc + 1, sizeof(*dirs));
+	bool check = false;
+	int verbose = 0, ndirs = 0, c, err, ufd, sfd;
+	sigset_t mask;
+
+	mp_log_set_ident("memplugd");
+	mp_log_set_level(LOG_NOTICE);
+	if (!dirs)
+		return 1;
+	while ((c = getopt_long(argc, argv, "r:p:s:tn1vhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			d.sysroot = optarg;
+			break;
+		case 'p':
+			dirs[ndirs++] = optarg;
+			break;
+		case 's':
+			d.socket_path = optarg;
+			break;
+		case OPT_STATE:
+			d.state_path = optarg;
+			break;
+		case 't':
+			check = true;
+			break;
+		case 'n':
+			d.foreground = true;
+			break;
+		case '1':
+			d.once = true;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		case OPT_EVENTS:
+			d.events_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("memplugd %s\n", MEMPLUG_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "memplugd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	if (verbose)
+		mp_log_set_level(verbose > 1 ? LOG_DEBUG : LOG_INFO);
+	d.policy_dirs = ndirs ? dirs : NULL;
+
+	if (check) {
+		/* Print like memplugctl policy check: every problem, then the verdict. */
+		struct mp_policy_errors *errs = NULL;
+		struct mp_policyset *set = NULL;
+
+		err = mp_policyset_load(d.policy_dirs, 0, &set, &errs);
+		mp_policy_errors_print(errs, stdout);
+		mp_policy_errors_free(errs);
+		if (err) {
+			printf("configuration refused\n");
+			return 1;
+		}
+		printf("configuration OK (%zu polic%s)\n", mp_policyset_count(set),
+		       mp_policyset_count(set) == 1 ? "y" : "ies");
+		mp_policyset_unref(set);
+		return 0;
+	}
+
+	err = mp_ctx_new(d.sysroot, &d.ctx);
+	if (err) {
+		mp_err("--sysroot: %s", strerror(-err));
+		return 1;
+	}
+	d.nodes = mp_node_provider_default(d.ctx);
+	mp_info("node facts from %s%s", d.nodes->name,
+		mp_ctx_root(d.ctx)[0] ? " (sysroot set: the host's own nodes are not read)" : "");
+	if (mpd_reload(&d, true))
+		return 1;
+	mpd_state_load(&d);
+
+	if (d.once) {
+		err = run_once(&d);
+		return err ? 1 : (d.violations ? 3 : 0);
+	}
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) {
+		mp_err("signalfd: %s", strerror(errno));
+		return 1;
+	}
+	if (d.events_path) {
+		/* O_RDWR on a FIFO: never EOF while the test re-opens it between writes. */
+		ufd = open(d.events_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+		if (ufd < 0) {
+			mp_err("%s: %s", d.events_path, strerror(errno));
+			return 1;
+		}
+	} else {
+		ufd = uevent_open();
+		if (ufd < 0) {
+			mp_err("uevent netlink socket: %s", strerror(-ufd));
+			return 1;
+		}
+	}
+	err = main_loop(&d, ufd, d.events_path != NULL, sfd);
+	close(ufd);
+	close(sfd);
+	mp_policyset_unref(d.set);
+	mp_memory_free(d.mem);
+	mp_ctx_free(d.ctx);
+	free(d.recs);
+	free(d.expect);
+	free(dirs);
+	return err ? 1 : 0;
+}
