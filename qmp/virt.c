@@ -5,6 +5,7 @@
  * when device_add fails); reads go through virDomainQemuMonitorCommand so
  * they share the QMP code in host.c.  Works with any URI, remote ones too.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,6 +20,69 @@
 #include "host-private.h"
 #include "log.h"
 #include "util.h"
+
+/*
+ * libvirt is loaded with dlopen() on first use, not linked: linking it
+ * pulls ~55 shared libraries (glib, gnutls, krb5, icu...) whose loading and
+ * constructors cost every memplugctl run ~25 ms, QMP-only ones included,
+ * and would put them all into the guest initramfs too.
+ */
+#define VIRT_FUNCS(X)                         \
+	X(virConnectClose)                    \
+	X(virConnectDomainEventDeregisterAny) \
+	X(virConnectDomainEventRegisterAny)   \
+	X(virConnectIsAlive)                  \
+	X(virConnectOpen)                     \
+	X(virDomainAttachDeviceFlags)         \
+	X(virDomainDetachDeviceAlias)         \
+	X(virDomainFree)                      \
+	X(virDomainGetXMLDesc)                \
+	X(virDomainIsActive)                  \
+	X(virDomainLookupByName)              \
+	X(virDomainLookupByUUIDString)        \
+	X(virDomainQemuMonitorCommand)        \
+	X(virDomainUpdateDeviceFlags)         \
+	X(virEventAddTimeout)                 \
+	X(virEventRegisterDefaultImpl)        \
+	X(virEventRemoveTimeout)              \
+	X(virEventRunDefaultImpl)             \
+	X(virGetLastErrorMessage)             \
+	X(virNodeGetCellsFreeMemory)          \
+	X(virSetErrorFunc)
+
+static struct {
+#define X(f) __typeof__(f) *f;
+	VIRT_FUNCS(X)
+#undef X
+} vl;
+
+static int virt_load(void)
+{
+	static int loaded;
+	void *lib, *qemu;
+
+	if (loaded)
+		return loaded > 0 ? 0 : -EOPNOTSUPP;
+	loaded = -1;
+	lib = dlopen("libvirt.so.0", RTLD_NOW | RTLD_GLOBAL);
+	qemu = lib ? dlopen("libvirt-qemu.so.0", RTLD_NOW | RTLD_GLOBAL) : NULL;
+	if (!lib || !qemu) {
+		mp_err("libvirt: cannot load it (%s); install libvirt0", dlerror());
+		return -EOPNOTSUPP;
+	}
+#define X(f)                                                         \
+	vl.f = (__typeof__(vl.f))dlsym(lib, #f);                     \
+	if (!vl.f)                                                   \
+		vl.f = (__typeof__(vl.f))dlsym(qemu, #f);            \
+	if (!vl.f) {                                                 \
+		mp_err("libvirt: %s missing from libvirt.so.0", #f); \
+		return -EOPNOTSUPP;                                  \
+	}
+	VIRT_FUNCS(X)
+#undef X
+	loaded = 1;
+	return 0;
+}
 
 struct mp_virt {
 	virConnectPtr conn;
@@ -41,7 +105,7 @@ static void quiet_error(void *ud, virErrorPtr err)
 
 static const char *verr(void)
 {
-	const char *m = virGetLastErrorMessage();
+	const char *m = vl.virGetLastErrorMessage();
 
 	return m ? m : "unknown libvirt error";
 }
@@ -71,7 +135,7 @@ static void ev_size(virConnectPtr conn, virDomainPtr dom, const char *alias,
 
 static void ev_tick(int timer, void *opaque)
 {
-	/* only there so virEventRunDefaultImpl() returns at least every
+	/* only there so vl.virEventRunDefaultImpl() returns at least every
 	 * 200 ms and the wait loops can check their deadlines */
 }
 
@@ -83,11 +147,14 @@ int mp_virt_open(const char *uri, const char *domain, struct mp_virt **out)
 	int r;
 
 	*out = NULL;
-	virSetErrorFunc(NULL, quiet_error);
+	r = virt_load();
+	if (r < 0)
+		return r;
+	vl.virSetErrorFunc(NULL, quiet_error);
 	if (!event_impl_registered) {
 		/* must come before the connection is opened, or it gets no
 		 * events */
-		if (virEventRegisterDefaultImpl() < 0) {
+		if (vl.virEventRegisterDefaultImpl() < 0) {
 			mp_err("libvirt: cannot set up the event loop: %s", verr());
 			return -EIO;
 		}
@@ -98,40 +165,25 @@ int mp_virt_open(const char *uri, const char *domain, struct mp_virt **out)
 		return -ENOMEM;
 	v->cb_removed = v->cb_failed = v->cb_size = v->timer = -1;
 	snprintf(v->name, sizeof(v->name), "%s", domain);
-	v->conn = virConnectOpen(uri);
+	v->conn = vl.virConnectOpen(uri);
 	if (!v->conn) {
 		mp_err("libvirt %s: cannot connect: %s", uri ? uri : "(default)", verr());
 		free(v);
 		return -ECONNREFUSED;
 	}
-	v->dom = virDomainLookupByName(v->conn, domain);
+	v->dom = vl.virDomainLookupByName(v->conn, domain);
 	if (!v->dom)
-		v->dom = virDomainLookupByUUIDString(v->conn, domain);
+		v->dom = vl.virDomainLookupByUUIDString(v->conn, domain);
 	if (!v->dom) {
 		mp_err("%s: no such libvirt domain", domain);
 		r = -ENOENT;
 		goto fail;
 	}
-	if (virDomainIsActive(v->dom) != 1) {
+	if (vl.virDomainIsActive(v->dom) != 1) {
 		mp_err("%s: domain is not running", domain);
 		r = -ESRCH;
 		goto fail;
 	}
-	v->cb_removed = virConnectDomainEventRegisterAny(
-		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
-		VIR_DOMAIN_EVENT_CALLBACK(ev_removed), v, NULL);
-	v->cb_failed = virConnectDomainEventRegisterAny(
-		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
-		VIR_DOMAIN_EVENT_CALLBACK(ev_failed), v, NULL);
-	v->cb_size = virConnectDomainEventRegisterAny(v->conn, v->dom,
-						      VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
-						      VIR_DOMAIN_EVENT_CALLBACK(ev_size), v, NULL);
-	if (v->cb_removed < 0 || v->cb_failed < 0) {
-		mp_err("%s: cannot register for device events: %s", domain, verr());
-		r = -EIO;
-		goto fail;
-	}
-	v->timer = virEventAddTimeout(200, ev_tick, NULL, NULL);
 	*out = v;
 	return 0;
 fail:
@@ -139,24 +191,47 @@ fail:
 	return r;
 }
 
+/* Registered only when an operation waits for events: three round trips
+ * that a plug or a list would pay for nothing. */
+static int virt_events(struct mp_virt *v)
+{
+	if (v->cb_removed >= 0)
+		return 0;
+	v->cb_removed = vl.virConnectDomainEventRegisterAny(
+		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
+		VIR_DOMAIN_EVENT_CALLBACK(ev_removed), v, NULL);
+	v->cb_failed = vl.virConnectDomainEventRegisterAny(
+		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
+		VIR_DOMAIN_EVENT_CALLBACK(ev_failed), v, NULL);
+	v->cb_size = vl.virConnectDomainEventRegisterAny(
+		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
+		VIR_DOMAIN_EVENT_CALLBACK(ev_size), v, NULL);
+	if (v->cb_removed < 0 || v->cb_failed < 0) {
+		mp_err("%s: cannot register for device events: %s", v->name, verr());
+		return -EIO;
+	}
+	v->timer = vl.virEventAddTimeout(200, ev_tick, NULL, NULL);
+	return 0;
+}
+
 void mp_virt_close(struct mp_virt *v)
 {
 	if (!v)
 		return;
 	if (v->timer >= 0)
-		virEventRemoveTimeout(v->timer);
+		vl.virEventRemoveTimeout(v->timer);
 	if (v->conn) {
 		if (v->cb_removed >= 0)
-			virConnectDomainEventDeregisterAny(v->conn, v->cb_removed);
+			vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_removed);
 		if (v->cb_failed >= 0)
-			virConnectDomainEventDeregisterAny(v->conn, v->cb_failed);
+			vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_failed);
 		if (v->cb_size >= 0)
-			virConnectDomainEventDeregisterAny(v->conn, v->cb_size);
+			vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_size);
 	}
 	if (v->dom)
-		virDomainFree(v->dom);
+		vl.virDomainFree(v->dom);
 	if (v->conn)
-		virConnectClose(v->conn);
+		vl.virConnectClose(v->conn);
 	free(v);
 }
 
@@ -172,7 +247,7 @@ int mp_virt_qmp(struct mp_virt *v, const char *cmd, struct json_object *args,
 	json_object_object_add(req, "execute", json_object_new_string(cmd));
 	if (args)
 		json_object_object_add(req, "arguments", args);
-	r = virDomainQemuMonitorCommand(
+	r = vl.virDomainQemuMonitorCommand(
 		v->dom, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), &reply, 0);
 	json_object_put(req);
 	if (r < 0) {
@@ -214,7 +289,7 @@ int mp_virt_numa_free(struct mp_virt *v, int node, uint64_t *free_bytes, int *nn
 	unsigned long long fr[64];
 	int n;
 
-	n = virNodeGetCellsFreeMemory(v->conn, fr, 0, 64);
+	n = vl.virNodeGetCellsFreeMemory(v->conn, fr, 0, 64);
 	if (n < 0) {
 		mp_err("libvirt: cannot read the host's free memory per node: %s", verr());
 		return -EIO;
@@ -265,7 +340,7 @@ int mp_virt_plug(struct mp_host *h, const char *kind, const struct mp_host_plug_
 	if (n < 0 || (size_t)n >= sizeof(xml))
 		return -ENAMETOOLONG;
 	mp_dbg("%s: attach %s", v->name, xml);
-	if (virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+	if (vl.virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		mp_err("ua-%s: libvirt refused to attach the %s: %s", id, kind, verr());
 		return -EREMOTEIO;
 	}
@@ -278,8 +353,13 @@ int mp_virt_unplug(struct mp_host *h, const struct mp_host_memdev *d, int timeou
 	long long start = mp_host_now_ms();
 	char what[256];
 
+	int r;
+
+	r = virt_events(v);
+	if (r < 0)
+		return r;
 	v->removed[0] = v->failed[0] = '\0';
-	if (virDomainDetachDeviceAlias(v->dom, d->id, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+	if (vl.virDomainDetachDeviceAlias(v->dom, d->id, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		mp_err("%s: libvirt refused to detach it: %s", d->id, verr());
 		return -EREMOTEIO;
 	}
@@ -291,11 +371,11 @@ int mp_virt_unplug(struct mp_host *h, const struct mp_host_memdev *d, int timeou
 			       d->id, timeout_ms);
 			return -ETIMEDOUT;
 		}
-		if (virEventRunDefaultImpl() < 0) {
+		if (vl.virEventRunDefaultImpl() < 0) {
 			mp_err("%s: libvirt event loop failed: %s", d->id, verr());
 			return -EIO;
 		}
-		if (virConnectIsAlive(v->conn) != 1) {
+		if (vl.virConnectIsAlive(v->conn) != 1) {
 			mp_err("%s: lost the connection to libvirt", d->id);
 			return -ECONNRESET;
 		}
@@ -311,7 +391,7 @@ int mp_virt_unplug(struct mp_host *h, const struct mp_host_memdev *d, int timeou
 }
 
 /*
- * virDomainUpdateDeviceFlags() wants the live XML of the device, with its
+ * vl.virDomainUpdateDeviceFlags() wants the live XML of the device, with its
  * alias and PCI address, as virsh update-memory-device builds it: cut the
  * <memory> element holding the alias out of the live domain XML and
  * replace its <requested>.  libvirt formats its own XML deterministically
@@ -357,7 +437,7 @@ int mp_virt_resize(struct mp_host *h, const struct mp_host_memdev *d, uint64_t s
 	struct mp_virt *v = h->virt;
 	char *dom_xml, *xml;
 
-	dom_xml = virDomainGetXMLDesc(v->dom, 0);
+	dom_xml = vl.virDomainGetXMLDesc(v->dom, 0);
 	if (!dom_xml) {
 		mp_err("%s: cannot read the live domain XML: %s", v->name, verr());
 		return -EIO;
@@ -372,7 +452,7 @@ int mp_virt_resize(struct mp_host *h, const struct mp_host_memdev *d, uint64_t s
 	}
 	mp_dbg("%s: update %s", v->name, xml);
 	v->size_seen = false;
-	if (virDomainUpdateDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+	if (vl.virDomainUpdateDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
 		mp_err("%s: libvirt refused the new requested size: %s", d->id, verr());
 		free(xml);
 		return -EREMOTEIO;
