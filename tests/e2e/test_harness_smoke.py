@@ -9,7 +9,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'guest'))
-from guest import GuestError, QMPError, main  # noqa: E402
+from guest import EjectRefused, QMPError, main  # noqa: E402
 
 GiB = 1 << 30
 MEM = '/sys/devices/system/memory'
@@ -65,6 +65,21 @@ def test(g):
     g.del_dimm('dimm0')
     t_del = time.monotonic() - t2
     g.wait_until('[ ! -e %s/memory32 ]' % MEM, 5)
+    # A DIMM onlined to a kernel zone fills with slab (the only Normal zone
+    # here, so the first choice for kernel allocations): the guest can't
+    # offline it and refuses the eject (_OST status 0x82, device busy).
+    g.add_dimm('dimm1', '256M')
+    g.wait_for_blocks([32, 33])
+    for b in (32, 33):
+        g.set_block_state(b, 'online_kernel')
+    g.check('mkdir /tmp/x && cd /tmp/x && seq 1 20000 | xargs touch', timeout=60)
+    try:
+        g.del_dimm('dimm1')
+        raise AssertionError('eject of a DIMM full of slab succeeded')
+    except EjectRefused as e:
+        assert e.info['status'] == 0x82, e
+    assert g.block_states([32, 33]) == {32: 'online', 33: 'online'}
+
     print('add->OST %.2f s, add->8 blocks %.2f s, online 1 block %.3f s, '
           'device_del %.2f s' % (t_ost, t_blocks, t_online, t_del))
 

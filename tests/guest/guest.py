@@ -61,6 +61,16 @@ class CommandError(GuestError):
                          % (rc, cmd, output.rstrip()))
 
 
+class EjectRefused(GuestError):
+    """The guest refused a DIMM's eject (ACPI _OST, source 3, with a failure
+    status such as 0x82 'device busy'); .info is the ACPI_DEVICE_OST info."""
+
+    def __init__(self, id, info):
+        self.id, self.info = id, info
+        super().__init__('guest refused to eject %s: _OST status %#x (%s)'
+                         % (id, info.get('status', -1), info))
+
+
 class QMPError(GuestError):
     """QMP answered with an error; .cls and .desc are QMP's class and desc."""
 
@@ -555,6 +565,17 @@ class Guest:
     def dmesg(self):
         return self.check('dmesg')
 
+    def spawn(self, cmd, log=None):
+        """Starts cmd in the background in the guest (its own session, stdin
+        /dev/null, output to log, default /tmp/spawn-<pid>.log).  Returns its
+        pid.  Never background a process from run() without redirecting its
+        output: it inherits the command channel and would write into the
+        answers of later commands."""
+        log = log or '/tmp/spawn-$$.log'
+        out = self.check('setsid sh -c %s </dev/null >%s 2>&1 & echo $!'
+                         % (shlex.quote('exec ' + cmd), log))
+        return int(out.split()[-1])
+
     # ---- QMP -------------------------------------------------------------
 
     def _qmp_read(self, deadline):
@@ -640,8 +661,11 @@ class Guest:
 
     def del_dimm(self, id, timeout=30):
         """device_del of a pc-dimm; waits for DEVICE_DELETED, then deletes its
-        backend.  Raises GuestError if the guest refused the eject (an
-        ACPI_DEVICE_OST with an error status)."""
+        backend; returns the DEVICE_DELETED event.  Raises EjectRefused if
+        the guest refused the eject (it could not offline the blocks): QEMU
+        reports that only as ACPI_DEVICE_OST source 3 with a status other
+        than 0 (done) or 0x84 (in progress); the DIMM stays, and so do
+        the blocks, in their state."""
         self.qmp('device_del', id=id)
         deadline = time.monotonic() + timeout
         while True:
@@ -651,11 +675,10 @@ class Guest:
                     self.qmp('object-del', id='mem-' + id)
                     return e
                 info = e.get('data', {}).get('info', {})
-                # _OST eject (source 3) with a failure status: the guest said no.
                 if (e['event'] == 'ACPI_DEVICE_OST' and info.get('device') == id and
-                        info.get('source') == 3 and info.get('status') not in (0, 0x80, 0x84)):
+                        info.get('source') == 3 and info.get('status') not in (0, 0x84)):
                     self.events.pop(i)
-                    raise GuestError('guest refused to eject %s: %s' % (id, info))
+                    raise EjectRefused(id, info)
             left = deadline - time.monotonic()
             if left <= 0:
                 raise GuestTimeout('no DEVICE_DELETED for %s in %s s' % (id, timeout))
@@ -680,6 +703,43 @@ class Guest:
             dev['label-size'] = parse_size(label_size)
         self.qmp('device_add', **dev)
         return self.memory_devices()[id]
+
+    @staticmethod
+    def virtio_mem_args(id, size, node=0, requested=0, block_size=None):
+        """QEMU arguments for a virtio-mem device 'id' with a
+        memory-backend-ram 'mem-<id>' of size (the most it can plug); pass
+        them as qemu_args.  Its memory counts against maxmem."""
+        dev = 'virtio-mem-pci,id=%s,memdev=mem-%s,node=%d,requested-size=%s' % (
+            id, id, node, _qsize(parse_size(requested)))
+        if block_size:
+            dev += ',block-size=' + _qsize(parse_size(block_size))
+        return ['-object', 'memory-backend-ram,id=mem-%s,size=%s' % (id, _qsize(parse_size(size))),
+                '-device', dev]
+
+    def resize_virtio_mem(self, id, size, timeout=30, wait=True):
+        """Sets requested-size of virtio-mem device id and, with wait, polls
+        its 'size' until the guest has plugged/unplugged that much (the
+        MEMORY_DEVICE_SIZE_CHANGE event comes at most about once a second).
+        Note: the guest driver stops plugging while more than 1 GiB of its
+        memory sits offline: online the blocks (or boot with online=...)
+        when growing by more.  'size' counts what the device has plugged:
+        on a shrink it reaches the target before the guest has removed the
+        memory blocks and the 'System RAM (virtio_mem)' resource, so wait
+        for those in the guest.  Returns the final size."""
+        size = parse_size(size)
+        path = '/machine/peripheral/' + id
+        self.qmp('qom-set', path=path, property='requested-size', value=size)
+        if not wait:
+            return None
+        deadline = time.monotonic() + timeout
+        while True:
+            cur = self.qmp('qom-get', path=path, property='size')
+            if cur == size:
+                return cur
+            if time.monotonic() > deadline:
+                raise GuestTimeout('virtio-mem %s at %d bytes, not %d, after %s s'
+                                   % (id, cur, size, timeout))
+            time.sleep(0.05)
 
     # ---- memory blocks ---------------------------------------------------
 
