@@ -80,12 +80,59 @@ def test(g):
     assert devices()['virtiomem0']['size'] == 0
     ctl('resize', 'virtiomem0', '2G', rc=1)
 
+    # libvirt refuses a node the domain lacks: nothing left behind
+    r = ctl('plug', '128M', '--node', '5', rc=1)
+    assert 'ua-mp-dimm1' in r.stderr, r.stderr
+    assert not [o for o in g.qmp('qom-list', path='/objects') if 'mp-dimm1' in o['name']]
+
     # errors name the object
     r = ctl('unplug', 'mp-nope', rc=1)
     assert 'mp-nope' in r.stderr
     r = subprocess.run([CTL, 'host', '--connect', URI, '--domain', 'no-such-domain', 'list'],
                        stderr=subprocess.PIPE, text=True)
     assert r.returncode == 1 and 'no-such-domain' in r.stderr, r.stderr
+
+
+def test_nvdimm(workdir):
+    """NVDIMM hot-add through libvirt: refused up front when the domain did
+    not start with an NVDIMM (no nvdimm=on), done when it did.  No guest OS
+    needed: the domains stay paused."""
+    global DOM
+    os.makedirs(workdir, exist_ok=True)
+    os.chmod(workdir, 0o755)
+    files = []
+    for i in range(3):
+        f = os.path.join(workdir, 'nv%d.img' % i)
+        with open(f, 'wb') as fh:
+            fh.truncate(256 << 20)
+        files.append(f)
+    for name, nv in (('memplug-test-nonv', ''),
+                     ('memplug-test-nv', "<memory model='nvdimm'><source><path>%s</path>"
+                      "</source><target><size unit='KiB'>262144</size><node>0</node>"
+                      "</target></memory>" % files[0])):
+        xml = os.path.join(workdir, name + '.xml')
+        with open(xml, 'w') as f:
+            f.write("""<domain type='qemu'><name>%s</name>
+<maxMemory slots='4' unit='GiB'>8</maxMemory><memory unit='GiB'>1</memory><vcpu>1</vcpu>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
+<cpu><numa><cell id='0' cpus='0' memory='1' unit='GiB'/></numa></cpu>
+<devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/>%s</devices>
+</domain>""" % (name, nv))
+        virsh('destroy', name, check=False)
+        virsh('create', xml, '--paused')
+        try:
+            DOM = name
+            if nv:
+                ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[1])
+                d = devices()['ua-mp-nvdimm0']
+                assert d['kind'] == 'nvdimm' and d['size'] == 256 << 20, d
+                r = ctl('unplug', 'ua-mp-nvdimm0', rc=1)
+                assert 'cannot hot-unplug NVDIMMs' in r.stderr
+            else:
+                r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[2], rc=1)
+                assert 'nvdimm=on' in r.stderr, r.stderr
+        finally:
+            virsh('destroy', name, check=False)
 
 
 def main():
@@ -96,6 +143,8 @@ def main():
         with Daemons():
             with VirtGuest(DOM, mem='1G', slots=8, maxmem='16G', name='host-libvirt') as g:
                 test(g)
+                work = g.workdir
+            test_nvdimm(os.path.join(work, 'nvdimm'))
     except GuestSkip as e:
         print('SKIP: %s' % e)
         sys.exit(77)
