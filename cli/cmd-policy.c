@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "log.h"
+#include "mp-apply.h"
 #include "policy.h"
 #include "util.h"
 
@@ -17,6 +19,7 @@ static void policy_usage(FILE *f)
 {
 	fputs("Usage: memplugctl policy check [--any-owner] [DIR...]\n"
 	      "       memplugctl policy show [--any-owner] [DIR...]\n"
+	      "       memplugctl policy explain [--any-owner] memoryN|DEVICE [DIR...]\n"
 	      "       memplugctl policy explain [--any-owner] --kind KIND --size SIZE\n"
 	      "              [--node N] [--start ADDR] [--id NAME]...\n"
 	      "              [--kernel-early SIZE --movable SIZE] [DIR...]\n"
@@ -26,8 +29,9 @@ static void policy_usage(FILE *f)
 	      "default ones (/etc, /run, /usr/lib: memplugctl policy dirs lists them).\n"
 	      "  check    print every problem as file:line: message, or 'configuration OK'\n"
 	      "  show     print the merged policies in the order they are tried\n"
-	      "  explain  which policy decides a device described on the command line,\n"
-	      "           and the numbers behind its zone\n"
+	      "  explain  which policy decides a block's device (memoryN) or a device\n"
+	      "           (slotN, dimm:slotN, dax0.0, virtio0), or one described by\n"
+	      "           options, and the numbers behind its zone\n"
 	      "  dirs     print the default directories\n"
 	      "  --any-owner  accept files not owned by root (to check files before\n"
 	      "               installing them; memplugd always requires root)\n",
@@ -196,43 +200,173 @@ static int cmd_show(const struct policy_args *a)
 	return r < 0 ? MP_EXIT_FAIL : MP_EXIT_OK;
 }
 
+/*
+ * The subject for "policy explain memoryN|DEVICE", built exactly as memplugd
+ * builds it (policies/mp-apply.h), so the answer is what memplugd does.
+ * DEVICE is a group key ("dimm:slot1"), a device name ("slot1", "dax0.0",
+ * "virtio0") or an ACPI name ("PNP0C80:01").
+ */
+struct looked_up {
+	struct mp_memory *mem;
+	struct mp_dax_dev *dax;
+	size_t nr_dax, ng;
+	struct mp_devgroup *groups;
+	char blocks[96];
+	uint64_t offline_bytes;
+};
+
+static int lookup_device(const char *name, struct looked_up *lu, struct mp_policy_subject *s,
+			 struct mp_zone_facts *facts)
+{
+	const struct mp_devgroup *g = NULL;
+	struct mp_ctx *ctx;
+	uint64_t id;
+	int err;
+
+	if (mp_cli_ctx(&ctx))
+		return -EINVAL;
+	err = mp_memory_scan(ctx, MP_SCAN_ALL, &lu->mem);
+	if (!err && mp_dax_scan(ctx, &lu->dax, &lu->nr_dax))
+		lu->nr_dax = 0;
+	mp_ctx_free(ctx);
+	if (err)
+		return err;
+	err = mp_devgroups_build(lu->mem, lu->dax, lu->nr_dax, &lu->groups, &lu->ng);
+	if (err)
+		return err;
+	if (!mp_block_parse_name(name, &id) && !strncmp(name, "memory", 6)) {
+		g = mp_devgroup_find_block(lu->groups, lu->ng, id);
+		if (!g) {
+			fprintf(stderr, "memplugctl policy explain: no block %s\n", name);
+			return -ENOENT;
+		}
+	}
+	for (size_t i = 0; !g && i < lu->ng; i++) {
+		const struct mp_devgroup *x = &lu->groups[i];
+
+		if (!strcmp(x->key, name) || (x->dev.name[0] && !strcmp(x->dev.name, name)) ||
+		    (x->dev.acpi[0] && !strcmp(x->dev.acpi, name)))
+			g = x;
+	}
+	if (g) {
+		if (!g->pkind) {
+			fprintf(stderr,
+				"memplugctl policy explain: %s: offline memory of no known device (no firmware_node, not kmem or virtio-mem): memplugd leaves it alone\n",
+				name);
+			return -ENOENT;
+		}
+		mp_devgroup_subject(g, s);
+		mp_zone_facts_scan(lu->mem, s->node, facts);
+		lu->offline_bytes = g->nr_offline * lu->mem->geo.block_size;
+		snprintf(lu->blocks, sizeof(lu->blocks), "%s: memory%llu-%llu, %zu of %zu offline",
+			 g->key, (unsigned long long)g->ids[0],
+			 (unsigned long long)g->ids[g->nr - 1], g->nr_offline, g->nr);
+		return 0;
+	}
+	/* A dax device not (yet) handed to kmem has no blocks: describe it from sysfs. */
+	for (size_t i = 0; i < lu->nr_dax; i++) {
+		const struct mp_dax_dev *x = &lu->dax[i];
+
+		if (strcmp(x->name, name) &&
+		    (strncmp(name, "dax:", 4) || strcmp(x->name, name + 4)))
+			continue;
+		s->kind = x->from_nvdimm ? MP_POLICY_KIND_NVDIMM : MP_POLICY_KIND_DAX;
+		s->node = x->target_node >= 0 ? x->target_node : x->numa_node;
+		s->start = x->start;
+		s->size = x->size;
+		s->ids[0] = x->name;
+		mp_zone_facts_scan(lu->mem, s->node, facts);
+		lu->offline_bytes = x->size;
+		snprintf(lu->blocks, sizeof(lu->blocks),
+			 "dax:%s: bound to %s, no memory blocks yet", x->name,
+			 x->driver[0] ? x->driver : "no driver");
+		return 0;
+	}
+	fprintf(stderr, "memplugctl policy explain: no block or device '%s'\n", name);
+	return -ENOENT;
+}
+
+static void looked_up_free(struct looked_up *lu)
+{
+	mp_devgroups_free(lu->groups, lu->ng);
+	free(lu->dax);
+	mp_memory_free(lu->mem);
+}
+
 static int cmd_explain(struct policy_args *a)
 {
+	struct looked_up lu = { 0 };
+	struct mp_policy_decision d;
 	struct mp_policyset *set;
 	_mp_free_ char *text = NULL;
+	const char *device = NULL;
+	bool facts_known = a->has_kernel;
 	int r;
 
-	/*
-	 * TODO(kernel layer): "policy explain memoryN|DEVICE" should build the
-	 * subject from the kernel layer (mp_memory_scan() with
-	 * MP_SCAN_DEVICES|MP_SCAN_NODES: kind, node, range, ids) and the facts
-	 * from the node's zone sizes, then call mp_policy_explain() exactly as
-	 * below.  Until that is wired, the device is described by options.
-	 */
-	if (!a->has_kind) {
+	/* "explain memoryN|DEVICE [DIR...]": a DIR has a slash, a device name never does. */
+	if (!a->has_kind && a->dirs && a->dirs[0] && !strchr(a->dirs[0], '/')) {
+		device = a->dirs[0];
+		a->dirs = a->dirs[1] ? a->dirs + 1 : NULL;
+	}
+	if (!a->has_kind && !device) {
 		fprintf(stderr,
-			"memplugctl policy explain: looking a device up by name (memoryN, DEVICE) is not wired to the kernel layer yet;\n"
-			"describe it instead: --kind KIND --size SIZE [--node N] [--start ADDR] [--id NAME] [--kernel-early SIZE --movable SIZE]\n");
+			"memplugctl policy explain: name a block or device (memoryN, slotN, dax0.0, virtio0, dimm:slotN),\n"
+			"or describe one: --kind KIND --size SIZE [--node N] [--start ADDR] [--id NAME] [--kernel-early SIZE --movable SIZE]\n");
 		return MP_EXIT_USAGE;
 	}
-	if (!a->has_size) {
-		fprintf(stderr, "memplugctl policy explain: --size is required\n");
-		return MP_EXIT_USAGE;
+	if (device) {
+		if (lookup_device(device, &lu, &a->subject, &a->facts)) {
+			looked_up_free(&lu);
+			return MP_EXIT_FAIL;
+		}
+		facts_known = true;
+	} else {
+		if (!a->has_size) {
+			fprintf(stderr, "memplugctl policy explain: --size is required\n");
+			return MP_EXIT_USAGE;
+		}
+		if (a->has_kernel != a->has_movable) {
+			fprintf(stderr,
+				"memplugctl policy explain: --kernel-early and --movable go together\n");
+			return MP_EXIT_USAGE;
+		}
 	}
-	if (a->has_kernel != a->has_movable) {
-		fprintf(stderr,
-			"memplugctl policy explain: --kernel-early and --movable go together\n");
-		return MP_EXIT_USAGE;
-	}
-	if (load(a, &set) < 0)
+	if (load(a, &set) < 0) {
+		looked_up_free(&lu);
 		return MP_EXIT_FAIL;
-	r = mp_policy_explain(set, &a->subject, a->has_kernel ? &a->facts : NULL, NULL, &text);
-	mp_policyset_unref(set);
+	}
+	if (device)
+		printf("%s (zone facts from the block scan)\n", lu.blocks);
+	r = mp_policy_explain(set, &a->subject, facts_known ? &a->facts : NULL, &d, &text);
 	if (r == -ENOMEM) {
 		fprintf(stderr, "memplugctl policy explain: %s\n", strerror(ENOMEM));
+		mp_policyset_unref(set);
+		looked_up_free(&lu);
 		return MP_EXIT_FAIL;
 	}
 	fputs(text, stdout);
+	if (device && r == 0) {
+		/* memplugd's own decision: the same call it makes, with the global cap too. */
+		struct mp_devgroup *g = NULL;
+		struct mp_policy_decision dd;
+		uint64_t id;
+
+		if (!mp_block_parse_name(device, &id) && !strncmp(device, "memory", 6))
+			g = mp_devgroup_find_block(lu.groups, lu.ng, id);
+		for (size_t i = 0; !g && i < lu.ng; i++)
+			if (!strcmp(lu.groups[i].key, device) ||
+			    !strcmp(lu.groups[i].dev.name, device) ||
+			    (lu.groups[i].dev.acpi[0] && !strcmp(lu.groups[i].dev.acpi, device)))
+				g = &lu.groups[i];
+		if (g && g->nr_offline &&
+		    !mp_devgroup_decide(set, g, lu.mem, lu.offline_bytes, &dd))
+			printf("memplugd would online %zu offline block(s) into %s: %s\n",
+			       g->nr_offline, mp_policy_zone_name(dd.zone), dd.zone_why);
+		else if (g && !g->nr_offline)
+			printf("all blocks are online already: memplugd would not write anything\n");
+	}
+	mp_policyset_unref(set);
+	looked_up_free(&lu);
 	return r < 0 ? MP_EXIT_FAIL : MP_EXIT_OK;
 }
 
