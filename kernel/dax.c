@@ -185,7 +185,8 @@ int mp_dax_scan(const struct mp_ctx *ctx, struct mp_dax_dev **out, size_t *nr)
 		n++;
 	}
 	closedir(dir);
-	qsort(devs, n, sizeof(*devs), cmp_name);
+	if (n > 1)
+		qsort(devs, n, sizeof(*devs), cmp_name);
 	*out = devs;
 	*nr = n;
 	return 0;
@@ -234,7 +235,8 @@ int mp_namespace_scan(const struct mp_ctx *ctx, struct mp_namespace **out, size_
 		read_int(dfd, "numa_node", &ns->numa_node);
 	}
 	closedir(dir);
-	qsort(nss, n, sizeof(*nss), cmp_name);
+	if (n > 1)
+		qsort(nss, n, sizeof(*nss), cmp_name);
 	*out = nss;
 	*nr = n;
 	return 0;

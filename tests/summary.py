@@ -8,16 +8,20 @@ import json
 import sys
 
 passed, failed, skipped = 0, [], []
-with open(sys.argv[1]) as f:
-    for line in f:
-        t = json.loads(line)
-        r = t.get('result')
-        if r in ('OK', 'EXPECTEDFAIL'):
-            passed += 1
-        elif r == 'SKIP':
-            skipped.append(t['name'])
-        else:
-            failed.append('%s (%s)' % (t['name'], r))
+for i, log in enumerate(sys.argv[1:]):
+    # Later logs are re-runs of suites in other builds (sanitizers): name them so.
+    prefix = '' if i == 0 else log.split('/')[-3] + ':'
+    with open(log) as f:
+        for line in f:
+            t = json.loads(line)
+            r = t.get('result')
+            name = prefix + t['name']
+            if r in ('OK', 'EXPECTEDFAIL'):
+                passed += 1
+            elif r == 'SKIP':
+                skipped.append(name)
+            else:
+                failed.append('%s (%s)' % (name, r))
 for name in skipped:
     print('skipped: %s' % name)
 for name in failed:
