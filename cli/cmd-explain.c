@@ -377,6 +377,17 @@ int mp_cmd_explain(int argc, char **argv)
 			    json_object_new_string(mp_devref_format(&b->dev, buf, sizeof(buf))));
 			if (b->dev.acpi[0])
 				add(o, "acpi_device", json_object_new_string(b->dev.acpi));
+			{
+				uint64_t pi;
+
+				/* §1: phys_index is the first section; check it against the name. */
+				if (mp_block_read_phys_index(ctx, b->id, &pi) == 0)
+					add(o, "phys_index",
+					    jstr("0x%llx (%s)", (unsigned long long)pi,
+						 pi == mp_addr_to_section(b->start) ?
+							 "first section, as expected" :
+							 "RULE MISMATCH: not the block's first section"));
+			}
 			add(o, "system_ram_bytes", json_object_new_uint64(b->sysram_bytes));
 			add(o, "holes_bytes", json_object_new_uint64(b->size - b->sysram_bytes));
 			add(root, "block", o);

@@ -492,6 +492,22 @@ int mp_block_read_zones(const struct mp_ctx *ctx, uint64_t id, char *buf, size_t
 	return err < 0 ? err : 0;
 }
 
+int mp_block_read_phys_index(const struct mp_ctx *ctx, uint64_t id, uint64_t *index)
+{
+	char path[PATH_MAX], buf[32];
+	int err;
+
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/phys_index",
+			  (unsigned long long)id);
+	if (err)
+		return err;
+	err = mp_read_attr(AT_FDCWD, path, buf, sizeof(buf));
+	if (err < 0)
+		return err;
+	/* "%08lx" of the first section number (drivers/base/memory.c phys_index_show()) */
+	return mp_parse_u64(buf, 16, index) ? -EINVAL : 0;
+}
+
 /* Only here to make the signal pending: offline_pages() checks signal_pending(). */
 static void on_alarm(int sig)
 {

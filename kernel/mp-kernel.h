@@ -237,6 +237,12 @@ int mp_block_parse_name(const char *s, uint64_t *id);
  */
 int mp_block_read_state(const struct mp_ctx *ctx, uint64_t id, enum mp_block_state *state);
 int mp_block_read_zones(const struct mp_ctx *ctx, uint64_t id, char *buf, size_t len);
+/**
+ * mp_block_read_phys_index() - memoryN/phys_index: the block's first section
+ * number.  The kernel's rule (§1) is phys_index * section size = block start.
+ * Return: 0 or -errno (-EINVAL: not hex).
+ */
+int mp_block_read_phys_index(const struct mp_ctx *ctx, uint64_t id, uint64_t *index);
 
 /**
  * mp_block_write_state() - write a word to memoryN/state
