@@ -627,7 +627,10 @@ int mp_host_numa_pick(struct mp_host *h, int want, uint64_t size, int *node)
 {
 	char a[32], b[32];
 	uint64_t best_free = 0, fr;
-	int best = -1, nnodes = 0, i, r;
+	int best = -1, nnodes = 0, i;
+#if HAVE_LIBVIRT
+	int r;
+#endif
 
 #if HAVE_LIBVIRT
 	if (h->virt) {
