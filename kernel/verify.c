@@ -164,15 +164,36 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 	return err;
 }
 
+/* A resource called @name overlapping [@start, @end], at any depth. */
+static const struct mp_iomem_res *find_named(const struct mp_iomem_res *r, const char *name,
+					     uint64_t start, uint64_t end)
+{
+	for (; r; r = r->sibling) {
+		const struct mp_iomem_res *x;
+
+		if (r->end < start || r->start > end)
+			continue;
+		if (!strcmp(r->name, name))
+			return r;
+		x = find_named(r->child, name, start, end);
+		if (x)
+			return x;
+	}
+	return NULL;
+}
+
 void mp_dax_verify_trim(const struct mp_iomem *io, const char *name, const struct mp_dax_trim *t,
 			struct mp_dax_check *c)
 {
 	const struct mp_iomem_res *r, *k;
 
 	memset(c, 0, sizeof(*c));
-	for (r = mp_iomem_find(io, t->start); r; r = r->parent)
-		if (!strcmp(r->name, name))
-			break;
+	/*
+	 * Not mp_iomem_find(t->start): once kmem is bound, 6.1 shows daxX.Y
+	 * itself shrunk to the kept range (§8, observed), so the device's
+	 * sysfs start can lie outside its own iomem resource.
+	 */
+	r = find_named(mp_iomem_first(io), name, t->start, t->end);
 	if (!r) {
 		snprintf(c->evidence, sizeof(c->evidence),
 			 "no '%s' resource at 0x%llx in /proc/iomem", name,

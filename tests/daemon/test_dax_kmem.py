@@ -1,0 +1,37 @@
+#!/usr/bin/python3
+"""An NVDIMM namespace in devdax mode becomes system RAM per policy
+([Dax] Mode=system-ram): memplugd predicts kmem's trim to block boundaries
+(KERNEL-RULES §8), unbinds device_dax, binds kmem, onlines the blocks as one
+device into the zone asked and checks the predicted kept and stranded
+ranges against /proc/iomem "System RAM (kmem)"."""
+
+import mpd
+
+POLICIES = {'20-nvdimm.conf': '[Match]\nKind=nvdimm\n\n[Online]\nZone=movable\n\n'
+                              '[Dax]\nMode=system-ram\n'}
+
+
+def test(g):
+    dax = g.make_devdax('namespace0.0')
+    assert dax == 'dax0.0', dax
+    mpd.start(g, POLICIES)
+    d = mpd.wait_device(g, 'dax:dax0.0')
+    mpd.assert_clean(d, 15)
+    assert d['kind'] == 'nvdimm' and d['zone'] == 'movable', d
+    t = d['kmem_trim']
+    assert t['checked'] and t['as_predicted'], t
+    assert (t['keep_start'], t['keep_end']) == (0x108000000, 0x17fffffff), t
+    assert t['stranded_head'] == 98566144 and t['stranded_tail'] == 0, t
+    blocks = g.kmem_blocks('dax0.0')
+    assert blocks == list(range(33, 48)), blocks
+    assert set(mpd.zones(g, blocks).values()) == {('online', 'Movable')}
+    drv = g.check('readlink /sys/bus/dax/devices/dax0.0/driver').strip()
+    assert drv.endswith('/kmem'), drv
+    log = mpd.log(g)
+    assert 'kmem trim as predicted' in log, log
+    print(log)
+    mpd.stop(g)
+
+
+if __name__ == '__main__':
+    mpd.main(test, mem='1G', nvdimms=['2G'])
