@@ -225,19 +225,25 @@ static int lookup_device(const char *name, struct looked_up *lu, struct mp_polic
 
 	if (mp_cli_ctx(&ctx))
 		return -EINVAL;
-	err = mp_memory_scan(ctx, MP_SCAN_ALL, &lu->mem);
+	err = mp_memory_scan(ctx, MP_APPLY_SCAN, &lu->mem);
 	if (!err && mp_dax_scan(ctx, &lu->dax, &lu->nr_dax))
 		lu->nr_dax = 0;
-	mp_ctx_free(ctx);
-	if (err)
+	if (err) {
+		mp_ctx_free(ctx);
 		return err;
+	}
+	/* valid_zones of offline blocks only for the device asked about: see mp-apply.h. */
+	mp_memory_read_zones_safe(ctx, lu->mem, NULL, 0);
 	err = mp_devgroups_build(lu->mem, lu->dax, lu->nr_dax, &lu->groups, &lu->ng);
-	if (err)
+	if (err) {
+		mp_ctx_free(ctx);
 		return err;
+	}
 	if (!mp_block_parse_name(name, &id) && !strncmp(name, "memory", 6)) {
 		g = mp_devgroup_find_block(lu->groups, lu->ng, id);
 		if (!g) {
 			fprintf(stderr, "memplugctl policy explain: no block %s\n", name);
+			mp_ctx_free(ctx);
 			return -ENOENT;
 		}
 	}
@@ -248,6 +254,9 @@ static int lookup_device(const char *name, struct looked_up *lu, struct mp_polic
 		    (x->dev.acpi[0] && !strcmp(x->dev.acpi, name)))
 			g = x;
 	}
+	if (g)
+		mp_memory_read_zones_safe(ctx, lu->mem, g->ids, g->nr);
+	mp_ctx_free(ctx);
 	if (g) {
 		if (!g->pkind) {
 			fprintf(stderr,

@@ -569,6 +569,7 @@ static void handle_group(struct daemon *d, const struct mp_memory *mem, struct m
 		if (g->dev.kind == MP_DEV_VIRTIO_MEM &&
 		    (r->state == REC_ONLINE || r->state == REC_PARTIAL)) {
 			/* virtio-mem grows block by block: online what appeared (§10). */
+			mp_memory_read_zones_safe(d->ctx, (struct mp_memory *)mem, g->ids, g->nr);
 			online_group(d, mem, g, r, NULL);
 			return;
 		}
@@ -613,6 +614,8 @@ static void handle_group(struct daemon *d, const struct mp_memory *mem, struct m
 			mem->auto_online[0] ? mem->auto_online : "?");
 		return;
 	}
+	/* Zones of the blocks about to be onlined, for the predictions. */
+	mp_memory_read_zones_safe(d->ctx, (struct mp_memory *)mem, g->ids, g->nr);
 	online_group(d, mem, g, r, r->persisted_ours ? p : NULL);
 }
 
@@ -638,12 +641,14 @@ int mpd_reconcile(struct daemon *d)
 	int err;
 
 	d->reconciles++;
-	err = mp_memory_scan(d->ctx, MP_SCAN_ALL, &mem);
+	/* Never MP_SCAN_ZONES: see mp_memory_read_zones_safe(). */
+	err = mp_memory_scan(d->ctx, MP_APPLY_SCAN, &mem);
 	if (err) {
 		snprintf(d->last_error, sizeof(d->last_error), "scan failed: %s", strerror(-err));
 		return err;
 	}
 	d->scans++;
+	mp_memory_read_zones_safe(d->ctx, mem, NULL, 0);
 	if (mp_dax_scan(d->ctx, &dax, &nr_dax)) {
 		dax = NULL;
 		nr_dax = 0;

@@ -297,6 +297,27 @@ int mp_devgroup_decide(const struct mp_policyset *set, const struct mp_devgroup 
 	return 0;
 }
 
+void mp_memory_read_zones_safe(const struct mp_ctx *ctx, struct mp_memory *mem, const uint64_t *ids,
+			       size_t nr_ids)
+{
+	for (size_t i = 0; i < mem->nr; i++) {
+		struct mp_block *b = &mem->blocks[i];
+
+		if (b->state != MP_BLOCK_ONLINE)
+			continue;
+		if (mp_block_read_zones(ctx, b->id, b->zones, sizeof(b->zones)))
+			b->zones[0] = '\0';
+	}
+	for (size_t i = 0; i < nr_ids; i++) {
+		struct mp_block *b = mp_memory_find(mem, ids[i]);
+
+		if (!b || b->state != MP_BLOCK_OFFLINE || b->node < 0)
+			continue;
+		if (mp_block_read_zones(ctx, b->id, b->zones, sizeof(b->zones)))
+			b->zones[0] = '\0';
+	}
+}
+
 static int kernel_write(void *priv, const struct mp_ctx *ctx, uint64_t id, const char *word)
 {
 	return mp_block_write_state(ctx, id, word, 0);

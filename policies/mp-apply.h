@@ -158,6 +158,29 @@ int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 		       struct mp_group_outcome *out);
 void mp_group_outcome_free(struct mp_group_outcome *o);
 
+/* Scan flags for mp_devgroups_build() callers: everything but MP_SCAN_ZONES. */
+#define MP_APPLY_SCAN (MP_SCAN_NODES | MP_SCAN_DEVICES | MP_SCAN_IOMEM)
+
+/**
+ * mp_memory_read_zones_safe() - read valid_zones where it is safe to
+ * @ctx: context
+ * @mem: scan made with MP_APPLY_SCAN
+ * @ids: offline blocks whose zones are wanted too (a device about to be
+ *       decided), or NULL
+ * @nr_ids: entries in @ids
+ *
+ * 6.1's valid_zones_show() dereferences NODE_DATA(mem->nid) for an offline
+ * block, and a block being removed has had its nid reset to NUMA_NO_NODE
+ * (unregister_memory_block_under_nodes()) before its sysfs files go away:
+ * reading valid_zones of an offline block during a DIMM eject oopses the
+ * kernel (seen in a Debian 6.1.0 guest, zone_for_pfn_range+0x43).  So
+ * valid_zones is read for online blocks (the kernel takes mem->zone, no
+ * node lookup) and for the offline blocks in @ids that still have a node
+ * link, and nowhere else.
+ */
+void mp_memory_read_zones_safe(const struct mp_ctx *ctx, struct mp_memory *mem, const uint64_t *ids,
+			       size_t nr_ids);
+
 /** mp_policy_kind_of_dev() - the policy kind for a kernel-layer device (dax: nvdimm or dax). */
 enum mp_policy_kind mp_policy_kind_of_dev(const struct mp_devref *d, const struct mp_dax_dev *dax,
 					  size_t nr_dax);

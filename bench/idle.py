@@ -1,0 +1,74 @@
+#!/usr/bin/python3
+"""memplugd's footprint in a real guest: RSS (VmRSS, VmHWM) after start-up
+and after onlining a DIMM, and its wakeups while idle, counted as the growth
+of voluntary_ctxt_switches in /proc/PID/status over 10 s (every return from
+poll() is one), without and with a systemd watchdog (WATCHDOG_USEC=2 s:
+a ping every second).  Targets: no wakeups but the watchdog; RSS <= 4 MiB.
+
+Usage: MEMPLUG_BUILD_DIR=build bench/idle.py [--seconds 10]
+"""
+import argparse
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
+from guest import Guest, GuestSkip  # noqa: E402
+
+POLICY = '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n'
+
+
+def proc_status(g, pid):
+    out = g.check('cat /proc/%d/status' % pid)
+    kv = dict(l.split(':', 1) for l in out.splitlines() if ':' in l)
+    return {k: kv[k].strip() for k in ('VmRSS', 'VmHWM', 'voluntary_ctxt_switches',
+                                       'nonvoluntary_ctxt_switches')}
+
+
+def idle(g, pid, seconds):
+    a = proc_status(g, pid)
+    time.sleep(seconds)
+    b = proc_status(g, pid)
+    return (int(b['voluntary_ctxt_switches']) - int(a['voluntary_ctxt_switches']) +
+            int(b['nonvoluntary_ctxt_switches']) - int(a['nonvoluntary_ctxt_switches'])), b
+
+
+def start(g, env=''):
+    g.run('kill $(pidof memplugd) 2>/dev/null; sleep 0.3')
+    g.check('%s memplugd -n -p /etc/memplug/policies.d </dev/null >/dev/null 2>>/tmp/memplugd.log &'
+            ' sleep 1' % env)
+    return int(g.check('pidof memplugd').split()[0])
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--seconds', type=float, default=10)
+    a = ap.parse_args()
+    try:
+        with Guest(name='bench-idle', mem='1G', verbose=False) as g:
+            g.check('mkdir -p /etc/memplug/policies.d')
+            g.put_file(POLICY.encode(), '/etc/memplug/policies.d/50-movable.conf')
+            pid = start(g)
+            st0 = proc_status(g, pid)
+            w0, _ = idle(g, pid, a.seconds)
+            g.add_dimm('d0', '1G')
+            g.check('memplugctl status --wait dimm:slot0 >/dev/null')
+            st1 = proc_status(g, pid)
+            w1, _ = idle(g, pid, a.seconds)
+            pid = start(g, 'WATCHDOG_USEC=2000000')
+            w2, st2 = idle(g, pid, a.seconds)
+            libs = g.check("awk '$6 ~ /\\.so/ {print $6}' /proc/%d/maps | sort -u" % pid)
+    except GuestSkip as e:
+        print('SKIP: %s' % e)
+        sys.exit(77)
+    print('memplugd RSS: %s after start-up (peak %s); %s after onlining a 1 GiB DIMM (peak %s)'
+          % (st0['VmRSS'], st0['VmHWM'], st1['VmRSS'], st1['VmHWM']))
+    print('  (target <= 4 MiB; shared libraries mapped: %s)' % ' '.join(
+        os.path.basename(l) for l in libs.split()))
+    print('idle wakeups in %.0f s: %d without watchdog (fresh), %d after a DIMM, '
+          '%d with WatchdogSec=2s (expect ~%d)' % (a.seconds, w0, w1, w2, a.seconds))
+
+
+if __name__ == '__main__':
+    main()
