@@ -12,6 +12,7 @@ port and QMP on a unix socket.  Python stdlib only.  See README.md.
         main(test, mem='1G')
 """
 
+import atexit
 import base64
 import ctypes
 import fcntl
@@ -296,6 +297,7 @@ class Guest:
         self._chan_path = os.path.join(self._sockdir, 'chan.sock')
         self._qmp_path = os.path.join(self._sockdir, 'qmp.sock')
         self._install_sigterm()
+        atexit.register(self.stop)   # for callers that don't use "with"
         for attempt in range(self.boot_retries + 1):
             try:
                 self._boot(vmlinux, initrd)
