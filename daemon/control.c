@@ -196,6 +196,7 @@ struct json_object *mpd_status_json(struct daemon *d)
 		add_str(x, "message", r->message);
 		add_int(x, "onlined", (int64_t)r->onlined);
 		add_int(x, "verified", (int64_t)r->verified);
+		add_int(x, "pages_verified", (int64_t)r->pages_verified);
 		add_int(x, "failed", (int64_t)r->failed);
 		add_int(x, "by_other", (int64_t)r->by_other);
 		add_int(x, "violations", (int64_t)r->violations);

@@ -235,6 +235,8 @@ static int run_once(struct daemon *d)
 		if (d->settling)
 			usleep(SETTLE_POLL_NS / 1000);
 	} while (d->settling || d->dirty ? (d->dirty = false, true) : false);
+	while (d->nr_deep)
+		mpd_deep_verify_one(d);
 	return 0;
 }
 
@@ -326,7 +328,12 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		pfd[P_WATCHDOG] = (struct pollfd){ .fd = wd_fd, .events = POLLIN };
 		pfd[P_LISTEN] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		nc = mpd_control_fds(d, pfd + P_CLIENTS, 16);
-		n = poll(pfd, P_CLIENTS + nc, -1);
+		/* Deferred page-flag checks run only when nothing else is waiting. */
+		n = poll(pfd, P_CLIENTS + nc, d->nr_deep ? 0 : -1);
+		if (n == 0) {
+			mpd_deep_verify_one(d);
+			continue;
+		}
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

@@ -51,6 +51,7 @@ struct rec {
 	char zone_why[MP_POLICY_WHY_LEN];
 	char message[400]; /* last outcome in words */
 	size_t onlined, verified, failed, by_other, violations;
+	size_t pages_verified; /* blocks through the every-PFN kpageflags pass */
 	uint64_t online_us, verify_us;
 	time_t verified_at;
 	/* dax only */
@@ -84,6 +85,13 @@ struct daemon {
 	/* ids memplugd wrote "online*" to, whose "online" uevent is expected */
 	uint64_t *expect;
 	size_t nr_expect;
+	/* blocks waiting for the every-PFN kpageflags pass, after their device was reported */
+	struct deep {
+		char key[48];
+		uint64_t id;
+	} * deep;
+	size_t nr_deep;
+	struct mp_kpageflags *kpf;
 	bool settling; /* some device waits for its blocks/links */
 	uint64_t settle_deadline_us;
 	bool dirty;
@@ -94,6 +102,7 @@ uint64_t mpd_now_us(void);
 int mpd_reconcile(struct daemon *d);
 void mpd_state_load(struct daemon *d);
 int mpd_reload(struct daemon *d, bool first);
+void mpd_deep_verify_one(struct daemon *d);
 bool mpd_uevent_expected(struct daemon *d, uint64_t id);
 const char *mpd_rec_state_name(enum rec_state s);
 bool mpd_rec_final(const struct rec *r);

@@ -54,11 +54,14 @@ struct mp_block_check {
  * @c: result
  *
  * Checks, in order (KERNEL-RULES.md): state reads "online" (§2); valid_zones
- * names the zone asked for, Movable or a kernel zone (§11); every PFN has an
- * online page (no NOPAGE, no EOF: §6); no PG_reserved page besides
- * memmap_on_memory's self-hosted memmap (§6, 6.1); a Movable block holds no
- * slab or page-table page (§11); the whole block is System RAM in
- * /proc/iomem (§3).  All failures are collected in @c->evidence.
+ * names the zone asked for, Movable or a kernel zone (§11); kpageflags of
+ * one PFN per 2 MiB sub-section: an online page (no NOPAGE, no EOF: §6,
+ * decided per section and sub-section, §5, so the sample sees every such
+ * failure), no PG_reserved besides memmap_on_memory's self-hosted memmap
+ * (§6, 6.1), no slab or page-table page in Movable (§11); the whole block is
+ * System RAM in /proc/iomem (§3).  All failures are collected in
+ * @c->evidence.  The per-page checks over every PFN are
+ * mp_block_verify_pages(), which memplugd runs after reporting.
  *
  * Return: 0 when the checks could run (see @c->ok), or -errno when the
  * block's state could not be read at all.
@@ -66,6 +69,23 @@ struct mp_block_check {
 int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
 		    enum mp_zone_want want, enum mp_verify_level level, struct mp_block_check *c);
+
+/**
+ * mp_block_verify_pages() - kpageflags over every PFN of an online block
+ * @ctx: context (valid_zones is re-read for the Movable check)
+ * @geo: geometry
+ * @kpf: open kpageflags
+ * @id: block
+ * @c: result: NOPAGE/EOF, PG_reserved beyond the self-hosted memmap, slab
+ *     or page tables in Movable (§6, §11), with the counts
+ *
+ * A whole-block read costs ~16 ms per 128 MiB under TCG; memplugd runs it
+ * after a device is reported, one block per main-loop turn.
+ *
+ * Return: 0 or -errno from reading.
+ */
+int mp_block_verify_pages(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+			  struct mp_kpageflags *kpf, uint64_t id, struct mp_block_check *c);
 
 /** mp_zone_is_kernel() - true for "DMA", "DMA32" and "Normal". */
 bool mp_zone_is_kernel(const char *zone);

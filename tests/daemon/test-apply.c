@@ -18,7 +18,10 @@
 #include "mp-apply.h"
 #include "util.h"
 
-enum fake_mode { FAKE_GOOD, FAKE_LAZY, FAKE_WRONG_ZONE, FAKE_RACE, FAKE_NOPAGE };
+enum fake_mode { FAKE_GOOD, FAKE_LAZY, FAKE_WRONG_ZONE, FAKE_RACE, FAKE_NOPAGE, FAKE_RESERVED };
+
+/* mp_block_verify_pages() of the first block, after each run */
+static struct mp_block_check pages;
 
 struct fake {
 	enum fake_mode mode;
@@ -80,6 +83,18 @@ static int fake_write(void *priv, const struct mp_ctx *ctx, uint64_t id, const c
 					 "Normal");
 	kpf_fill(f->root, id, f->mode == FAKE_NOPAGE ? 1ULL << MP_KPF_NOPAGE : 1ULL << MP_KPF_BUDDY,
 		 128ULL << 20);
+	if (f->mode == FAKE_RESERVED) {
+		/* One stray PG_reserved page between two samples (PFN 1000 of the block). */
+		char path[4096];
+		uint64_t v = 1ULL << MP_KPF_RESERVED;
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/proc/kpageflags", f->root);
+		fd = open(path, O_WRONLY);
+		assert(fd >= 0);
+		assert(pwrite(fd, &v, 8, (off_t)((id * 32768 + 1000) * 8)) == 8);
+		close(fd);
+	}
 	return 0;
 }
 
@@ -124,6 +139,13 @@ static void run(const char *fixture, const char *memplugctl, enum fake_mode mode
 	assert(g && !strcmp(g->key, "dimm:slot0") && g->nr == 4 && g->nr_offline == 4);
 	assert(mp_devgroup_complete(g));
 	mp_devgroup_online(ctx, mem, g, zone, MP_VERIFY_FULL, &ops, out);
+	{
+		struct mp_kpageflags *kpf;
+
+		assert(!mp_kpageflags_open(ctx, &kpf));
+		assert(!mp_block_verify_pages(ctx, &mem->geo, kpf, g->ids[0], &pages));
+		mp_kpageflags_close(kpf);
+	}
 	mp_devgroups_free(groups, ng);
 	mp_memory_free(mem);
 	mp_ctx_free(ctx);
@@ -141,7 +163,9 @@ int main(int argc, char **argv)
 	}
 	run(argv[1], argv[2], FAKE_GOOD, MP_POLICY_ZONE_MOVABLE, &o, &f);
 	assert(f.writes == 4 && o.onlined == 4 && o.verified == 4 && o.violations == 0);
-	assert(o.blocks[0].check.kpf_read && o.blocks[0].check.kpf.buddy == 32768);
+	/* One PFN per 2 MiB sub-section at once, every PFN in the deferred pass. */
+	assert(o.blocks[0].check.kpf_read && o.blocks[0].check.kpf.buddy == 64);
+	assert(pages.ok && pages.kpf.buddy == 32768);
 	assert(!strcmp(o.blocks[0].predicted.zone, "Movable") && o.blocks[0].predicted.certain);
 	mp_group_outcome_free(&o);
 	printf("ok   a kernel that does as told verifies\n");
@@ -167,9 +191,17 @@ int main(int argc, char **argv)
 
 	run(argv[1], argv[2], FAKE_NOPAGE, MP_POLICY_ZONE_MOVABLE, &o, &f);
 	assert(o.violations == 4);
-	assert(strstr(o.blocks[2].why, "32768 of 32768 PFNs have no online page"));
+	assert(strstr(o.blocks[2].why, "64 of 64 sampled PFNs have no online page"));
+	assert(!pages.ok && strstr(pages.evidence, "32768 of 32768 PFNs have no online page"));
 	mp_group_outcome_free(&o);
 	printf("ok   NOPAGE pages in an online block are a violation (§6)\n");
+
+	run(argv[1], argv[2], FAKE_RESERVED, MP_POLICY_ZONE_MOVABLE, &o, &f);
+	assert(o.verified == 4 && o.violations == 0); /* between the samples */
+	assert(!pages.ok && pages.violation);
+	assert(strstr(pages.evidence, "1 PG_reserved pages beyond 0 memmap_on_memory pages"));
+	mp_group_outcome_free(&o);
+	printf("ok   a stray PG_reserved page: missed by the sample, caught by the every-PFN pass (§6)\n");
 
 	run(argv[1], argv[2], FAKE_RACE, MP_POLICY_ZONE_MOVABLE, &o, &f);
 	assert(o.by_other == 4 && o.failed == 0 && o.onlined == 0 && o.violations == 0);

@@ -25,6 +25,9 @@ def test(g):
     b0 = g.blocks_of(dev0['addr'], dev0['size'])
     assert set(mpd.zones(g, b0).values()) == {('online', 'Movable')}, mpd.zones(g, b0)
 
+    # The every-PFN kpageflags pass follows the report (docs/daemon.md).
+    g.wait_until("memplugctl status -J | grep -q '\"pages_verified\":4'", 20)
+
     dev1 = g.add_dimm('dimm1', '512M', node=1)
     d1 = mpd.wait_device(g, 'dimm:slot1')
     mpd.assert_clean(d1, 4)
