@@ -79,6 +79,52 @@ check 0 "cleanup" $h cleanup
 grep -q '1 of 1 orphan' $dir/out || { echo "FAIL: cleanup output"; cat $dir/out; fail=1; }
 check 0 "cleanup again" $h -J cleanup
 grep -q '"found": 0' $dir/out || { echo "FAIL: orphan still there"; fail=1; }
-kill -9 $qpid; wait $qpid 2>/dev/null; qpid=
+# QEMU killed while memplugctl waits for device_add's reply: a prompt,
+# clear error naming the backend it could not roll back (slots are full
+# by now: --force gets it to device_add)
+python3 - "$dir" "$ctl" "$qpid" <<'PY'
+import os, signal, socket, subprocess, sys, threading, time
+d, ctl, qpid = sys.argv[1], sys.argv[2], int(sys.argv[3])
+srv = socket.socket(socket.AF_UNIX); srv.bind(d + "/proxy2.sock"); srv.listen(1)
+p = subprocess.Popen([ctl, "host", "--qmp", d + "/proxy2.sock", "--timeout", "60", "plug", "128M", "--force"],
+                     stderr=subprocess.PIPE, text=True)
+c, _ = srv.accept()
+q = socket.socket(socket.AF_UNIX); q.connect(d + "/q.sock")
+def down():
+	# QEMU's end going away (EOF or reset) must reach memplugctl as it
+	# would without the proxy: the connection closes
+	try:
+		while True:
+			b = q.recv(65536)
+			if not b:
+				break
+			c.sendall(b)
+	except OSError:
+		pass
+	c.shutdown(socket.SHUT_RDWR)
+threading.Thread(target=down, daemon=True).start()
+buf = b""
+while True:
+	b = c.recv(65536)
+	if not b:
+		print("FAIL: memplugctl closed before device_add:", p.communicate(timeout=20)[1])
+		sys.exit(1)
+	buf += b
+	if b'"device_add"' in buf:
+		break
+	while b"\n" in buf:
+		line, buf = buf.split(b"\n", 1)
+		q.sendall(line + b"\n")
+t0 = time.monotonic()
+os.kill(qpid, signal.SIGKILL)
+err = p.communicate(timeout=20)[1]
+dt = time.monotonic() - t0
+print(err, end="")
+ok = p.returncode == 1 and "closed the QMP connection" in err and "left behind" in err and dt < 5
+print("ok: QEMU killed mid-plug (%.2f s)" % dt if ok else "FAIL: QEMU killed mid-plug (rc %d, %.2f s)" % (p.returncode, dt))
+sys.exit(0 if ok else 1)
+PY
+[ $? = 0 ] || fail=1
+wait $qpid 2>/dev/null; qpid=
 check 1 "QEMU gone" $h list
 exit $fail

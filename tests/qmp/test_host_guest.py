@@ -87,6 +87,12 @@ def test(g):
     assert devices()['vm0']['size'] == 0
     ctl('resize', 'vm0', '3M', rc=1)
 
+    # a virtio-mem device hot-added (PCI hotplug), then grown
+    ctl('plug', '512M', '--kind', 'virtio-mem')
+    assert devices()['mp-vmem0']['max-size'] == 512 << 20
+    ctl('resize', 'mp-vmem0', '128M', '--timeout', '120')
+    assert devices()['mp-vmem0']['size'] == 128 << 20
+
 
 if __name__ == '__main__':
     if not os.access(CTL, os.X_OK):
