@@ -297,7 +297,20 @@ static int parse_memdev(struct mp_host_memdev *d, struct json_object *e)
 	return 0;
 }
 
-int mp_host_state_get(struct mp_host *h, struct mp_host_state **out)
+/*
+ * What a snapshot reads: each part is a QMP round trip (through libvirt a
+ * libvirt RPC too, ~3 ms), so operations read only what their checks use.
+ */
+enum {
+	ST_LIMITS = 1 << 0, /* summary, maxmem, slots */
+	ST_NVDIMM = 1 << 1, /* machine's nvdimm=on */
+	ST_DEVICES = 1 << 2, /* query-memory-devices */
+	ST_OBJECTS = 1 << 3, /* /objects: ids in use, orphans */
+	ST_PERIPHERAL = 1 << 4, /* /machine/peripheral: ids in use */
+	ST_ALL = 0x1f,
+};
+
+static int state_read(struct mp_host *h, unsigned int what, struct mp_host_state **out)
 {
 	struct mp_host_state *st;
 	struct json_object *ret = NULL, *args;
@@ -312,6 +325,8 @@ int mp_host_state_get(struct mp_host *h, struct mp_host_state **out)
 	if (!st)
 		return -ENOMEM;
 
+	if (!(what & ST_LIMITS))
+		goto nvdimm;
 	r = hq(h, "machine", "query-memory-size-summary", NULL, &ret);
 	if (r < 0)
 		goto fail;
@@ -330,15 +345,19 @@ int mp_host_state_get(struct mp_host *h, struct mp_host_state **out)
 	st->slots = jget_int(ret, "slots", 0);
 	json_object_put(ret);
 
-	args = jobj();
-	jset_str(args, "path", "/machine");
-	jset_str(args, "property", "nvdimm");
-	/* machines without the property (microvm) simply have no NVDIMM */
-	if (mp_host_qmp(h, "qom-get", args, &ret, NULL, 0) == 0) {
-		st->nvdimm = json_object_get_boolean(ret);
-		json_object_put(ret);
+nvdimm:
+	if (what & ST_NVDIMM) {
+		args = jobj();
+		jset_str(args, "path", "/machine");
+		jset_str(args, "property", "nvdimm");
+		/* machines without the property (microvm) have no NVDIMM */
+		if (mp_host_qmp(h, "qom-get", args, &ret, NULL, 0) == 0) {
+			st->nvdimm = json_object_get_boolean(ret);
+			json_object_put(ret);
+		}
 	}
 
+	/* every operation needs the devices */
 	r = hq(h, "machine", "query-memory-devices", NULL, &ret);
 	if (r < 0)
 		goto fail;
@@ -376,12 +395,16 @@ int mp_host_state_get(struct mp_host *h, struct mp_host_state **out)
 	json_object_put(ret);
 	st->space_left = st->maxmem > st->base + used ? st->maxmem - st->base - used : 0;
 
-	r = list_children(h, st, "/objects", &objects, &nobjects);
-	if (r < 0)
-		goto fail;
-	r = list_children(h, st, "/machine/peripheral", NULL, NULL);
-	if (r < 0)
-		goto fail;
+	if (what & ST_OBJECTS) {
+		r = list_children(h, st, "/objects", &objects, &nobjects);
+		if (r < 0)
+			goto fail;
+	}
+	if (what & ST_PERIPHERAL) {
+		r = list_children(h, st, "/machine/peripheral", NULL, NULL);
+		if (r < 0)
+			goto fail;
+	}
 	for (i = 0; i < nobjects; i++) {
 		bool used_by_dev = false;
 
@@ -407,6 +430,11 @@ fail:
 	free(objects);
 	mp_host_state_free(st);
 	return r;
+}
+
+int mp_host_state_get(struct mp_host *h, struct mp_host_state **out)
+{
+	return state_read(h, ST_ALL, out);
 }
 
 uint64_t mp_host_state_get_base(const struct mp_host_state *st)
@@ -813,7 +841,12 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 		mp_err("%s: size must not be 0", kind);
 		return -EINVAL;
 	}
-	r = mp_host_state_get(h, &st);
+	/* through libvirt, QEMU's objects and ids are libvirt's business:
+	 * ours show up as devices ("ua-mp-...") and libvirt rolls back itself */
+	r = state_read(h,
+		       ST_LIMITS | ST_DEVICES | (!strcmp(kind, "nvdimm") ? ST_NVDIMM : 0) |
+			       (h->virt ? 0 : ST_OBJECTS | ST_PERIPHERAL),
+		       &st);
 	if (r < 0)
 		return r;
 	r = mp_host_make_id(st, spec->id,
@@ -1020,7 +1053,7 @@ int mp_host_unplug(struct mp_host *h, const char *id, int timeout_ms)
 
 	if (timeout_ms <= 0)
 		timeout_ms = h->timeout_ms;
-	r = mp_host_state_get(h, &st);
+	r = state_read(h, ST_DEVICES, &st);
 	if (r < 0)
 		return r;
 	d = mp_host_state_find(st, id);
@@ -1143,7 +1176,7 @@ int mp_host_resize(struct mp_host *h, const char *id, uint64_t size, int timeout
 	char a[32], b[32];
 	int r;
 
-	r = mp_host_state_get(h, &st);
+	r = state_read(h, ST_DEVICES, &st);
 	if (r < 0)
 		return r;
 	d = mp_host_state_find(st, id);
@@ -1192,7 +1225,7 @@ int mp_host_cleanup(struct mp_host *h, bool dry_run, unsigned int *found)
 
 	if (found)
 		*found = 0;
-	r = mp_host_state_get(h, &st);
+	r = state_read(h, ST_DEVICES | ST_OBJECTS, &st);
 	if (r < 0)
 		return r;
 	if (found)
@@ -1327,7 +1360,7 @@ int mp_host_plug_plan(struct mp_host *h, const struct mp_host_plan *plan,
 
 	if (ids)
 		*ids = NULL;
-	r = mp_host_state_get(h, &st);
+	r = state_read(h, ST_LIMITS | ST_DEVICES, &st);
 	if (r < 0)
 		return r;
 	r = tmpl->force ? 0 : mp_host_plan_check(plan, st);
