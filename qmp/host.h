@@ -231,17 +231,94 @@ int mp_host_state_get(struct mp_host *h, struct mp_host_state **out);
  */
 void mp_host_state_free(struct mp_host_state *st);
 
-/* Accessors of a snapshot.  Sizes in bytes. */
+/**
+ * mp_host_state_get_base() - state base
+ * @st: snapshot
+ *
+ * Return: boot memory (query-memory-size-summary base-memory).
+ */
 uint64_t mp_host_state_get_base(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_plugged() - state plugged
+ * @st: snapshot
+ *
+ * Return: memory in memory devices, as QEMU counts it.
+ */
 uint64_t mp_host_state_get_plugged(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_maxmem() - state maxmem
+ * @st: snapshot
+ *
+ * Return: the machine's maxmem (0 without memory hotplug).
+ */
 uint64_t mp_host_state_get_maxmem(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_slots() - state slots
+ * @st: snapshot
+ *
+ * Return: DIMM slots the machine was started with.
+ */
 unsigned int mp_host_state_get_slots(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_slots_used() - state slots used
+ * @st: snapshot
+ *
+ * Return: slots taken by DIMMs and NVDIMMs (virtio-mem takes none).
+ */
 unsigned int mp_host_state_get_slots_used(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_space_left() - state space left
+ * @st: snapshot
+ *
+ * Return: bytes still addable under maxmem (virtio-mem counts its maximum).
+ */
 uint64_t mp_host_state_get_space_left(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_nvdimm() - state nvdimm
+ * @st: snapshot
+ *
+ * Return: whether the machine runs with nvdimm=on.
+ */
 bool mp_host_state_get_nvdimm(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_ndevs() - state ndevs
+ * @st: snapshot
+ *
+ * Return: number of memory devices.
+ */
 unsigned int mp_host_state_get_ndevs(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_dev() - state dev
+ * @st: snapshot
+ * @i: index
+ *
+ * Return: memory device @i (in QEMU's order), NULL past the end.
+ */
 const struct mp_host_memdev *mp_host_state_get_dev(const struct mp_host_state *st, unsigned int i);
+
+/**
+ * mp_host_state_get_norphans() - state norphans
+ * @st: snapshot
+ *
+ * Return: number of orphan backends (see mp_host_cleanup()).
+ */
 unsigned int mp_host_state_get_norphans(const struct mp_host_state *st);
+
+/**
+ * mp_host_state_get_orphan() - state orphan
+ * @st: snapshot
+ * @i: index
+ *
+ * Return: id of orphan backend @i, NULL past the end.
+ */
 const char *mp_host_state_get_orphan(const struct mp_host_state *st, unsigned int i);
 
 /**
@@ -261,17 +338,92 @@ const struct mp_host_memdev *mp_host_state_find(const struct mp_host_state *st, 
  */
 struct json_object *mp_host_state_to_json(const struct mp_host_state *st);
 
-/* Accessors of one memory device.  kind: "dimm", "nvdimm", "virtio-mem". */
+/**
+ * mp_host_memdev_get_kind() - memdev kind
+ * @d: memory device
+ *
+ * Return: "dimm", "nvdimm", "virtio-mem" (QEMU's type).
+ */
 const char *mp_host_memdev_get_kind(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_id() - memdev id
+ * @d: memory device
+ *
+ * Return: device id, "" when the device has none.
+ */
 const char *mp_host_memdev_get_id(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_backend() - memdev backend
+ * @d: memory device
+ *
+ * Return: backend object id (without "/objects/").
+ */
 const char *mp_host_memdev_get_backend(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_addr() - memdev addr
+ * @d: memory device
+ *
+ * Return: guest physical address.
+ */
 uint64_t mp_host_memdev_get_addr(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_size() - memdev size
+ * @d: memory device
+ *
+ * Return: size; for virtio-mem the part plugged now.
+ */
 uint64_t mp_host_memdev_get_size(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_slot() - memdev slot
+ * @d: memory device
+ *
+ * Return: slot, -1 for virtio-mem.
+ */
 int mp_host_memdev_get_slot(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_node() - memdev node
+ * @d: memory device
+ *
+ * Return: guest NUMA node.
+ */
 int mp_host_memdev_get_node(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_hotplugged() - memdev hotplugged
+ * @d: memory device
+ *
+ * Return: whether it was hot-added (not there at boot).
+ */
 bool mp_host_memdev_get_hotplugged(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_requested_size() - memdev requested size
+ * @d: memory device
+ *
+ * Return: virtio-mem requested size (0 for others).
+ */
 uint64_t mp_host_memdev_get_requested_size(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_max_size() - memdev max size
+ * @d: memory device
+ *
+ * Return: virtio-mem maximum (0 for others).
+ */
 uint64_t mp_host_memdev_get_max_size(const struct mp_host_memdev *d);
+
+/**
+ * mp_host_memdev_get_block_size() - memdev block size
+ * @d: memory device
+ *
+ * Return: virtio-mem block size (0 for others).
+ */
 uint64_t mp_host_memdev_get_block_size(const struct mp_host_memdev *d);
 
 /**
@@ -297,9 +449,36 @@ int mp_host_plan_new(uint64_t total, uint64_t dimm_size, const int *nodes, unsig
  */
 int mp_host_plan_check(const struct mp_host_plan *plan, const struct mp_host_state *st);
 
+/**
+ * mp_host_plan_free() - free a plan
+ * @plan: plan, may be NULL
+ */
 void mp_host_plan_free(struct mp_host_plan *plan);
+
+/**
+ * mp_host_plan_get_count() - plan count
+ * @plan: plan
+ *
+ * Return: number of DIMMs.
+ */
 unsigned int mp_host_plan_get_count(const struct mp_host_plan *plan);
+
+/**
+ * mp_host_plan_get_size() - plan size
+ * @plan: plan
+ * @i: index
+ *
+ * Return: size of DIMM @i (0 past the end).
+ */
 uint64_t mp_host_plan_get_size(const struct mp_host_plan *plan, unsigned int i);
+
+/**
+ * mp_host_plan_get_node() - plan node
+ * @plan: plan
+ * @i: index
+ *
+ * Return: guest node of DIMM @i (-1 past the end).
+ */
 int mp_host_plan_get_node(const struct mp_host_plan *plan, unsigned int i);
 
 /**
