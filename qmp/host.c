@@ -831,7 +831,7 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 		const struct mp_host_plug_spec *spec, char *id, size_t idlen)
 {
 	struct mp_host_state *st = NULL;
-	char a[32], name[160];
+	char a[32], name[160], disp[170];
 	bool is_vmem = !strcmp(kind, "virtio-mem");
 	bool needs_slot = !is_vmem;
 	int host_node = MP_HOST_NODE_NONE;
@@ -849,25 +849,30 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 		       &st);
 	if (r < 0)
 		return r;
-	r = mp_host_make_id(st, spec->id,
-			    h->virt ? (is_vmem ? "vmem" : kind) : (is_vmem ? "vmem" : kind), name,
-			    sizeof(name));
+	r = mp_host_make_id(st, spec->id, is_vmem ? "vmem" : kind, name, sizeof(name));
 	if (r < 0)
 		goto out;
+	/* libvirt turns the alias into QEMU's id with its "ua-" prefix:
+	 * messages and the caller get the id the VM will know */
+	if ((size_t)snprintf(disp, sizeof(disp), "%s%s", h->virt ? "ua-" : "", name) >=
+	    sizeof(disp)) {
+		r = -ENAMETOOLONG;
+		goto out;
+	}
 	if (st->norphans)
 		mp_warn("%s: %u orphan backend(s) from an interrupted run "
 			"(first: %s); 'memplugctl host cleanup' removes them",
-			name, st->norphans, st->orphans[0]);
+			disp, st->norphans, st->orphans[0]);
 	if (!strcmp(kind, "nvdimm") && !st->nvdimm) {
 		mp_err("%s: the machine was started without nvdimm=on; NVDIMM "
 		       "hot-add needs it set at boot (-M ...,nvdimm=on, or an "
 		       "NVDIMM in the libvirt domain at start)",
-		       name);
+		       disp);
 		r = -EOPNOTSUPP;
 		goto out;
 	}
 	if (!strcmp(kind, "nvdimm") && !spec->mem_path) {
-		mp_err("%s: an NVDIMM needs a backing file (mem-path)", name);
+		mp_err("%s: an NVDIMM needs a backing file (mem-path)", disp);
 		r = -EINVAL;
 		goto out;
 	}
@@ -876,11 +881,11 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 			mp_err("%s: size %s is not a multiple of the guest's "
 			       "128 MiB memory block; the rest could never be "
 			       "onlined",
-			       name, mp_format_size(spec->size, a, sizeof(a)));
+			       disp, mp_format_size(spec->size, a, sizeof(a)));
 			r = -EINVAL;
 			goto out;
 		}
-		r = check_fit(st, name,
+		r = check_fit(st, disp,
 			      spec->size + (strcmp(kind, "nvdimm") ? 0 : spec->label_size),
 			      needs_slot);
 		if (r < 0)
@@ -890,7 +895,7 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 		r = mp_host_numa_pick(h, spec->host_node, spec->size, &host_node);
 		if (r < 0)
 			goto out;
-		mp_info("%s: backend bound to host node %d", name, host_node);
+		mp_info("%s: backend bound to host node %d", disp, host_node);
 	}
 #if HAVE_LIBVIRT
 	if (h->virt)
@@ -900,8 +905,7 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 		r = qmp_plug(h, kind, driver, spec, host_node, name);
 	if (r < 0)
 		goto out;
-	/* libvirt turns the alias into QEMU's id with its "ua-" prefix */
-	if ((size_t)snprintf(id, idlen, "%s%s", h->virt ? "ua-" : "", name) >= idlen)
+	if ((size_t)snprintf(id, idlen, "%s", disp) >= idlen)
 		r = -ENAMETOOLONG;
 out:
 	mp_host_state_free(st);
