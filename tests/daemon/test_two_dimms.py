@@ -26,7 +26,7 @@ def test(g):
     assert set(mpd.zones(g, b0).values()) == {('online', 'Movable')}, mpd.zones(g, b0)
 
     # The every-PFN kpageflags pass follows the report (docs/daemon.md).
-    g.wait_until("memplugctl status -J | grep -q '\"pages_verified\":4'", 20)
+    g.wait_until("memplugctl status -J | grep -Eq '\"pages_verified\": ?4'", 20)
 
     dev1 = g.add_dimm('dimm1', '512M', node=1)
     d1 = mpd.wait_device(g, 'dimm:slot1')
