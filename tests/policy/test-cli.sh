@@ -19,6 +19,8 @@ for c in keys-good syntax-bad merge; do
 	cp -R "$data/$c" "$tmp/$c"
 done
 cp -R "$shipped/default" "$tmp/default"
+# explain memoryN reads the kernel layer: a recorded guest, never the test machine.
+cp -R "$data/../../daemon/fixtures/numa2-two-dimms" "$tmp/fx"
 cp -R "$shipped/examples" "$tmp/examples"
 # find, not chmod -R: never risk touching what a symlink (/dev/null) points to.
 find "$tmp" -type f -exec chmod go-w {} +
@@ -44,7 +46,8 @@ run policy explain --any-owner --kind dimm --size 1G --node 0 --start 0x10000000
 run policy explain --any-owner --kind dimm --size 1G --node 0 --kernel-early 896M \
 	--movable 2G default
 run policy explain --any-owner --kind dax --size 1G default
-run policy explain memory42
+run --sysroot fx policy explain --any-owner memory37 default
+run --sysroot fx policy explain --any-owner slot9 default
 run policy explain --any-owner --kind dimm default
 run policy check --kind dimm default
 run policy frobnicate
