@@ -385,6 +385,9 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 
 	if (flags & MP_SCAN_DEVICES)
 		flags |= MP_SCAN_IOMEM;
+	/* Zones of offline blocks are read only where a node link exists: see below. */
+	if (flags & MP_SCAN_ZONES)
+		flags |= MP_SCAN_NODES;
 	mem = calloc(1, sizeof(*mem));
 	if (!mem)
 		return -ENOMEM;
@@ -413,6 +416,11 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 		if (err)
 			goto out_free;
 	}
+	if (flags & MP_SCAN_NODES) {
+		err = scan_nodes(ctx, mem);
+		if (err)
+			goto out_free;
+	}
 
 	for (size_t i = 0; i < mem->nr; i++) {
 		struct mp_block *b = &mem->blocks[i];
@@ -427,7 +435,15 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 		b->state = parse_state(buf);
 		if (b->state == MP_BLOCK_UNKNOWN)
 			mp_warn("%s/%s: unknown state '%s'", path, rel, buf);
-		if (flags & MP_SCAN_ZONES) {
+		/*
+		 * 6.1's valid_zones_show() of an offline block dereferences
+		 * NODE_DATA(mem->nid), and a DIMM eject resets nid to
+		 * NUMA_NO_NODE (unregister_memory_block_under_nodes()) before
+		 * the sysfs files go away: a read in that window oopses the
+		 * reader (seen in a guest, docs/daemon.md).  The node link goes
+		 * in the same step, so skip offline blocks without one.
+		 */
+		if ((flags & MP_SCAN_ZONES) && (b->state == MP_BLOCK_ONLINE || b->node >= 0)) {
 			snprintf(rel, sizeof(rel), "memory%llu/valid_zones",
 				 (unsigned long long)b->id);
 			err = batch_read(&ab, memfd, rel, b->zones, sizeof(b->zones));
@@ -446,11 +462,6 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 				mp_iomem_sysram_bytes(mem->iomem, b->start, b->start + b->size - 1);
 	}
 	batch_flush(&ab);
-	if (flags & MP_SCAN_NODES) {
-		err = scan_nodes(ctx, mem);
-		if (err)
-			goto out_free;
-	}
 	closedir(dir);
 	*out = mem;
 	return 0;

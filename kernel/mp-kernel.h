@@ -190,7 +190,8 @@ struct mp_block {
 
 /* What mp_memory_scan() reads beyond the block list and state. */
 enum {
-	MP_SCAN_ZONES = 1 << 0, /* valid_zones of every block */
+	MP_SCAN_ZONES =
+		1 << 0, /* valid_zones (offline blocks only with a node link); implies NODES */
 	MP_SCAN_NODES = 1 << 1, /* node of every block, from node/nodeN/memoryM */
 	MP_SCAN_DEVICES = 1 << 2, /* owning device (firmware_node, iomem); implies IOMEM */
 	MP_SCAN_IOMEM = 1 << 3, /* System RAM coverage (holes) */
