@@ -29,6 +29,7 @@ struct host_opts {
 	int nodes[64];
 	unsigned int nnodes;
 	uint64_t dimm_size;
+	bool proxmox;
 	struct mp_host_plug_spec spec;
 	bool no_wait, dry_run;
 };
@@ -45,6 +46,7 @@ static void usage(FILE *f)
 		"      --node N                        guest NUMA node (default 0)\n"
 		"      --nodes N,M,...                 spread DIMMs over these guest nodes\n"
 		"      --dimm-size SIZE                split SIZE into DIMMs of this size\n"
+		"      --layout proxmox                DIMMs on Proxmox's grid (512M x32, 1G x32...)\n"
 		"      --host-node auto|N              bind the backend to a host NUMA node\n"
 		"      --mem-path PATH [--share]       file/hugetlbfs backend (NVDIMM: required)\n"
 		"      --prealloc                      preallocate host memory\n"
@@ -130,12 +132,24 @@ static int cmd_plug(struct mp_host *h, struct host_opts *o, int argc, char **arg
 		return MP_EXIT_USAGE;
 	s->node = o->node;
 	hold_signals(&old);
-	if (!strcmp(o->kind, "dimm") && (o->nnodes > 1 || o->dimm_size)) {
+	if (!strcmp(o->kind, "dimm") && (o->nnodes > 1 || o->dimm_size || o->proxmox)) {
 		if (!o->nnodes) {
 			o->nodes[0] = o->node;
 			o->nnodes = 1;
 		}
-		r = mp_host_plan_new(s->size, o->dimm_size, o->nodes, o->nnodes, &plan);
+		if (o->proxmox) {
+			struct mp_host_state *st = NULL;
+
+			/* the grid continues after the DIMMs already there */
+			r = mp_host_state_get(h, &st);
+			if (r == 0)
+				r = mp_host_plan_new_proxmox(s->size,
+							     mp_host_state_get_slots_used(st),
+							     o->nodes, o->nnodes, &plan);
+			mp_host_state_free(st);
+		} else {
+			r = mp_host_plan_new(s->size, o->dimm_size, o->nodes, o->nnodes, &plan);
+		}
 		if (r == 0) {
 			want = mp_host_plan_get_count(plan);
 			r = mp_host_plug_plan(h, plan, s, &ids);
@@ -301,6 +315,7 @@ int mp_cmd_host(int argc, char **argv)
 		O_FORCE,
 		O_NO_WAIT,
 		O_DRY_RUN,
+		O_LAYOUT,
 	};
 	static const struct option opts[] = { { "qmp", required_argument, NULL, O_QMP },
 					      { "connect", required_argument, NULL, O_CONNECT },
@@ -321,6 +336,7 @@ int mp_cmd_host(int argc, char **argv)
 					      { "force", no_argument, NULL, O_FORCE },
 					      { "no-wait", no_argument, NULL, O_NO_WAIT },
 					      { "dry-run", no_argument, NULL, O_DRY_RUN },
+					      { "layout", required_argument, NULL, O_LAYOUT },
 					      { "help", no_argument, NULL, 'h' },
 					      {} };
 	struct host_opts o = {
@@ -419,6 +435,16 @@ int mp_cmd_host(int argc, char **argv)
 			break;
 		case O_DRY_RUN:
 			o.dry_run = true;
+			break;
+		case O_LAYOUT:
+			if (strcmp(optarg, "proxmox") && strcmp(optarg, "even")) {
+				fprintf(stderr,
+					"memplugctl host: bad --layout '%s' "
+					"(even or proxmox)\n",
+					optarg);
+				return MP_EXIT_USAGE;
+			}
+			o.proxmox = !strcmp(optarg, "proxmox");
 			break;
 		case 'h':
 			usage(stdout);

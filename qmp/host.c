@@ -1332,6 +1332,72 @@ int mp_host_plan_new(uint64_t total, uint64_t dimm_size, const int *nodes, unsig
 	return 0;
 }
 
+static int plan_alloc(unsigned int n, struct mp_host_plan **out)
+{
+	struct mp_host_plan *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return -ENOMEM;
+	p->size = calloc(n ? n : 1, sizeof(*p->size));
+	p->node = calloc(n ? n : 1, sizeof(*p->node));
+	if (!p->size || !p->node) {
+		mp_host_plan_free(p);
+		return -ENOMEM;
+	}
+	p->n = n;
+	*out = p;
+	return 0;
+}
+
+/*
+ * Proxmox's grid (PVE::QemuServer::Memory, foreach_dimm): DIMMs of 512 MiB,
+ * 32 of them, then 32 of 1 GiB, doubling every 32; DIMM i of a size class
+ * goes to node i % nodes.  Following it means a VM grown by memplug and one
+ * grown by Proxmox end up with the same DIMMs.
+ */
+#define PVE_FIRST_DIMM (512ull << 20)
+#define PVE_PER_CLASS 32
+
+static uint64_t pve_dimm_size(unsigned int idx)
+{
+	return PVE_FIRST_DIMM << (idx / PVE_PER_CLASS);
+}
+
+int mp_host_plan_new_proxmox(uint64_t total, unsigned int first, const int *nodes,
+			     unsigned int nnodes, struct mp_host_plan **out)
+{
+	char a[32], b[32];
+	uint64_t sum = 0;
+	unsigned int n = 0, i;
+	int r;
+
+	*out = NULL;
+	if (!nnodes || !total || first >= 8 * PVE_PER_CLASS) {
+		mp_err("plan: proxmox layout needs a size, nodes and fewer than %u "
+		       "DIMMs already plugged",
+		       8 * PVE_PER_CLASS);
+		return -EINVAL;
+	}
+	while (sum < total && first + n < 8 * PVE_PER_CLASS)
+		sum += pve_dimm_size(first + n++);
+	if (sum != total) {
+		mp_err("plan: %s is not on Proxmox's DIMM grid from DIMM %u on "
+		       "(nearest: %s or %s)",
+		       mp_format_size(total, a, sizeof(a)), first,
+		       mp_format_size(sum - pve_dimm_size(first + n - 1), b, sizeof(b)),
+		       mp_format_size(sum, a, sizeof(a)));
+		return -EINVAL;
+	}
+	r = plan_alloc(n, out);
+	if (r < 0)
+		return r;
+	for (i = 0; i < n; i++) {
+		(*out)->size[i] = pve_dimm_size(first + i);
+		(*out)->node[i] = nodes[((first + i) % PVE_PER_CLASS) % nnodes];
+	}
+	return 0;
+}
+
 int mp_host_plan_check(const struct mp_host_plan *plan, const struct mp_host_state *st)
 {
 	uint64_t total = 0;

@@ -441,6 +441,22 @@ int mp_host_plan_new(uint64_t total, uint64_t dimm_size, const int *nodes, unsig
 		     struct mp_host_plan **out);
 
 /**
+ * mp_host_plan_new_proxmox() - DIMMs on Proxmox's grid
+ * @total: bytes to add: must be the sum of the next DIMMs of the grid
+ * @first: index of the first new DIMM (the DIMMs the VM already has)
+ * @nodes: guest nodes
+ * @nnodes: number of @nodes (>= 1)
+ * @out: receives the plan
+ *
+ * Proxmox's layout (PVE::QemuServer::Memory): 32 DIMMs of 512 MiB, then 32 of
+ * 1 GiB, doubling every 32 DIMMs; DIMM i of a size class on node i % nodes.
+ *
+ * Return: 0, or -EINVAL with the nearest sizes on the grid logged.
+ */
+int mp_host_plan_new_proxmox(uint64_t total, unsigned int first, const int *nodes,
+			     unsigned int nnodes, struct mp_host_plan **out);
+
+/**
  * mp_host_plan_check() - whether a plan fits the VM's free slots and maxmem
  * @plan: plan
  * @st: snapshot of the VM

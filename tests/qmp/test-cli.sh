@@ -31,6 +31,11 @@ grep -q '^mp-dimm0 .*dimm .*512M' $dir/out || { echo "FAIL: list output"; cat $d
 check 0 "list -J" $h -J list
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["slots-used"]==1 and d["devices"][0]["id"]=="mp-dimm0"' $dir/out \
 	|| { echo "FAIL: list -J content"; fail=1; }
+# Proxmox's grid continues after the DIMM already there: 1536M = 3 x 512M,
+# but 2 slots are left; 768M is off the grid
+check 1 "proxmox layout, no room" $h plug 1536M --layout proxmox
+check 1 "proxmox layout, off grid" $h plug 768M --layout proxmox
+grep -q "not on Proxmox's DIMM grid" $dir/err || { echo "FAIL: off-grid reason"; fail=1; }
 check 1 "plug too big" $h plug 16G
 grep -q 'does not fit' $dir/err || { echo "FAIL: no reason given"; fail=1; }
 check 2 "bad size" $h plug 12Q

@@ -350,6 +350,22 @@ static void test_numa_plan(void)
 	CHECK_EQ(mp_host_plan_get_node(p, 2), 0);
 	mp_host_plan_free(p);
 	CHECK_EQ(mp_host_plan_new(100 * M, 0, nodes, 2, &p), -EINVAL);
+	/* Proxmox's grid: 512M DIMMs, node = index in class % nodes; from
+	 * DIMM 31 on: one 512M (node 1), then 1G DIMMs from node 0 again */
+	CHECK_EQ(mp_host_plan_new_proxmox(2 * G, 0, nodes, 2, &p), 0);
+	CHECK_EQ(mp_host_plan_get_count(p), 4);
+	CHECK_EQ(mp_host_plan_get_size(p, 3), 512 * M);
+	CHECK_EQ(mp_host_plan_get_node(p, 3), 1);
+	mp_host_plan_free(p);
+	CHECK_EQ(mp_host_plan_new_proxmox(2560 * M, 31, nodes, 2, &p), 0);
+	CHECK_EQ(mp_host_plan_get_count(p), 3);
+	CHECK_EQ(mp_host_plan_get_size(p, 0), 512 * M);
+	CHECK_EQ(mp_host_plan_get_node(p, 0), 1);
+	CHECK_EQ(mp_host_plan_get_size(p, 1), 1 * G);
+	CHECK_EQ(mp_host_plan_get_node(p, 1), 0);
+	CHECK_EQ(mp_host_plan_get_node(p, 2), 1);
+	mp_host_plan_free(p);
+	CHECK_EQ(mp_host_plan_new_proxmox(768 * M, 0, nodes, 2, &p), -EINVAL);
 
 	CHECK_EQ(tq_qemu_start(&qm, "-M pc -m 1G,slots=4,maxmem=8G "
 				    "-object memory-backend-ram,id=r0,size=512M "
