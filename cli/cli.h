@@ -11,4 +11,13 @@ int mp_cli_ctx(struct mp_ctx **ctx);
 /* "EINVAL", "EBUSY", ... for a negative errno. */
 const char *mp_cli_errname(int err);
 
+/* memplugd's control socket, unless --socket says otherwise. */
+#define MP_DAEMON_SOCKET "/run/memplug/memplugd.sock"
+
+/*
+ * Send one JSON request line to memplugd and read its answer (malloc'ed).
+ * Return: 0 or -errno (-ENOENT/-ECONNREFUSED: no daemon, -ETIMEDOUT).
+ */
+int mp_cli_ask_daemon(const char *path, const char *request, int timeout_ms, char **answer);
+
 #endif

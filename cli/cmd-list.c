@@ -151,7 +151,7 @@ static void cell(const struct mp_memory *mem, const struct range *r, int col, bo
 }
 
 static void print_json(const struct mp_memory *mem, const struct range *rs, size_t nr, const int *c,
-		       int n, bool bytes)
+		       int n, bool bytes, const char *source)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
 	uint64_t on = 0, off = 0;
@@ -189,9 +189,78 @@ static void print_json(const struct mp_memory *mem, const struct range *rs, size
 	json_object_object_add(root, "offline", json_object_new_uint64(off));
 	json_object_object_add(root, "auto_online_blocks",
 			       json_object_new_string(mem->auto_online));
+	json_object_object_add(root, "source", json_object_new_string(source));
 	printf("%s\n", json_object_to_json_string_ext(
 			       root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(root);
+}
+
+/*
+ * The daemon's model: the blocks of memplugd's latest scan, which it reads
+ * safely (see mp_memory_scan() on valid_zones) after every event burst.
+ * Return: 0, -ENOENT when no daemon answers, -EPROTO for a bad answer.
+ */
+static int load_from_daemon(const char *sock, struct mp_memory **out)
+{
+	struct json_object *root = NULL, *blocks, *v;
+	_mp_free_ char *answer = NULL;
+	struct mp_memory *mem;
+	int err;
+
+	err = mp_cli_ask_daemon(sock, "{\"command\":\"list\"}\n", 2000, &answer);
+	if (err == -ENOENT || err == -ECONNREFUSED)
+		return -ENOENT;
+	if (err) {
+		fprintf(stderr, "memplugctl list: %s: %s; reading sysfs instead\n", sock,
+			strerror(-err));
+		return err;
+	}
+	root = json_tokener_parse(answer);
+	if (!root || !json_object_object_get_ex(root, "blocks", &blocks) ||
+	    !json_object_is_type(blocks, json_type_array) ||
+	    !json_object_object_get_ex(root, "block_size", &v)) {
+		fprintf(stderr, "memplugctl list: %s: unexpected answer; reading sysfs instead\n",
+			sock);
+		json_object_put(root);
+		return -EPROTO;
+	}
+	mem = calloc(1, sizeof(*mem));
+	if (!mem) {
+		json_object_put(root);
+		return -ENOMEM;
+	}
+	mem->geo = (struct mp_geometry){ MP_PAGE_SIZE, MP_SUBSECTION_SIZE, MP_SECTION_SIZE,
+					 (uint64_t)json_object_get_int64(v) };
+	mem->nr = json_object_array_length(blocks);
+	mem->blocks = calloc(mem->nr ? mem->nr : 1, sizeof(*mem->blocks));
+	if (!mem->blocks || !mem->geo.block_size) {
+		mp_memory_free(mem);
+		json_object_put(root);
+		return -EPROTO;
+	}
+	for (size_t i = 0; i < mem->nr; i++) {
+		struct json_object *o = json_object_array_get_idx(blocks, i), *f;
+		struct mp_block *b = &mem->blocks[i];
+
+		b->id = json_object_object_get_ex(o, "id", &f) ?
+				(uint64_t)json_object_get_int64(f) :
+				0;
+		b->start = mp_block_to_addr(&mem->geo, b->id);
+		b->size = mem->geo.block_size;
+		b->state = mp_block_state_parse(
+			json_object_object_get_ex(o, "state", &f) ? json_object_get_string(f) : "");
+		b->node = json_object_object_get_ex(o, "node", &f) ? json_object_get_int(f) : -1;
+		if (json_object_object_get_ex(o, "zones", &f))
+			snprintf(b->zones, sizeof(b->zones), "%s", json_object_get_string(f));
+		if (json_object_object_get_ex(o, "device", &f))
+			mp_devref_parse(json_object_get_string(f), &b->dev);
+		b->sysram_bytes = json_object_object_get_ex(o, "system_ram_bytes", &f) ?
+					  (uint64_t)json_object_get_int64(f) :
+					  b->size;
+	}
+	json_object_put(root);
+	*out = mem;
+	return 0;
 }
 
 static void usage(FILE *f)
@@ -203,7 +272,11 @@ static void usage(FILE *f)
 		"  -J, --json         JSON output\n"
 		"  -n, --noheadings   no header line\n"
 		"  -o, --output LIST  columns (+LIST appends): RANGE SIZE STATE BLOCK NODE ZONES DEVICE HOLES\n"
-		"      --summary=never|only|always\n");
+		"      --summary=never|only|always\n"
+		"      --direct       read sysfs even when memplugd runs\n"
+		"      --socket PATH  memplugd's control socket (default " MP_DAEMON_SOCKET ")\n"
+		"Without --sysroot, blocks come from memplugd's model when it runs: it reads\n"
+		"valid_zones only where 6.1 can't oops the reader during an eject.\n");
 }
 
 int mp_cmd_list(int argc, char **argv)
@@ -217,11 +290,14 @@ int mp_cmd_list(int argc, char **argv)
 		{ "sysroot", required_argument, NULL, 'r' },
 		{ "summary", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "direct", no_argument, NULL, 'D' },
+		{ "socket", required_argument, NULL, 'S' },
 		{ 0 },
 	};
 	int c[C_NR] = { C_RANGE, C_SIZE, C_STATE, C_BLOCK, C_NODE, C_ZONES, C_DEVICE, C_HOLES };
 	int n = C_NR, opt, err;
-	bool all = false, bytes = false, json = false, headings = true;
+	bool all = false, bytes = false, json = false, headings = true, direct = false;
+	const char *sock = MP_DAEMON_SOCKET, *source = "sysfs";
 	const char *summary = "always";
 	struct mp_memory *mem = NULL;
 	struct mp_ctx *ctx = NULL;
@@ -254,6 +330,12 @@ int mp_cmd_list(int argc, char **argv)
 		case 's':
 			summary = optarg;
 			break;
+		case 'D':
+			direct = true;
+			break;
+		case 'S':
+			sock = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return MP_EXIT_OK;
@@ -271,7 +353,13 @@ int mp_cmd_list(int argc, char **argv)
 	err = mp_cli_ctx(&ctx);
 	if (err)
 		return MP_EXIT_FAIL;
-	err = mp_memory_scan(ctx, flags, &mem);
+	/* A sysroot is a snapshot or a test root: never mix in the live daemon. */
+	if (!direct && !mp_cli.sysroot && !getenv("MEMPLUG_SYSROOT") &&
+	    load_from_daemon(sock, &mem) == 0)
+		source = "memplugd";
+	else
+		mem = NULL;
+	err = mem ? 0 : mp_memory_scan(ctx, flags, &mem);
 	if (err)
 		goto out;
 	rs = calloc(mem->nr ? mem->nr : 1, sizeof(*rs));
@@ -297,7 +385,7 @@ int mp_cmd_list(int argc, char **argv)
 			off += b->size;
 	}
 	if (json) {
-		print_json(mem, rs, nr, c, n, bytes);
+		print_json(mem, rs, nr, c, n, bytes, source);
 		goto out;
 	}
 	if (strcmp(summary, "only")) {
@@ -350,6 +438,8 @@ int mp_cmd_list(int argc, char **argv)
 			       mp_format_size(off, buf, sizeof(buf)));
 		if (mem->auto_online[0] && strcmp(mem->auto_online, "offline"))
 			printf("Kernel auto-online:   %s\n", mem->auto_online);
+		if (strcmp(source, "sysfs"))
+			printf("Source:               %s (%s)\n", source, sock);
 	}
 out:
 	free(rs);

@@ -17,23 +17,22 @@
 
 #include <json-c/json.h>
 
+#include "cli.h"
 #include "commands.h"
 #include "util.h"
-
-#define DEFAULT_SOCKET "/run/memplug/memplugd.sock"
 
 static void status_usage(FILE *f)
 {
 	fputs("Usage: memplugctl status [-J] [--socket PATH] [--wait DEVICE [--timeout SEC]]\n"
 	      "  -J, --json       print memplugd's answer as JSON\n"
-	      "  --socket PATH    memplugd's control socket (default " DEFAULT_SOCKET ")\n"
+	      "  --socket PATH    memplugd's control socket (default " MP_DAEMON_SOCKET ")\n"
 	      "  --wait DEVICE    answer once DEVICE (e.g. dimm:slot1, dax:dax0.0) has a\n"
 	      "                   final outcome; exit 1 on timeout\n"
 	      "  --timeout SEC    for --wait (default 30)\n",
 	      f);
 }
 
-static int ask(const char *path, const char *request, int timeout_ms, char **answer)
+int mp_cli_ask_daemon(const char *path, const char *request, int timeout_ms, char **answer)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t len = 0, cap = 65536;
@@ -178,7 +177,7 @@ int mp_cmd_status(int argc, char **argv)
 	int timeout_ms = 30000, c, err;
 
 	if (!path)
-		path = DEFAULT_SOCKET;
+		path = MP_DAEMON_SOCKET;
 	optind = 0;
 	while ((c = getopt_long(argc, argv, "+Jh", opts, NULL)) != -1) {
 		switch (c) {
@@ -211,7 +210,7 @@ int mp_cmd_status(int argc, char **argv)
 			 wait);
 	else
 		snprintf(request, sizeof(request), "{\"command\":\"status\"}\n");
-	err = ask(path, request, timeout_ms, &answer);
+	err = mp_cli_ask_daemon(path, request, timeout_ms, &answer);
 	if (err) {
 		if (err == -ENOENT || err == -ECONNREFUSED)
 			fprintf(stderr, "memplugctl status: memplugd is not running (%s: %s)\n",

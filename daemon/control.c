@@ -272,6 +272,7 @@ struct json_object *mpd_list_json(struct daemon *d)
 			add_str(x, "zones", b->zones);
 			add_int(x, "node", b->node);
 			add_str(x, "device", mp_devref_format(&b->dev, dev, sizeof(dev)));
+			add_int(x, "system_ram_bytes", (int64_t)b->sysram_bytes);
 			json_object_array_add(a, x);
 		}
 	}

@@ -99,6 +99,34 @@ const char *mp_devref_format(const struct mp_devref *d, char *buf, size_t len)
 	return buf;
 }
 
+int mp_devref_parse(const char *s, struct mp_devref *d)
+{
+	static const enum mp_dev_kind kinds[] = { MP_DEV_BOOT, MP_DEV_DIMM, MP_DEV_DAX,
+						  MP_DEV_VIRTIO_MEM };
+	const char *colon = strchr(s, ':');
+	size_t n = colon ? (size_t)(colon - s) : strlen(s);
+	uint64_t slot;
+
+	memset(d, 0, sizeof(*d));
+	d->slot = -1;
+	if (!strcmp(s, "-"))
+		return 0;
+	for (size_t i = 0; i < MP_ARRAY_SIZE(kinds); i++) {
+		const char *name = mp_dev_kind_name(kinds[i]);
+
+		if (strlen(name) != n || strncmp(s, name, n))
+			continue;
+		d->kind = kinds[i];
+		if (colon)
+			snprintf(d->name, sizeof(d->name), "%s", colon + 1);
+		if (d->kind == MP_DEV_DIMM && !strncmp(d->name, "slot", 4) &&
+		    !mp_parse_u64(d->name + 4, 10, &slot))
+			d->slot = (int)slot;
+		return 0;
+	}
+	return -EINVAL;
+}
+
 int mp_block_parse_name(const char *s, uint64_t *id)
 {
 	if (!strncmp(s, "memory", 6))
@@ -106,7 +134,7 @@ int mp_block_parse_name(const char *s, uint64_t *id)
 	return mp_parse_u64(s, 10, id) ? -EINVAL : 0;
 }
 
-static enum mp_block_state parse_state(const char *s)
+enum mp_block_state mp_block_state_parse(const char *s)
 {
 	if (!strcmp(s, "online"))
 		return MP_BLOCK_ONLINE;
@@ -432,7 +460,7 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 			mp_err("%s/%s: %s", path, rel, strerror(-err));
 			goto out_free;
 		}
-		b->state = parse_state(buf);
+		b->state = mp_block_state_parse(buf);
 		if (b->state == MP_BLOCK_UNKNOWN)
 			mp_warn("%s/%s: unknown state '%s'", path, rel, buf);
 		/*
@@ -486,7 +514,7 @@ int mp_block_read_state(const struct mp_ctx *ctx, uint64_t id, enum mp_block_sta
 	err = mp_read_attr(AT_FDCWD, path, buf, sizeof(buf));
 	if (err < 0)
 		return err;
-	*state = parse_state(buf);
+	*state = mp_block_state_parse(buf);
 	return 0;
 }
 

@@ -222,9 +222,17 @@ struct mp_block *mp_memory_find(const struct mp_memory *mem, uint64_t id);
 struct mp_block *mp_memory_find_addr(const struct mp_memory *mem, uint64_t addr);
 
 const char *mp_block_state_name(enum mp_block_state s);
+/** mp_block_state_parse() - "online"/"offline"/"going-offline" to a state (else UNKNOWN). */
+enum mp_block_state mp_block_state_parse(const char *s);
 const char *mp_dev_kind_name(enum mp_dev_kind k);
 /** mp_devref_format() - "dimm:slot3", "dax:dax0.0", "virtio-mem:virtio0", "boot", "-". */
 const char *mp_devref_format(const struct mp_devref *d, char *buf, size_t len);
+
+/**
+ * mp_devref_parse() - the inverse of mp_devref_format()
+ * Return: 0, or -EINVAL for an unknown kind.
+ */
+int mp_devref_parse(const char *s, struct mp_devref *d);
 
 /**
  * mp_block_parse_name() - "memory42" or "42" to a block number

@@ -35,6 +35,14 @@ def test(g):
     b1 = g.blocks_of(dev1['addr'], dev1['size'])
     assert set(mpd.zones(g, b1).values()) == {('online', 'Normal')}, mpd.zones(g, b1)
 
+    # With memplugd running, list answers from its model: same rows as sysfs.
+    import json
+    via = json.loads(g.check('memplugctl list -J -b 2>/dev/null'))
+    direct = json.loads(g.check('memplugctl list -J -b --direct 2>/dev/null'))
+    assert via['source'] == 'memplugd' and direct['source'] == 'sysfs', (via, direct)
+    assert via['memory'] == direct['memory'], (via['memory'], direct['memory'])
+    assert 'Source:               memplugd' in g.check('memplugctl list')
+
     human = g.check('memplugctl status')
     assert 'dimm:slot0' in human and 'movable' in human, human
     log = mpd.log(g)
