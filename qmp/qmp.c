@@ -393,6 +393,7 @@ fail:
 int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	long long deadline = now_ms() + timeout_ms;
 	int fd, r;
 
 	*out = NULL;
@@ -401,18 +402,33 @@ int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* Non-blocking: a blocking connect to a unix socket whose listen
+	 * backlog is full (QEMU busy with another client, more waiting)
+	 * sleeps with no timeout.  Unix sockets then fail with EAGAIN rather
+	 * than EINPROGRESS, so retry until the deadline. */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -errno;
-	/* A unix-socket connect completes or fails at once (or queues in
-	 * the backlog, which the greeting timeout then catches). */
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	while (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
-		mp_err("qmp: %s: connect: %s", path, strerror(-r));
+		if (r == -EINTR)
+			continue;
+		if (r == -EAGAIN && now_ms() < deadline) {
+			usleep(10000);
+			continue;
+		}
+		if (r == -EAGAIN) {
+			mp_err("qmp: %s: connect: listen queue full for %d ms "
+			       "(QEMU serves another client)",
+			       path, timeout_ms);
+			r = -ETIMEDOUT;
+		} else {
+			mp_err("qmp: %s: connect: %s", path, strerror(-r));
+		}
 		close(fd);
 		return r;
 	}
-	return mp_qmp_new_fd(fd, timeout_ms, out);
+	return mp_qmp_new_fd(fd, ms_left(deadline) ? ms_left(deadline) : 1, out);
 }
 
 void mp_qmp_event_drop(struct mp_qmp *q)

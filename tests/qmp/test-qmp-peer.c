@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -296,6 +297,48 @@ static void test_timeouts_and_close(void)
 	peer_end(pid);
 }
 
+/* A QEMU busy with another client: the connection sits in the listen
+ * queue (no greeting), or the queue is full (connect would block). */
+static void test_busy_listener(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/mp-tq-busy-XXXXXX";
+	struct mp_qmp *q = NULL;
+	int lfd, fds[64], n = 0, i;
+	long long t0;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0);
+		return;
+	}
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/qmp.sock", dir);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
+	CHECK(listen(lfd, 1) == 0);
+
+	t0 = tq_now_ms();
+	CHECK_EQ(mp_qmp_connect(sa.sun_path, 300, &q), -ETIMEDOUT);
+	CHECK(tq_now_ms() - t0 < 1500);
+
+	/* fill the queue */
+	for (n = 0; n < 64; n++) {
+		fds[n] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(fds[n], (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			close(fds[n]);
+			break;
+		}
+	}
+	CHECK(n < 64);
+	t0 = tq_now_ms();
+	CHECK_EQ(mp_qmp_connect(sa.sun_path, 300, &q), -ETIMEDOUT);
+	CHECK(tq_now_ms() - t0 < 1500);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	close(lfd);
+	unlink(sa.sun_path);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -303,5 +346,6 @@ int main(void)
 	test_handshakes();
 	test_commands();
 	test_timeouts_and_close();
+	test_busy_listener();
 	return tq_finish("test-qmp-peer");
 }
