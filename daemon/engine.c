@@ -487,6 +487,22 @@ static void online_group(struct daemon *d, const struct mp_memory *mem, struct m
 		if (bo->violation)
 			mp_err("kernel-rule violation: memory%llu (%s): %s",
 			       (unsigned long long)bo->id, r->key, bo->why);
+		/*
+		 * Keep the model current: `memplugctl list` answers from it, and
+		 * the next rescan may be a long idle time away.
+		 */
+		if (!bo->err || bo->by_other) {
+			struct mp_block *b = mp_memory_find(mem, bo->id);
+
+			if (b) {
+				b->state = MP_BLOCK_ONLINE;
+				if (bo->check.zone[0])
+					snprintf(b->zones, sizeof(b->zones), "%s", bo->check.zone);
+				else if (mp_block_read_zones(d->ctx, b->id, b->zones,
+							     sizeof(b->zones)))
+					b->zones[0] = '\0';
+			}
+		}
 	}
 	if (level == MP_VERIFY_FULL && g->dev.kind != MP_DEV_VIRTIO_MEM) {
 		for (size_t i = 0; i < out.nr; i++) {

@@ -30,13 +30,15 @@ def test(g):
 
     dev1 = g.add_dimm('dimm1', '512M', node=1)
     d1 = mpd.wait_device(g, 'dimm:slot1')
+    # memplugd's model is current the moment it reports (list answers from it).
+    rows = json.loads(g.check('memplugctl list -J 2>/dev/null'))['memory']
+    assert [r['state'] for r in rows if r['device'] == 'dimm:slot1'] == ['online'], rows
     mpd.assert_clean(d1, 4)
     assert d1['zone'] == 'kernel' and d1['node'] == 1, d1
     b1 = g.blocks_of(dev1['addr'], dev1['size'])
     assert set(mpd.zones(g, b1).values()) == {('online', 'Normal')}, mpd.zones(g, b1)
 
     # With memplugd running, list answers from its model: same rows as sysfs.
-    import json
     via = json.loads(g.check('memplugctl list -J -b 2>/dev/null'))
     direct = json.loads(g.check('memplugctl list -J -b --direct 2>/dev/null'))
     assert via['source'] == 'memplugd' and direct['source'] == 'sysfs', (via, direct)
