@@ -3,6 +3,8 @@
 DIMM on node 1 to the kernel zone, as the policies say, each decided as a
 whole and verified (state, valid_zones, kpageflags, iomem)."""
 
+import json
+
 import mpd
 
 POLICIES = {
