@@ -10,12 +10,12 @@ blocks present and offline (firmware_node and node links in place), or, for
 the conflict case, already onlined by the kernel's own auto-online.
 """
 import os
-import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-from guest import Guest  # noqa: E402
+sys.path.insert(0, os.path.join(HERE, '..', 'fixture'))
+import record  # noqa: E402  (tests/fixture/record.py: boot, set up, snapshot, copy)
 
 FIXTURES = os.path.join(HERE, 'fixtures')
 MEM = '/sys/devices/system/memory'
@@ -55,19 +55,6 @@ SCENARIOS = {
 }
 
 
-def record(name):
-    setup, args = SCENARIOS[name]
-    dest = os.path.join(FIXTURES, name)
-    with Guest(name='record-' + name, **args) as g:
-        setup(g)
-        g.check('rm -rf /tmp/snap && memplugctl snapshot /tmp/snap')
-        shutil.rmtree(dest, ignore_errors=True)
-        n = g.fetch_dir('/tmp/snap', dest)
-    print('%s: %d bytes recorded into %s' % (name, n, os.path.relpath(dest)))
-
 
 if __name__ == '__main__':
-    for s in sys.argv[1:] or SCENARIOS:
-        if s not in SCENARIOS:
-            sys.exit('unknown scenario %s (have: %s)' % (s, ' '.join(SCENARIOS)))
-        record(s)
+    record.main(SCENARIOS, FIXTURES, sys.argv[1:])
