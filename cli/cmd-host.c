@@ -62,6 +62,17 @@ static void usage(FILE *f)
 		"Exit status: 0 done, 1 failed (nothing changed), 64 partial, 2 usage.\n");
 }
 
+static void libvirt_watchdog(int sig)
+{
+	static const char msg[] = "memplugctl host: libvirt did not answer in time "
+				  "(libvirtd stopped or hung?); giving up\n";
+
+	if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0) {
+		/* nothing left to tell */
+	}
+	_exit(MP_EXIT_FAIL);
+}
+
 static void progress(const char *what, long elapsed_ms, void *ud)
 {
 	fprintf(stderr, "%s (%ld s)\n", what, elapsed_ms / 1000);
@@ -471,6 +482,14 @@ int mp_cmd_host(int argc, char **argv)
 		return MP_EXIT_USAGE;
 	}
 
+	if (o.domain) {
+		/* libvirt calls have no deadline (keepalive starts only once the
+		 * connection is open): a libvirtd that stopped answering would
+		 * block us for good.  Dying is safe here: libvirtd does each
+		 * device change atomically on its side. */
+		signal(SIGALRM, libvirt_watchdog);
+		alarm((o.timeout_ms ? o.timeout_ms / 1000 : 60) + 30);
+	}
 	if (o.domain)
 		r = mp_host_open_libvirt(o.uri, o.domain, o.timeout_ms, &h);
 	else

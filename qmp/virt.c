@@ -33,6 +33,7 @@
 	X(virConnectDomainEventRegisterAny)   \
 	X(virConnectIsAlive)                  \
 	X(virConnectOpen)                     \
+	X(virConnectSetKeepAlive)             \
 	X(virDomainAttachDeviceFlags)         \
 	X(virDomainDetachDeviceAlias)         \
 	X(virDomainFree)                      \
@@ -171,6 +172,11 @@ int mp_virt_open(const char *uri, const char *domain, struct mp_virt **out)
 		free(v);
 		return -ECONNREFUSED;
 	}
+	/* libvirt's RPCs have no deadline; keepalive (answered by the
+	 * client's I/O loop during every call) makes a libvirtd that stopped
+	 * answering an error after about 3 x 2 s instead of a hang */
+	if (vl.virConnectSetKeepAlive(v->conn, 2, 3) < 0)
+		mp_dbg("libvirt: keepalive not supported by this connection");
 	v->dom = vl.virDomainLookupByName(v->conn, domain);
 	if (!v->dom)
 		v->dom = vl.virDomainLookupByUUIDString(v->conn, domain);

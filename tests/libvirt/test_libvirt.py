@@ -135,16 +135,38 @@ def test_nvdimm(workdir):
             virsh('destroy', name, check=False)
 
 
+def test_stopped_libvirtd():
+    """A libvirtd that stops answering: memplugctl gives up after --timeout
+    plus its 30 s grace, saying why, instead of hanging."""
+    import signal
+    import time
+    pid = int(open('/run/libvirtd.pid').read().split()[0])
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        t0 = time.monotonic()
+        r = ctl('--timeout', '1', 'list', rc=1, timeout=120)
+        dt = time.monotonic() - t0
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    assert 'libvirt did not answer in time' in r.stderr, r.stderr
+    assert dt < 45, dt
+
+
 def main():
     if not os.access(CTL, os.X_OK):
         print('SKIP: memplugctl not built')
         sys.exit(77)
     try:
-        with Daemons():
+        with Daemons() as daemons:
             with VirtGuest(DOM, mem='1G', slots=8, maxmem='16G', name='host-libvirt') as g:
                 test(g)
                 work = g.workdir
             test_nvdimm(os.path.join(work, 'nvdimm'))
+            # only a libvirtd this test started may be stopped for a while
+            if daemons.started:
+                test_stopped_libvirtd()
+            else:
+                print('stopped-libvirtd case not run: libvirtd was not started by this test')
     except GuestSkip as e:
         print('SKIP: %s' % e)
         sys.exit(77)

@@ -29,6 +29,17 @@ def virsh(*args, check=True, timeout=60):
     return r.stdout
 
 
+def _answers(path):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        s.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
 class Daemons:
     """virtlogd + libvirtd, started only when libvirt does not answer."""
 
@@ -43,9 +54,11 @@ class Daemons:
         if subprocess.run(['virsh', '-c', URI, 'version'], stdout=subprocess.DEVNULL,
                           stderr=subprocess.DEVNULL, timeout=60).returncode == 0:
             return self
-        for name, pidfile in (('virtlogd', '/run/virtlogd.pid'),
-                              ('libvirtd', '/run/libvirtd.pid')):
-            if subprocess.run(['pgrep', '-x', name], stdout=subprocess.DEVNULL).returncode == 0:
+        for name, pidfile, sock in (('virtlogd', '/run/virtlogd.pid', '/run/libvirt/virtlogd-sock'),
+                                    ('libvirtd', '/run/libvirtd.pid', '/run/libvirt/libvirt-sock')):
+            # a daemon counts as running when its socket answers (a process
+            # list would also show exited, unreaped ones)
+            if _answers(sock):
                 continue
             subprocess.run([name, '-d'], check=True)
             for _ in range(100):
