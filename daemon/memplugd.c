@@ -395,6 +395,19 @@ out:
 	return 0;
 }
 
+/* Everything the daemon holds, released on every exit path (LeakSanitizer runs the tests). */
+static void daemon_release(struct daemon *d)
+{
+	mp_policyset_unref(d->set);
+	mp_memory_free(d->mem);
+	mp_kpageflags_close(d->kpf);
+	mp_ctx_free(d->ctx);
+	free(d->policy_errors);
+	free(d->recs);
+	free(d->expect);
+	free(d->deep);
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_STATE = 0x100, OPT_EVENTS };
@@ -413,15 +426,15 @@ int main(int argc, char **argv)
 		{},
 	};
 	struct daemon d = { .socket_path = DEFAULT_SOCKET, .state_path = DEFAULT_STATE };
-	const char **dirs = calloc((size_t)argc + 1, sizeof(*dirs));
+	/* On the stack: every early return below would otherwise leak it. */
+	const char *dirs[argc + 1];
 	bool check = false;
-	int verbose = 0, ndirs = 0, c, err, ufd, sfd;
+	int verbose = 0, ndirs = 0, c, err, ufd, sfd, rc;
 	sigset_t mask;
 
 	mp_log_set_ident("memplugd");
 	mp_log_set_level(LOG_NOTICE);
-	if (!dirs)
-		return 1;
+	memset(dirs, 0, sizeof(dirs));
 	while ((c = getopt_long(argc, argv, "r:p:s:tn1vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
@@ -496,13 +509,15 @@ int main(int argc, char **argv)
 	d.nodes = mp_node_provider_default(d.ctx);
 	mp_info("node facts from %s%s", d.nodes->name,
 		mp_ctx_root(d.ctx)[0] ? " (sysroot set: the host's own nodes are not read)" : "");
+	rc = 1;
 	if (mpd_reload(&d, true))
-		return 1;
+		goto out;
 	mpd_state_load(&d);
 
 	if (d.once) {
 		err = run_once(&d);
-		return err ? 1 : (d.violations ? 3 : 0);
+		rc = err ? 1 : (d.violations ? 3 : 0);
+		goto out;
 	}
 
 	sigemptyset(&mask);
@@ -514,30 +529,29 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0) {
 		mp_err("signalfd: %s", strerror(errno));
-		return 1;
+		goto out;
 	}
 	if (d.events_path) {
 		/* O_RDWR on a FIFO: never EOF while the test re-opens it between writes. */
 		ufd = open(d.events_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
 		if (ufd < 0) {
 			mp_err("%s: %s", d.events_path, strerror(errno));
-			return 1;
+			close(sfd);
+			goto out;
 		}
 	} else {
 		ufd = uevent_open();
 		if (ufd < 0) {
 			mp_err("uevent netlink socket: %s", strerror(-ufd));
-			return 1;
+			close(sfd);
+			goto out;
 		}
 	}
 	err = main_loop(&d, ufd, d.events_path != NULL, sfd);
 	close(ufd);
 	close(sfd);
-	mp_policyset_unref(d.set);
-	mp_memory_free(d.mem);
-	mp_ctx_free(d.ctx);
-	free(d.recs);
-	free(d.expect);
-	free(dirs);
-	return err ? 1 : 0;
+	rc = err ? 1 : 0;
+out:
+	daemon_release(&d);
+	return rc;
 }
