@@ -244,6 +244,60 @@ def case_explain():
     c.done()
 
 
+def case_sd_notify():
+    """The systemd protocol without systemd (PID 1 here is not systemd): READY=1
+    after the first scan, STATUS=, WATCHDOG=1 at half of WATCHDOG_USEC, RELOADING=1
+    then READY=1 on SIGHUP, STOPPING=1 on SIGTERM, all on NOTIFY_SOCKET."""
+    c = Case('numa2-two-dimms', NODE_POLICIES)
+    ns = os.path.join(c.tmp, 'notify')
+    rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    rx.bind(ns)
+    rx.settimeout(0.1)
+    fifo = os.path.join(c.tmp, 'uevents')
+    os.mkfifo(fifo)
+    env = dict(os.environ, NOTIFY_SOCKET=ns, WATCHDOG_USEC='200000')
+    env.pop('WATCHDOG_PID', None)
+    logf = open(os.path.join(c.tmp, 'log'), 'w+')
+    # No -n: under NOTIFY_SOCKET memplugd must not detach (Type=notify tracks the pid).
+    p = subprocess.Popen([MEMPLUGD, '--sysroot', c.root, '-p', c.pol, '--events', fifo,
+                          '--socket', os.path.join(c.tmp, 'sock'),
+                          '--state', os.path.join(c.tmp, 'state.json')], stderr=logf, env=env)
+    w = os.open(fifo, os.O_WRONLY)
+    msgs = []
+
+    def collect(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            try:
+                msgs.extend(rx.recv(4096).decode().split('\n'))
+            except socket.timeout:
+                pass
+
+    try:
+        collect(1.2)
+        assert p.poll() is None, 'memplugd exited (detached?) under NOTIFY_SOCKET'
+        assert msgs and msgs[0] == 'READY=1', msgs
+        assert any(m.startswith('STATUS=') for m in msgs), msgs
+        pings = msgs.count('WATCHDOG=1')
+        assert 6 <= pings <= 14, (pings, msgs)   # every 100 ms for ~1.2 s
+        msgs.clear()
+        p.send_signal(signal.SIGHUP)
+        collect(0.5)
+        assert 'RELOADING=1' in msgs and 'READY=1' in msgs[msgs.index('RELOADING=1'):], msgs
+        msgs.clear()
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(10) == 0
+        collect(0.2)
+        assert 'STOPPING=1' in msgs, msgs
+    finally:
+        os.close(w)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        rx.close()
+    c.done()
+
+
 CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith('case_')}
 
 if __name__ == '__main__':
