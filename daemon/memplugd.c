@@ -70,6 +70,8 @@ static void usage(FILE *f)
 	      "  -v, --verbose          log every block (twice: debug)\n"
 	      "      --events PATH      read uevents from PATH (a FIFO; tests) instead of\n"
 	      "                         the kernel's netlink socket\n"
+	      "      --uevent-rcvbuf N  netlink receive buffer in bytes (default 4 MiB; tests\n"
+	      "                         shrink it to make the kernel drop events: ENOBUFS)\n"
 	      "  -h, --help             this text\n"
 	      "  -V, --version          print the version\n",
 	      f);
@@ -79,10 +81,11 @@ static volatile int dummy;
 
 /* ---- uevents ------------------------------------------------------------------ */
 
-static int uevent_open(void)
+/* @rcvbuf: receive buffer in bytes; 0 = 4 MiB (tests shrink it to provoke ENOBUFS). */
+static int uevent_open(int rcvbuf)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = 1 /* kernel */ };
-	int fd, sz = 4 << 20, err;
+	int fd, sz = rcvbuf > 0 ? rcvbuf : 4 << 20, err;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
 	if (fd < 0)
@@ -410,7 +413,7 @@ static void daemon_release(struct daemon *d)
 
 int main(int argc, char **argv)
 {
-	enum { OPT_STATE = 0x100, OPT_EVENTS };
+	enum { OPT_STATE = 0x100, OPT_EVENTS, OPT_RCVBUF };
 	static const struct option opts[] = {
 		{ "sysroot", required_argument, NULL, 'r' },
 		{ "policy-dir", required_argument, NULL, 'p' },
@@ -421,6 +424,7 @@ int main(int argc, char **argv)
 		{ "once", no_argument, NULL, '1' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "events", required_argument, NULL, OPT_EVENTS },
+		{ "uevent-rcvbuf", required_argument, NULL, OPT_RCVBUF },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{},
@@ -429,7 +433,7 @@ int main(int argc, char **argv)
 	/* On the stack: every early return below would otherwise leak it. */
 	const char *dirs[argc + 1];
 	bool check = false;
-	int verbose = 0, ndirs = 0, c, err, ufd, sfd, rc;
+	int verbose = 0, ndirs = 0, c, err, ufd, sfd, rc, rcvbuf = 0;
 	sigset_t mask;
 
 	mp_log_set_ident("memplugd");
@@ -463,6 +467,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_EVENTS:
 			d.events_path = optarg;
+			break;
+		case OPT_RCVBUF:
+			rcvbuf = atoi(optarg);
 			break;
 		case 'h':
 			usage(stdout);
@@ -540,7 +547,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	} else {
-		ufd = uevent_open();
+		ufd = uevent_open(rcvbuf);
 		if (ufd < 0) {
 			mp_err("uevent netlink socket: %s", strerror(-ufd));
 			close(sfd);

@@ -298,6 +298,47 @@ def case_sd_notify():
     c.done()
 
 
+def case_enobufs_rescan():
+    """Lost uevents: with a tiny netlink buffer and memplugd stopped, a burst of
+    real kernel uevents (synthetic "change" events on this host's memory0, which
+    change nothing) overflows the socket; on SIGCONT memplugd reads ENOBUFS,
+    says so, rescans, and keeps serving."""
+    c = Case('numa2-two-dimms', NODE_POLICIES)
+    sock = os.path.join(c.tmp, 'sock')
+    logf = open(os.path.join(c.tmp, 'log'), 'w+')
+    p = subprocess.Popen([MEMPLUGD, '-n', '-v', '--sysroot', c.root, '-p', c.pol,
+                          '--uevent-rcvbuf', '2048', '--socket', sock,
+                          '--state', os.path.join(c.tmp, 'state.json')], stderr=logf)
+    trigger = '/sys/devices/system/memory/memory0/uevent'
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.05)
+        scans = ask(sock, {'command': 'status'})['scans']
+        p.send_signal(signal.SIGSTOP)
+        for _ in range(200):
+            with open(trigger, 'w') as f:
+                f.write('change')
+        p.send_signal(signal.SIGCONT)
+        for _ in range(100):
+            logf.seek(0)
+            if 'ENOBUFS' in logf.read():
+                break
+            time.sleep(0.05)
+        st = ask(sock, {'command': 'status'})
+        assert st['scans'] > scans, (scans, st['scans'])
+    finally:
+        p.send_signal(signal.SIGCONT)
+        p.send_signal(signal.SIGTERM)
+        rc = p.wait(10)
+        logf.seek(0)
+        log = logf.read()
+    assert rc == 0, log
+    assert 'uevent socket overflowed (ENOBUFS): events lost, rescanning' in log, log
+    c.done()
+
+
 CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith('case_')}
 
 if __name__ == '__main__':
