@@ -95,7 +95,8 @@ def med(xs):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument('--build', default=os.path.join(HERE, '..', 'build'))
+    ap.add_argument('--build', default=os.environ.get('MEMPLUG_BUILD_DIR',
+                                                 os.path.join(HERE, '..', 'build')))
     ap.add_argument('-n', type=int, default=25)
     a = ap.parse_args()
     ctl = os.path.join(a.build, 'cli', 'memplugctl')
