@@ -259,6 +259,7 @@ struct json_object *mpd_list_json(struct daemon *d)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
 
+	add_str(o, "sysroot", mp_ctx_root(d->ctx));
 	if (d->mem) {
 		add_int(o, "block_size", (int64_t)d->mem->geo.block_size);
 		for (size_t i = 0; i < d->mem->nr; i++) {
