@@ -204,6 +204,9 @@ struct mp_memory {
 	size_t nr;
 	struct mp_block *blocks; /* sorted by id */
 	struct mp_iomem *iomem; /* with MP_SCAN_IOMEM/DEVICES, else NULL */
+	/* private to memblock.c: id -> index into blocks when ids are dense, else NULL */
+	int32_t *index;
+	uint64_t index_len;
 };
 
 /**
