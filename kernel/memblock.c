@@ -448,6 +448,20 @@ static int batch_read(struct attr_batch *ab, int dirfd, const char *path, char *
 	return mp_attr_terminate(buf, (size_t)n, len);
 }
 
+/* memoryN/<name> during a scan; the message names the path. */
+static int scan_attr(struct attr_batch *ab, int memfd, const char *dir, uint64_t id,
+		     const char *name, char *buf, size_t len)
+{
+	char rel[64];
+	int err;
+
+	snprintf(rel, sizeof(rel), "memory%llu/%s", (unsigned long long)id, name);
+	err = batch_read(ab, memfd, rel, buf, len);
+	if (err < 0)
+		mp_err("%s/%s: %s", dir, rel, strerror(-err));
+	return err < 0 ? err : 0;
+}
+
 int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory **out)
 {
 	char path[PATH_MAX], buf[64];
@@ -498,7 +512,6 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 
 	for (size_t i = 0; i < mem->nr; i++) {
 		struct mp_block *b = &mem->blocks[i];
-		char rel[64];
 
 		/*
 		 * 6.1's valid_zones_show() of an offline block dereferences
@@ -510,13 +523,10 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 		 * (online blocks always have one).
 		 */
 		if ((flags & MP_SCAN_ZONES) && b->node >= 0) {
-			snprintf(rel, sizeof(rel), "memory%llu/valid_zones",
-				 (unsigned long long)b->id);
-			err = batch_read(&ab, memfd, rel, b->zones, sizeof(b->zones));
-			if (err < 0) {
-				mp_err("%s/%s: %s", path, rel, strerror(-err));
+			err = scan_attr(&ab, memfd, path, b->id, "valid_zones", b->zones,
+					sizeof(b->zones));
+			if (err)
 				goto out_free;
-			}
 			/*
 			 * valid_zones_show() prints one word (the zone, or
 			 * "none") only for an online block; an offline one gets
@@ -530,24 +540,19 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 				goto state_known;
 			}
 		}
-		snprintf(rel, sizeof(rel), "memory%llu/state", (unsigned long long)b->id);
-		err = batch_read(&ab, memfd, rel, buf, sizeof(buf));
-		if (err < 0) {
-			mp_err("%s/%s: %s", path, rel, strerror(-err));
+		err = scan_attr(&ab, memfd, path, b->id, "state", buf, sizeof(buf));
+		if (err)
 			goto out_free;
-		}
 		b->state = mp_block_state_parse(buf);
 		if (b->state == MP_BLOCK_UNKNOWN)
-			mp_warn("%s/%s: unknown state '%s'", path, rel, buf);
+			mp_warn("%s/memory%llu/state: unknown state '%s'", path,
+				(unsigned long long)b->id, buf);
+		/* Online without a node link is not the eject window: read the zone. */
 		if ((flags & MP_SCAN_ZONES) && b->node < 0 && b->state == MP_BLOCK_ONLINE) {
-			/* Online without a node link: not the eject window; read the zone. */
-			snprintf(rel, sizeof(rel), "memory%llu/valid_zones",
-				 (unsigned long long)b->id);
-			err = batch_read(&ab, memfd, rel, b->zones, sizeof(b->zones));
-			if (err < 0) {
-				mp_err("%s/%s: %s", path, rel, strerror(-err));
+			err = scan_attr(&ab, memfd, path, b->id, "valid_zones", b->zones,
+					sizeof(b->zones));
+			if (err)
 				goto out_free;
-			}
 		}
 state_known:
 		if (flags & MP_SCAN_DEVICES) {
@@ -572,17 +577,27 @@ out_free:
 	return err;
 }
 
-int mp_block_read_state(const struct mp_ctx *ctx, uint64_t id, enum mp_block_state *state)
+/* memoryN/<name> of one block, outside a scan. */
+static int read_block_attr(const struct mp_ctx *ctx, uint64_t id, const char *name, char *buf,
+			   size_t len)
 {
-	char path[PATH_MAX], buf[32];
+	char path[PATH_MAX];
 	int err;
 
-	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/state",
-			  (unsigned long long)id);
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/%s",
+			  (unsigned long long)id, name);
 	if (err)
 		return err;
-	err = mp_read_attr(AT_FDCWD, path, buf, sizeof(buf));
-	if (err < 0)
+	err = mp_read_attr(AT_FDCWD, path, buf, len);
+	return err < 0 ? err : 0;
+}
+
+int mp_block_read_state(const struct mp_ctx *ctx, uint64_t id, enum mp_block_state *state)
+{
+	char buf[32];
+	int err = read_block_attr(ctx, id, "state", buf, sizeof(buf));
+
+	if (err)
 		return err;
 	*state = mp_block_state_parse(buf);
 	return 0;
@@ -590,28 +605,15 @@ int mp_block_read_state(const struct mp_ctx *ctx, uint64_t id, enum mp_block_sta
 
 int mp_block_read_zones(const struct mp_ctx *ctx, uint64_t id, char *buf, size_t len)
 {
-	char path[PATH_MAX];
-	int err;
-
-	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/valid_zones",
-			  (unsigned long long)id);
-	if (err)
-		return err;
-	err = mp_read_attr(AT_FDCWD, path, buf, len);
-	return err < 0 ? err : 0;
+	return read_block_attr(ctx, id, "valid_zones", buf, len);
 }
 
 int mp_block_read_phys_index(const struct mp_ctx *ctx, uint64_t id, uint64_t *index)
 {
-	char path[PATH_MAX], buf[32];
-	int err;
+	char buf[32];
+	int err = read_block_attr(ctx, id, "phys_index", buf, sizeof(buf));
 
-	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu/phys_index",
-			  (unsigned long long)id);
 	if (err)
-		return err;
-	err = mp_read_attr(AT_FDCWD, path, buf, sizeof(buf));
-	if (err < 0)
 		return err;
 	/* "%08lx" of the first section number (drivers/base/memory.c phys_index_show()) */
 	return mp_parse_u64(buf, 16, index) ? -EINVAL : 0;
