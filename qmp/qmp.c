@@ -65,6 +65,18 @@ static int ms_left(long long deadline)
 	return left > 1000000 ? 1000000 : (int)left;
 }
 
+/* Wait for @events on @fd until @deadline: > 0 ready, 0 timed out, or -errno. */
+static int wait_fd(int fd, short events, long long deadline)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int r;
+
+	do
+		r = poll(&pfd, 1, ms_left(deadline));
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
 static int qmp_fail(struct mp_qmp *q, int err)
 {
 	/* After EOF, garbage or a timeout mid-reply the stream position is
@@ -171,23 +183,17 @@ static int handle_msg(struct mp_qmp *q, struct json_object *obj)
 static int read_some(struct mp_qmp *q, long long deadline)
 {
 	char buf[65536];
-	struct pollfd pfd = { .fd = q->fd, .events = POLLIN };
 	ssize_t n;
 	size_t off = 0;
 	int r;
 
 	if (q->dead)
 		return -ENOTCONN;
-	for (;;) {
-		r = poll(&pfd, 1, ms_left(deadline));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return qmp_fail(q, -errno);
-		if (r == 0)
-			return -ETIMEDOUT;
-		break;
-	}
+	r = wait_fd(q->fd, POLLIN, deadline);
+	if (r < 0)
+		return qmp_fail(q, r);
+	if (r == 0)
+		return -ETIMEDOUT; /* the connection stays usable: the caller may wait again */
 	n = recv(q->fd, buf, sizeof(buf), MSG_DONTWAIT);
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -231,18 +237,15 @@ static int read_some(struct mp_qmp *q, long long deadline)
 
 static int send_all(struct mp_qmp *q, const char *s, size_t len, long long deadline)
 {
-	struct pollfd pfd = { .fd = q->fd, .events = POLLOUT };
 	ssize_t n;
 	int r;
 
 	while (len) {
-		r = poll(&pfd, 1, ms_left(deadline));
-		if (r < 0 && errno == EINTR)
-			continue;
+		r = wait_fd(q->fd, POLLOUT, deadline);
 		if (r < 0)
-			return qmp_fail(q, -errno);
+			return qmp_fail(q, r);
 		if (r == 0)
-			return qmp_fail(q, -ETIMEDOUT);
+			return qmp_fail(q, -ETIMEDOUT); /* half a command may be out: unusable */
 		/* MSG_NOSIGNAL: a QEMU that died must give EPIPE, not kill us. */
 		n = send(q->fd, s, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (n < 0) {
