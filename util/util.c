@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "util.h"
@@ -201,4 +202,12 @@ char *mp_format_size(uint64_t bytes, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%llu%c", (unsigned long long)whole, units[i]);
 	return buf;
+}
+
+uint64_t mp_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

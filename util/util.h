@@ -96,4 +96,18 @@ int mp_parse_size(const char *s, uint64_t *out);
  */
 char *mp_format_size(uint64_t bytes, char *buf, size_t len);
 
+/**
+ * mp_now_us() - CLOCK_MONOTONIC in microseconds
+ *
+ * The one clock for deadlines, timeouts and measured durations: it never
+ * jumps with the wall clock.
+ */
+uint64_t mp_now_us(void);
+
+/** mp_now_ms() - CLOCK_MONOTONIC in milliseconds. */
+static inline uint64_t mp_now_ms(void)
+{
+	return mp_now_us() / 1000u;
+}
+
 #endif

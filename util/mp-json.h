@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Small json-c helpers shared by the library, the daemon and the CLI, so
+ * that a missing or mistyped field reads the same way everywhere: absent or
+ * of the wrong type gives the caller's default, never a crash or a "0" that
+ * looks like data.
+ */
+#ifndef MP_JSON_H
+#define MP_JSON_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/** mp_json_add_str() - add "@k": @v (NULL is added as ""). */
+void mp_json_add_str(struct json_object *o, const char *k, const char *v);
+/** mp_json_add_int() - add "@k": @v as a 64-bit integer. */
+void mp_json_add_int(struct json_object *o, const char *k, int64_t v);
+/** mp_json_add_u64() - add "@k": @v as an unsigned 64-bit integer. */
+void mp_json_add_u64(struct json_object *o, const char *k, uint64_t v);
+/** mp_json_add_bool() - add "@k": true/false. */
+void mp_json_add_bool(struct json_object *o, const char *k, bool v);
+
+/** mp_json_get_str() - the string member @k of @o, or @def when absent or not a string. */
+const char *mp_json_get_str(struct json_object *o, const char *k, const char *def);
+/** mp_json_get_int() - the integer member @k, or @def when absent or not an integer. */
+int64_t mp_json_get_int(struct json_object *o, const char *k, int64_t def);
+/** mp_json_get_u64() - the non-negative integer member @k, or @def. */
+uint64_t mp_json_get_u64(struct json_object *o, const char *k, uint64_t def);
+/** mp_json_get_bool() - the boolean member @k, or @def when absent or not a boolean. */
+bool mp_json_get_bool(struct json_object *o, const char *k, bool def);
+
+#endif
