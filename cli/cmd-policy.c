@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "commands.h"
 #include "log.h"
-#include "mp-apply.h"
+#include "mp-engine.h"
 #include "policy.h"
 #include "util.h"
 
@@ -201,115 +201,36 @@ static int cmd_show(const struct policy_args *a)
 }
 
 /*
- * The subject for "policy explain memoryN|DEVICE", built exactly as memplugd
- * builds it (policies/mp-apply.h), so the answer is what memplugd does.
- * DEVICE is a group key ("dimm:slot1"), a device name ("slot1", "dax0.0",
- * "virtio0") or an ACPI name ("PNP0C80:01").
+ * "policy explain memoryN|DEVICE": the engine takes the same steps as when
+ * it reconciles, without writing, so the answer is what memplugd does.
  */
-struct looked_up {
-	struct mp_memory *mem;
-	struct mp_dax_dev *dax;
-	size_t nr_dax, ng;
-	struct mp_devgroup *groups;
-	char blocks[96];
-	uint64_t offline_bytes;
-};
-
-static int lookup_device(const char *name, struct looked_up *lu, struct mp_policy_subject *s,
-			 struct mp_zone_facts *facts)
+static int explain_device(const char *device, struct mp_policyset *set)
 {
-	const struct mp_devgroup *g = NULL;
+	struct mp_engine *e = NULL;
 	struct mp_ctx *ctx;
-	uint64_t id;
-	int err;
+	int r;
 
 	if (mp_cli_ctx(&ctx))
-		return -EINVAL;
-	err = mp_memory_scan(ctx, MP_APPLY_SCAN, &lu->mem);
-	if (!err && mp_dax_scan(ctx, &lu->dax, &lu->nr_dax))
-		lu->nr_dax = 0;
-	if (err) {
+		return MP_EXIT_FAIL;
+	r = mp_engine_new(ctx, NULL, &e);
+	if (r) {
+		fprintf(stderr, "memplugctl policy explain: %s\n", strerror(-r));
 		mp_ctx_free(ctx);
-		return err;
+		return MP_EXIT_FAIL;
 	}
-	/* valid_zones of offline blocks only for the device asked about: see mp-apply.h. */
-	mp_memory_read_zones_safe(ctx, lu->mem, NULL, 0);
-	err = mp_devgroups_build(lu->mem, lu->dax, lu->nr_dax, &lu->groups, &lu->ng);
-	if (err) {
-		mp_ctx_free(ctx);
-		return err;
-	}
-	if (!mp_block_parse_name(name, &id) && !strncmp(name, "memory", 6)) {
-		g = mp_devgroup_find_block(lu->groups, lu->ng, id);
-		if (!g) {
-			fprintf(stderr, "memplugctl policy explain: no block %s\n", name);
-			mp_ctx_free(ctx);
-			return -ENOENT;
-		}
-	}
-	for (size_t i = 0; !g && i < lu->ng; i++) {
-		const struct mp_devgroup *x = &lu->groups[i];
-
-		if (!strcmp(x->key, name) || (x->dev.name[0] && !strcmp(x->dev.name, name)) ||
-		    (x->dev.acpi[0] && !strcmp(x->dev.acpi, name)))
-			g = x;
-	}
-	if (g)
-		mp_memory_read_zones_safe(ctx, lu->mem, g->ids, g->nr);
+	mp_engine_set_policies(e, set);
+	r = mp_engine_explain(e, device, stdout);
+	mp_engine_free(e);
 	mp_ctx_free(ctx);
-	if (g) {
-		if (!g->pkind) {
-			fprintf(stderr,
-				"memplugctl policy explain: %s: offline memory of no known device (no firmware_node, not kmem or virtio-mem): memplugd leaves it alone\n",
-				name);
-			return -ENOENT;
-		}
-		mp_devgroup_subject(g, s);
-		mp_zone_facts_scan(lu->mem, s->node, facts);
-		lu->offline_bytes = g->nr_offline * lu->mem->geo.block_size;
-		snprintf(lu->blocks, sizeof(lu->blocks), "%s: memory%llu-%llu, %zu of %zu offline",
-			 g->key, (unsigned long long)g->ids[0],
-			 (unsigned long long)g->ids[g->nr - 1], g->nr_offline, g->nr);
-		return 0;
-	}
-	/* A dax device not (yet) handed to kmem has no blocks: describe it from sysfs. */
-	for (size_t i = 0; i < lu->nr_dax; i++) {
-		const struct mp_dax_dev *x = &lu->dax[i];
-
-		if (strcmp(x->name, name) &&
-		    (strncmp(name, "dax:", 4) || strcmp(x->name, name + 4)))
-			continue;
-		s->kind = x->from_nvdimm ? MP_POLICY_KIND_NVDIMM : MP_POLICY_KIND_DAX;
-		s->node = x->target_node >= 0 ? x->target_node : x->numa_node;
-		s->start = x->start;
-		s->size = x->size;
-		s->ids[0] = x->name;
-		mp_zone_facts_scan(lu->mem, s->node, facts);
-		lu->offline_bytes = x->size;
-		snprintf(lu->blocks, sizeof(lu->blocks),
-			 "dax:%s: bound to %s, no memory blocks yet", x->name,
-			 x->driver[0] ? x->driver : "no driver");
-		return 0;
-	}
-	fprintf(stderr, "memplugctl policy explain: no block or device '%s'\n", name);
-	return -ENOENT;
-}
-
-static void looked_up_free(struct looked_up *lu)
-{
-	mp_devgroups_free(lu->groups, lu->ng);
-	free(lu->dax);
-	mp_memory_free(lu->mem);
+	return r < 0 ? MP_EXIT_FAIL : MP_EXIT_OK;
 }
 
 static int cmd_explain(struct policy_args *a)
 {
-	struct looked_up lu = { 0 };
 	struct mp_policy_decision d;
 	struct mp_policyset *set;
 	_mp_free_ char *text = NULL;
 	const char *device = NULL;
-	bool facts_known = a->has_kernel;
 	int r;
 
 	/* "explain memoryN|DEVICE [DIR...]": a DIR has a slash, a device name never does. */
@@ -323,59 +244,29 @@ static int cmd_explain(struct policy_args *a)
 			"or describe one: --kind KIND --size SIZE [--node N] [--start ADDR] [--id NAME] [--kernel-early SIZE --movable SIZE]\n");
 		return MP_EXIT_USAGE;
 	}
-	if (device) {
-		if (lookup_device(device, &lu, &a->subject, &a->facts)) {
-			looked_up_free(&lu);
-			return MP_EXIT_FAIL;
-		}
-		facts_known = true;
-	} else {
-		if (!a->has_size) {
-			fprintf(stderr, "memplugctl policy explain: --size is required\n");
-			return MP_EXIT_USAGE;
-		}
-		if (a->has_kernel != a->has_movable) {
-			fprintf(stderr,
-				"memplugctl policy explain: --kernel-early and --movable go together\n");
-			return MP_EXIT_USAGE;
-		}
+	if (!device && !a->has_size) {
+		fprintf(stderr, "memplugctl policy explain: --size is required\n");
+		return MP_EXIT_USAGE;
 	}
-	if (load(a, &set) < 0) {
-		looked_up_free(&lu);
+	if (!device && a->has_kernel != a->has_movable) {
+		fprintf(stderr,
+			"memplugctl policy explain: --kernel-early and --movable go together\n");
+		return MP_EXIT_USAGE;
+	}
+	if (load(a, &set) < 0)
 		return MP_EXIT_FAIL;
+	if (device) {
+		r = explain_device(device, set);
+		mp_policyset_unref(set);
+		return r;
 	}
-	if (device)
-		printf("%s (zone facts from the block scan)\n", lu.blocks);
-	r = mp_policy_explain(set, &a->subject, facts_known ? &a->facts : NULL, &d, &text);
+	r = mp_policy_explain(set, &a->subject, a->has_kernel ? &a->facts : NULL, &d, &text);
+	mp_policyset_unref(set);
 	if (r == -ENOMEM) {
 		fprintf(stderr, "memplugctl policy explain: %s\n", strerror(ENOMEM));
-		mp_policyset_unref(set);
-		looked_up_free(&lu);
 		return MP_EXIT_FAIL;
 	}
 	fputs(text, stdout);
-	if (device && r == 0) {
-		/* memplugd's own decision: the same call it makes, with the global cap too. */
-		struct mp_devgroup *g = NULL;
-		struct mp_policy_decision dd;
-		uint64_t id;
-
-		if (!mp_block_parse_name(device, &id) && !strncmp(device, "memory", 6))
-			g = mp_devgroup_find_block(lu.groups, lu.ng, id);
-		for (size_t i = 0; !g && i < lu.ng; i++)
-			if (!strcmp(lu.groups[i].key, device) ||
-			    !strcmp(lu.groups[i].dev.name, device) ||
-			    (lu.groups[i].dev.acpi[0] && !strcmp(lu.groups[i].dev.acpi, device)))
-				g = &lu.groups[i];
-		if (g && g->nr_offline &&
-		    !mp_devgroup_decide(set, g, lu.mem, lu.offline_bytes, &dd))
-			printf("memplugd would online %zu offline block(s) into %s: %s\n",
-			       g->nr_offline, mp_policy_zone_name(dd.zone), dd.zone_why);
-		else if (g && !g->nr_offline)
-			printf("all blocks are online already: memplugd would not write anything\n");
-	}
-	mp_policyset_unref(set);
-	looked_up_free(&lu);
 	return r < 0 ? MP_EXIT_FAIL : MP_EXIT_OK;
 }
 

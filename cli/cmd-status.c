@@ -2,7 +2,8 @@
 /*
  * memplugctl status: ask the running memplugd (its control socket) what it
  * knows: policy files in force, every device and its outcome, the last
- * verification, conflicts.  A thin client: the daemon builds the JSON.
+ * verification, conflicts.  A thin client: the engine writes the document
+ * (in memplugd) and reads it back (mp_status_print()).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,6 +20,8 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "mp-engine.h"
+#include "mp-json.h"
 #include "util.h"
 
 static void status_usage(FILE *f)
@@ -89,76 +92,6 @@ int mp_cli_ask_daemon(const char *path, const char *request, int timeout_ms, cha
 	return 0;
 }
 
-static const char *str(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_string(v) : "";
-}
-
-static int64_t num(struct json_object *o, const char *k)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, k, &v) ? json_object_get_int64(v) : 0;
-}
-
-static void print_human(struct json_object *o)
-{
-	struct json_object *a;
-	char sz[16];
-
-	printf("memplugd %s, pid %lld%s%s\n", str(o, "version"), (long long)num(o, "pid"),
-	       str(o, "sysroot")[0] ? ", sysroot " : "", str(o, "sysroot"));
-	printf("auto_online_blocks: %s; node facts: %s; %lld scans, %lld uevents, %lld violation(s)\n",
-	       str(o, "auto_online_blocks"), str(o, "node_facts"), (long long)num(o, "scans"),
-	       (long long)num(o, "uevents"), (long long)num(o, "violations"));
-	printf("\nPolicies in force:\n");
-	if (json_object_object_get_ex(o, "policies", &a)) {
-		if (!json_object_array_length(a))
-			printf("  (none: every device is left alone)\n");
-		for (size_t i = 0; i < json_object_array_length(a); i++)
-			printf("  %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
-	}
-	if (str(o, "refused_reload")[0])
-		printf("Last reload refused:\n%s", str(o, "refused_reload"));
-	printf("\nDevices:\n");
-	printf("  %-20s %-10s %4s %-8s %-18s %-7s %s\n", "DEVICE", "KIND", "NODE", "SIZE",
-	       "OUTCOME", "ZONE", "BLOCKS");
-	if (json_object_object_get_ex(o, "devices", &a)) {
-		for (size_t i = 0; i < json_object_array_length(a); i++) {
-			struct json_object *x = json_object_array_get_idx(a, i), *t;
-
-			printf("  %-20s %-10s %4lld %-8s %-18s %-7s %s\n", str(x, "device"),
-			       str(x, "kind"), (long long)num(x, "node"),
-			       mp_format_size((uint64_t)num(x, "size"), sz, sizeof(sz)),
-			       str(x, "outcome"), str(x, "zone")[0] ? str(x, "zone") : "-",
-			       str(x, "blocks"));
-			if (str(x, "policy")[0])
-				printf("      policy %s\n", str(x, "policy"));
-			if (str(x, "message")[0])
-				printf("      %s\n", str(x, "message"));
-			if (num(x, "verified_at")) {
-				time_t at = (time_t)num(x, "verified_at");
-				char when[32];
-
-				strftime(when, sizeof(when), "%F %T", localtime(&at));
-				printf("      last verification %s: %lld verified, %lld violation(s); online %.1f ms, verify %.1f ms\n",
-				       when, (long long)num(x, "verified"),
-				       (long long)num(x, "violations"),
-				       num(x, "online_us") / 1000.0, num(x, "verify_us") / 1000.0);
-			}
-			if (json_object_object_get_ex(x, "kmem_trim", &t))
-				printf("      kmem: %s\n", str(t, "text"));
-		}
-	}
-	if (json_object_object_get_ex(o, "conflicts", &a) && json_object_array_length(a)) {
-		printf("\nConflicts:\n");
-		for (size_t i = 0; i < json_object_array_length(a); i++)
-			printf("  %s\n", json_object_get_string(json_object_array_get_idx(a, i)));
-	}
-}
-
 int mp_cmd_status(int argc, char **argv)
 {
 	enum { OPT_SOCKET = 0x100, OPT_WAIT, OPT_TIMEOUT };
@@ -225,8 +158,9 @@ int mp_cmd_status(int argc, char **argv)
 		free(answer);
 		return MP_EXIT_FAIL;
 	}
-	if (str(o, "error")[0]) {
-		fprintf(stderr, "memplugctl status: memplugd says: %s\n", str(o, "error"));
+	if (mp_json_get_str(o, "error", NULL)) {
+		fprintf(stderr, "memplugctl status: memplugd says: %s\n",
+			mp_json_get_str(o, "error", ""));
 		json_object_put(o);
 		free(answer);
 		return MP_EXIT_FAIL;
@@ -236,7 +170,7 @@ int mp_cmd_status(int argc, char **argv)
 		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
 								 JSON_C_TO_STRING_NOSLASHESCAPE));
 	else
-		print_human(o);
+		mp_status_print(o, stdout);
 	json_object_put(o);
 	free(answer);
 	return MP_EXIT_OK;

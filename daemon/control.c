@@ -25,6 +25,7 @@
 #include "config.h"
 #include "log.h"
 #include "memplugd.h"
+#include "mp-json.h"
 #include "util.h"
 
 #define MAX_CLIENTS 16
@@ -126,154 +127,40 @@ int mpd_control_fds(struct daemon *d, struct pollfd *pfd, int max)
 	return n;
 }
 
-static void add_str(struct json_object *o, const char *k, const char *v)
-{
-	json_object_object_add(o, k, json_object_new_string(v ? v : ""));
-}
-
-static void add_int(struct json_object *o, const char *k, int64_t v)
-{
-	json_object_object_add(o, k, json_object_new_int64(v));
-}
-
 struct json_object *mpd_status_json(struct daemon *d)
 {
-	struct json_object *o = json_object_new_object(), *a;
+	struct json_object *o = mp_engine_status_json(d->engine);
 
-	add_str(o, "version", MEMPLUG_VERSION);
-	add_int(o, "pid", getpid());
-	add_str(o, "sysroot", mp_ctx_root(d->ctx));
-	add_str(o, "auto_online_blocks", d->auto_online);
-	add_str(o, "node_facts", d->nodes ? d->nodes->name : "");
-	add_int(o, "scans", (int64_t)d->scans);
-	add_int(o, "uevents", (int64_t)d->uevents);
-	add_int(o, "violations", (int64_t)d->violations);
-	if (d->last_error[0])
-		add_str(o, "last_error", d->last_error);
-	a = json_object_new_array();
-	for (size_t i = 0; d->set && i < mp_policyset_count(d->set); i++)
-		json_object_array_add(
-			a, json_object_new_string(mp_policy_path(mp_policyset_get(d->set, i))));
-	json_object_object_add(o, "policies", a);
+	if (!o)
+		return NULL;
+	mp_json_add_str(o, "version", MEMPLUG_VERSION);
+	mp_json_add_int(o, "pid", getpid());
+	mp_json_add_u64(o, "uevents", d->uevents);
 	if (d->policy_errors)
-		add_str(o, "refused_reload", d->policy_errors);
-
-	a = json_object_new_array();
-	if (d->auto_online[0] && strcmp(d->auto_online, "offline")) {
-		char buf[160];
-
-		snprintf(buf, sizeof(buf),
-			 "auto_online_blocks=%s: the kernel onlines new memory itself",
-			 d->auto_online);
-		json_object_array_add(a, json_object_new_string(buf));
-	}
-	for (size_t i = 0; i < d->nr_recs; i++) {
-		struct rec *r = &d->recs[i];
-		char buf[480];
-
-		if (r->state != REC_OTHER && r->state != REC_OFFLINED && !r->by_other)
-			continue;
-		snprintf(buf, sizeof(buf), "%s: %s", r->key, r->message);
-		json_object_array_add(a, json_object_new_string(buf));
-	}
-	json_object_object_add(o, "conflicts", a);
-
-	a = json_object_new_array();
-	for (size_t i = 0; i < d->nr_recs; i++) {
-		struct rec *r = &d->recs[i];
-		struct json_object *x = json_object_new_object();
-
-		add_str(x, "device", r->key);
-		add_str(x, "kind", r->kind ? mp_policy_kind_name(r->kind) : "unknown");
-		add_int(x, "node", r->node);
-		add_int(x, "start", (int64_t)r->start);
-		add_int(x, "size", (int64_t)r->size);
-		add_str(x, "blocks", r->blocks);
-		add_str(x, "outcome", mpd_rec_state_name(r->state));
-		add_str(x, "policy", r->policy);
-		add_str(x, "zone", r->zone);
-		add_str(x, "zone_why", r->zone_why);
-		add_str(x, "message", r->message);
-		add_int(x, "onlined", (int64_t)r->onlined);
-		add_int(x, "verified", (int64_t)r->verified);
-		add_int(x, "pages_verified", (int64_t)r->pages_verified);
-		add_int(x, "failed", (int64_t)r->failed);
-		add_int(x, "by_other", (int64_t)r->by_other);
-		add_int(x, "violations", (int64_t)r->violations);
-		if (r->done_us) {
-			add_int(x, "online_us", (int64_t)r->online_us);
-			add_int(x, "verify_us", (int64_t)r->verify_us);
-			add_int(x, "latency_us", (int64_t)(r->done_us - r->first_seen_us));
-			add_int(x, "verified_at", (int64_t)r->verified_at);
-		}
-		if (r->trim_known) {
-			struct json_object *t = json_object_new_object();
-
-			add_int(t, "keep_start", (int64_t)r->trim.keep_start);
-			add_int(t, "keep_end", (int64_t)r->trim.keep_end);
-			add_int(t, "stranded_head", (int64_t)r->trim.stranded_head);
-			add_int(t, "stranded_tail", (int64_t)r->trim.stranded_tail);
-			json_object_object_add(t, "checked",
-					       json_object_new_boolean(r->trim_checked));
-			json_object_object_add(t, "as_predicted",
-					       json_object_new_boolean(r->trim_ok));
-			add_str(t, "text", r->trim_text);
-			json_object_object_add(x, "kmem_trim", t);
-		}
-		json_object_array_add(a, x);
-	}
-	json_object_object_add(o, "devices", a);
-
-	a = json_object_new_array();
-	if (d->mem) {
-		/* Node facts from the provider in force (libnuma live, the scan on a fixture). */
-		int seen[64] = { 0 };
-
-		for (size_t i = 0; i < d->mem->nr; i++) {
-			int n = d->mem->blocks[i].node;
-			struct mp_node_mem nm;
-			struct mp_zone_facts zf;
-			struct json_object *x;
-
-			if (n < 0 || n >= 64 || seen[n])
-				continue;
-			seen[n] = 1;
-			x = json_object_new_object();
-			add_int(x, "node", n);
-			if (d->nodes && !d->nodes->read(d->nodes->priv, d->mem, n, &nm)) {
-				add_int(x, "total", (int64_t)nm.total);
-				if (nm.free_known)
-					add_int(x, "free", (int64_t)nm.free);
-			}
-			mp_zone_facts_scan(d->mem, n, &zf);
-			add_int(x, "kernel_early", (int64_t)zf.kernel_early);
-			add_int(x, "movable", (int64_t)zf.movable);
-			json_object_array_add(a, x);
-		}
-	}
-	json_object_object_add(o, "nodes", a);
+		mp_json_add_str(o, "refused_reload", d->policy_errors);
 	return o;
 }
 
 struct json_object *mpd_list_json(struct daemon *d)
 {
+	const struct mp_memory *mem = mp_engine_memory(d->engine);
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
 
-	add_str(o, "sysroot", mp_ctx_root(d->ctx));
-	if (d->mem) {
-		add_int(o, "block_size", (int64_t)d->mem->geo.block_size);
-		for (size_t i = 0; i < d->mem->nr; i++) {
-			const struct mp_block *b = &d->mem->blocks[i];
+	mp_json_add_str(o, "sysroot", mp_ctx_root(d->ctx));
+	if (mem) {
+		mp_json_add_int(o, "block_size", (int64_t)mem->geo.block_size);
+		for (size_t i = 0; i < mem->nr; i++) {
+			const struct mp_block *b = &mem->blocks[i];
 			struct json_object *x = json_object_new_object();
 			char dev[48];
 
-			add_int(x, "id", (int64_t)b->id);
-			add_int(x, "start", (int64_t)b->start);
-			add_str(x, "state", mp_block_state_name(b->state));
-			add_str(x, "zones", b->zones);
-			add_int(x, "node", b->node);
-			add_str(x, "device", mp_devref_format(&b->dev, dev, sizeof(dev)));
-			add_int(x, "system_ram_bytes", (int64_t)b->sysram_bytes);
+			mp_json_add_int(x, "id", (int64_t)b->id);
+			mp_json_add_int(x, "start", (int64_t)b->start);
+			mp_json_add_str(x, "state", mp_block_state_name(b->state));
+			mp_json_add_str(x, "zones", b->zones);
+			mp_json_add_int(x, "node", b->node);
+			mp_json_add_str(x, "device", mp_devref_format(&b->dev, dev, sizeof(dev)));
+			mp_json_add_int(x, "system_ram_bytes", (int64_t)b->sysram_bytes);
 			json_object_array_add(a, x);
 		}
 	}
@@ -303,7 +190,7 @@ static struct json_object *error_json(const char *msg)
 {
 	struct json_object *o = json_object_new_object();
 
-	add_str(o, "error", msg);
+	mp_json_add_str(o, "error", msg);
 	return o;
 }
 
@@ -383,14 +270,14 @@ void mpd_control_wake(struct daemon *d)
 {
 	for (int i = 0; i < nr_clients;) {
 		struct client *c = &clients[i];
-		struct rec *r;
+		const struct mp_device *r;
 
 		if (!c->wait_key[0]) {
 			i++;
 			continue;
 		}
-		r = mpd_rec_find(d, c->wait_key);
-		if (!r || !mpd_rec_final(r) || r->state == REC_KMEM) {
+		r = mp_engine_device_find(d->engine, c->wait_key);
+		if (!r || !mp_device_final(r)) {
 			i++;
 			continue;
 		}

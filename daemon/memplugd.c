@@ -8,8 +8,8 @@
  * watchdog timer, and the control socket.  Idle, it sleeps in poll() until
  * the kernel or a client says something; the watchdog is the only timer.
  *
- * What to do is the library's business (policies/mp-apply.h); engine.c
- * keeps memplugd's record of each device, control.c answers memplugctl.
+ * What to do is the engine's business (engine/mp-engine.h): memplugd only
+ * tells it when to look; control.c answers memplugctl from its model.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,7 +50,6 @@ static int sd_watchdog_enabled(int unset, uint64_t *usec)
 
 #define DEFAULT_SOCKET "/run/memplug/memplugd.sock"
 #define DEFAULT_STATE "/run/memplug/state.json"
-#define SETTLE_POLL_NS (2 * 1000 * 1000) /* re-look every 2 ms while a device settles */
 #define UEVENT_BUF 8192
 
 static void usage(FILE *f)
@@ -76,8 +75,6 @@ static void usage(FILE *f)
 	      "  -V, --version          print the version\n",
 	      f);
 }
-
-static volatile int dummy;
 
 /* ---- uevents ------------------------------------------------------------------ */
 
@@ -135,7 +132,8 @@ static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 		const char *base = strrchr(devpath, '/');
 		uint64_t id;
 
-		if (base && !mp_block_parse_name(base + 1, &id) && mpd_uevent_expected(d, id))
+		if (base && !mp_block_parse_name(base + 1, &id) &&
+		    mp_engine_uevent_expected(d->engine, id))
 			return false;
 	}
 	return true;
@@ -200,19 +198,16 @@ static void uevent_read(struct daemon *d, int fd, bool fifo)
 
 /* ---- main loop ---------------------------------------------------------------- */
 
+/* STATUS= only when it says something new: every send wakes systemd. */
 static void notify_status(struct daemon *d)
 {
-	size_t online = 0, other = 0;
+	char buf[sizeof(d->status)];
 
-	for (size_t i = 0; i < d->nr_recs; i++) {
-		online += d->recs[i].state == REC_ONLINE;
-		other += d->recs[i].state == REC_OTHER;
-	}
-	sd_notifyf(
-		0,
-		"STATUS=%zu device(s) onlined, %zu by another onliner, %llu violation(s), %zu policies",
-		online, other, (unsigned long long)d->violations,
-		d->set ? mp_policyset_count(d->set) : (size_t)0);
+	mp_engine_summary(d->engine, buf, sizeof(buf));
+	if (!strcmp(buf, d->status))
+		return;
+	snprintf(d->status, sizeof(d->status), "%s", buf);
+	sd_notifyf(0, "STATUS=%s", buf);
 }
 
 static void arm(int tfd, uint64_t ns, uint64_t interval_ns)
@@ -226,20 +221,34 @@ static void arm(int tfd, uint64_t ns, uint64_t interval_ns)
 	timerfd_settime(tfd, 0, &its, NULL);
 }
 
+/* Arm @tfd to fire once at the mp_now_us() time @at (0 disarms). */
+static void arm_at(int tfd, uint64_t at)
+{
+	uint64_t now = mp_now_us(), ns = at > now ? (at - now) * 1000u : 1;
+
+	arm(tfd, at ? ns : 0, 0);
+}
+
 static int run_once(struct daemon *d)
 {
+	uint64_t at;
 	int err;
 
+	err = mp_engine_reconcile(d->engine);
+	if (err)
+		return err;
 	/* Let a settling device finish, as the loop would. */
-	do {
-		err = mpd_reconcile(d);
-		if (err)
+	while ((at = mp_engine_next_wake_us(d->engine))) {
+		uint64_t now = mp_now_us();
+
+		if (at > now)
+			usleep((useconds_t)(at - now));
+		err = mp_engine_settle(d->engine);
+		if (err < 0)
 			return err;
-		if (d->settling)
-			usleep(SETTLE_POLL_NS / 1000);
-	} while (d->settling || d->dirty ? (d->dirty = false, true) : false);
-	while (d->nr_deep)
-		mpd_deep_verify_one(d);
+	}
+	while (mp_engine_deferred_pending(d->engine))
+		mp_engine_run_deferred(d->engine);
 	return 0;
 }
 
@@ -270,8 +279,7 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_LISTEN, P_CLIENTS };
 	struct pollfd pfd[P_CLIENTS + 16];
 	int settle_fd, wd_fd = -1, lfd = -1, ready_fd = -1;
-	uint64_t wd_usec = 0;
-	bool settle_armed = false;
+	uint64_t wd_usec = 0, settle_at = 0;
 
 	settle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 	if (settle_fd < 0)
@@ -294,7 +302,7 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 	}
 
 	/* Boot-time DIMMs' uevents were sent before anyone listened: scan first. */
-	mpd_reconcile(d);
+	mp_engine_reconcile(d->engine);
 	sd_notify(0, "READY=1");
 	notify_status(d);
 	if (ready_fd >= 0) {
@@ -308,22 +316,25 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 			close(null);
 		}
 	}
-	mp_notice("ready: %zu device(s) known, watching uevents%s", d->nr_recs,
-		  wd_fd >= 0 ? ", watchdog on" : "");
+	mp_notice("ready: %zu device(s) known, watching uevents%s",
+		  mp_engine_device_count(d->engine), wd_fd >= 0 ? ", watchdog on" : "");
 
 	for (;;) {
 		int n, nc;
 
+		uint64_t at;
+
 		if (d->dirty) {
 			d->dirty = false;
-			mpd_reconcile(d);
+			mp_engine_reconcile(d->engine);
 			notify_status(d);
 			mpd_control_wake(d);
 		}
-		if (d->settling != settle_armed) {
-			arm(settle_fd, d->settling ? SETTLE_POLL_NS : 0,
-			    d->settling ? SETTLE_POLL_NS : 0);
-			settle_armed = d->settling;
+		/* A settling device is looked at on a one-shot timer, backing off. */
+		at = mp_engine_next_wake_us(d->engine);
+		if (at != settle_at) {
+			arm_at(settle_fd, at);
+			settle_at = at;
 		}
 		pfd[P_UEVENT] = (struct pollfd){ .fd = ufd, .events = POLLIN };
 		pfd[P_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
@@ -332,9 +343,9 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		pfd[P_LISTEN] = (struct pollfd){ .fd = lfd, .events = POLLIN };
 		nc = mpd_control_fds(d, pfd + P_CLIENTS, 16);
 		/* Deferred page-flag checks run only when nothing else is waiting. */
-		n = poll(pfd, P_CLIENTS + nc, d->nr_deep ? 0 : -1);
+		n = poll(pfd, P_CLIENTS + nc, mp_engine_deferred_pending(d->engine) ? 0 : -1);
 		if (n == 0) {
-			mpd_deep_verify_one(d);
+			mp_engine_run_deferred(d->engine);
 			continue;
 		}
 		if (n < 0) {
@@ -365,7 +376,7 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 			uevent_read(d, ufd, fifo);
 		if (fifo && (pfd[P_UEVENT].revents & POLLHUP)) {
 			/* Test source closed: stop like SIGTERM once the work is done. */
-			if (!d->dirty && !d->settling)
+			if (!d->dirty && !mp_engine_next_wake_us(d->engine))
 				goto out;
 			d->dirty = true;
 		}
@@ -373,7 +384,11 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 			uint64_t x;
 
 			(void)!read(settle_fd, &x, sizeof(x));
-			d->dirty = true;
+			settle_at = 0;
+			if (mp_engine_settle(d->engine) > 0) {
+				notify_status(d);
+				mpd_control_wake(d);
+			}
 		}
 		if (wd_fd >= 0 && pfd[P_WATCHDOG].revents) {
 			uint64_t x;
@@ -401,14 +416,61 @@ out:
 /* Everything the daemon holds, released on every exit path (LeakSanitizer runs the tests). */
 static void daemon_release(struct daemon *d)
 {
-	mp_policyset_unref(d->set);
-	mp_memory_free(d->mem);
-	mp_kpageflags_close(d->kpf);
+	mp_engine_free(d->engine);
 	mp_ctx_free(d->ctx);
 	free(d->policy_errors);
-	free(d->recs);
-	free(d->expect);
-	free(d->deep);
+}
+
+/* The library's messages (through the context) go where memplugd's own go. */
+static void daemon_log(void *data, int priority, const char *fmt, va_list ap)
+{
+	mp_vlog(priority, fmt, ap);
+}
+
+int mpd_reload(struct daemon *d, bool first)
+{
+	const struct mp_policyset *old = d->engine ? mp_engine_policies(d->engine) : NULL;
+	struct mp_policy_errors *errs = NULL;
+	struct mp_policyset *set = NULL;
+	size_t n;
+	int err;
+
+	err = mp_policyset_load(d->policy_dirs, 0, &set, &errs);
+	n = mp_policy_errors_count(errs);
+	if (err) {
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *f = open_memstream(&buf, &len);
+
+		for (size_t i = 0; i < n; i++) {
+			const struct mp_policy_diag *e = mp_policy_errors_get(errs, i);
+
+			mp_err("%s:%u: %s", e->file, e->line, e->msg);
+		}
+		if (f) {
+			mp_policy_errors_print(errs, f);
+			fclose(f);
+			free(d->policy_errors);
+			d->policy_errors = buf;
+		}
+		mp_policy_errors_free(errs);
+		if (first)
+			mp_err("%zu problem%s: configuration refused", n, n == 1 ? "" : "s");
+		else
+			mp_err("reload refused (%zu problem%s): keeping the %zu policies in force",
+			       n, n == 1 ? "" : "s", old ? mp_policyset_count(old) : (size_t)0);
+		return err;
+	}
+	mp_policy_errors_free(errs);
+	free(d->policy_errors);
+	d->policy_errors = NULL;
+	mp_engine_set_policies(d->engine, set);
+	mp_policyset_unref(set);
+	mp_notice("%zu polic%s in force", mp_policyset_count(set),
+		  mp_policyset_count(set) == 1 ? "y" : "ies");
+	for (size_t i = 0; i < mp_policyset_count(set); i++)
+		mp_info("  %s", mp_policy_path(mp_policyset_get(set, i)));
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -513,17 +575,29 @@ int main(int argc, char **argv)
 		mp_err("--sysroot: %s", strerror(-err));
 		return 1;
 	}
-	d.nodes = mp_node_provider_default(d.ctx);
-	mp_info("node facts from %s%s", d.nodes->name,
-		mp_ctx_root(d.ctx)[0] ? " (sysroot set: the host's own nodes are not read)" : "");
+	mp_ctx_set_log_fn(d.ctx, daemon_log, &d);
 	rc = 1;
+	err = mp_engine_new(d.ctx, &(struct mp_engine_config){ .state_path = d.state_path },
+			    &d.engine);
+	if (err) {
+		mp_err("engine: %s", strerror(-err));
+		goto out;
+	}
+	mp_info("node facts from %s%s", mp_node_provider_default(d.ctx)->name,
+		mp_ctx_root(d.ctx)[0] ? " (sysroot set: the host's own nodes are not read)" : "");
 	if (mpd_reload(&d, true))
 		goto out;
-	mpd_state_load(&d);
 
 	if (d.once) {
 		err = run_once(&d);
-		rc = err ? 1 : (d.violations ? 3 : 0);
+		if (!err) {
+			struct mp_engine_counters cnt;
+
+			mp_engine_counters(d.engine, &cnt);
+			rc = cnt.violations ? 3 : 0;
+		} else {
+			rc = 1;
+		}
 		goto out;
 	}
 

@@ -10,10 +10,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "mp-kernel.h"
 
 struct mp_ctx {
 	char root[PATH_MAX];
+	mp_log_fn log_fn; /* NULL: the process-wide logger (util/log.c, stderr) */
+	void *log_data;
 };
 
 int mp_ctx_new(const char *sysroot, struct mp_ctx **out)
@@ -64,4 +67,27 @@ int mp_ctx_path(const struct mp_ctx *ctx, char *buf, size_t len, const char *fmt
 	if (m < 0 || (size_t)m >= len - (size_t)n)
 		return -ENAMETOOLONG;
 	return 0;
+}
+
+void mp_ctx_set_log_fn(struct mp_ctx *ctx, mp_log_fn fn, void *data)
+{
+	ctx->log_fn = fn;
+	ctx->log_data = data;
+}
+
+void mp_ctx_vlog(const struct mp_ctx *ctx, int priority, const char *fmt, va_list ap)
+{
+	if (ctx && ctx->log_fn)
+		ctx->log_fn(ctx->log_data, priority, fmt, ap);
+	else
+		mp_vlog(priority, fmt, ap);
+}
+
+void mp_ctx_log(const struct mp_ctx *ctx, int priority, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	mp_ctx_vlog(ctx, priority, fmt, ap);
+	va_end(ap);
 }

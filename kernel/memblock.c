@@ -514,13 +514,9 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 		struct mp_block *b = &mem->blocks[i];
 
 		/*
-		 * 6.1's valid_zones_show() of an offline block dereferences
-		 * NODE_DATA(mem->nid), and a DIMM eject resets nid to
-		 * NUMA_NO_NODE (unregister_memory_block_under_nodes()) before
-		 * the sysfs files go away: a read in that window oopses the
-		 * reader (seen in a guest, docs/daemon.md).  The node link goes
-		 * in the same step, so read zones only where the link exists
-		 * (online blocks always have one).
+		 * The state is not known yet; a block with a node link passes
+		 * mp_block_zones_readable() whether online or offline, and the
+		 * zones then tell the state (below).
 		 */
 		if ((flags & MP_SCAN_ZONES) && b->node >= 0) {
 			err = scan_attr(&ab, memfd, path, b->id, "valid_zones", b->zones,
@@ -575,6 +571,72 @@ out_free:
 		closedir(dir);
 	mp_memory_free(mem);
 	return err;
+}
+
+bool mp_block_zones_readable(const struct mp_block *b)
+{
+	/* Online: valid_zones_show() takes mem->zone, no node lookup. */
+	if (b->state == MP_BLOCK_ONLINE)
+		return true;
+	/*
+	 * Offline: 6.1's valid_zones_show() dereferences NODE_DATA(mem->nid),
+	 * and a DIMM eject resets nid to NUMA_NO_NODE
+	 * (unregister_memory_block_under_nodes()) before the sysfs files go
+	 * away, removing the node link in the same step: a read in that window
+	 * oopses the reader (seen in a Debian 6.1.0 guest at
+	 * zone_for_pfn_range+0x43).  No link, no read.
+	 */
+	return b->state == MP_BLOCK_OFFLINE && b->node >= 0;
+}
+
+void mp_memory_read_zones(const struct mp_ctx *ctx, struct mp_memory *mem, const uint64_t *ids,
+			  size_t nr_ids)
+{
+	for (size_t i = 0; i < mem->nr; i++) {
+		struct mp_block *b = &mem->blocks[i];
+
+		if (b->state != MP_BLOCK_ONLINE)
+			continue;
+		if (mp_block_read_zones(ctx, b->id, b->zones, sizeof(b->zones)))
+			b->zones[0] = '\0';
+	}
+	for (size_t i = 0; i < nr_ids; i++) {
+		struct mp_block *b = mp_memory_find(mem, ids[i]);
+
+		if (!b || b->state == MP_BLOCK_ONLINE || !mp_block_zones_readable(b))
+			continue;
+		if (mp_block_read_zones(ctx, b->id, b->zones, sizeof(b->zones)))
+			b->zones[0] = '\0';
+	}
+}
+
+int mp_block_read_links(const struct mp_ctx *ctx, uint64_t id, struct mp_block_links *l)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	uint64_t node;
+	DIR *dir;
+	int err;
+
+	l->node = -1;
+	l->firmware_node = false;
+	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR "/memory%llu",
+			  (unsigned long long)id);
+	if (err)
+		return err;
+	dir = opendir(path);
+	if (!dir)
+		return -errno;
+	/* One getdents of ~20 entries: the links are entries of the block's directory. */
+	while ((de = readdir(dir))) {
+		if (!strcmp(de->d_name, "firmware_node"))
+			l->firmware_node = true;
+		else if (l->node < 0 && !strncmp(de->d_name, "node", 4) &&
+			 !mp_parse_u64(de->d_name + 4, 10, &node))
+			l->node = (int)node;
+	}
+	closedir(dir);
+	return 0;
 }
 
 /* memoryN/<name> of one block, outside a scan. */

@@ -10,9 +10,11 @@
 #ifndef MP_KERNEL_H
 #define MP_KERNEL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <syslog.h>
 
 /* ---- context ----------------------------------------------------------- */
 
@@ -42,6 +44,33 @@ const char *mp_ctx_root(const struct mp_ctx *ctx);
  */
 int mp_ctx_path(const struct mp_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/*
+ * Where the library's messages go (as kmod_set_log_fn() does for libkmod):
+ * a daemon sends them to the journal, a test captures them, a tool prints
+ * them.  Without a function set they go to the process-wide logger
+ * (util/log.h: stderr, with journald priority prefixes under systemd).
+ */
+typedef void (*mp_log_fn)(void *data, int priority, const char *fmt, va_list ap);
+
+/**
+ * mp_ctx_set_log_fn() - send the messages of everything using @ctx to @fn
+ * @ctx: context
+ * @fn: function, or NULL for the process-wide logger
+ * @data: passed to @fn
+ */
+void mp_ctx_set_log_fn(struct mp_ctx *ctx, mp_log_fn fn, void *data);
+/** mp_ctx_log() - log through @ctx's function; @priority is a syslog LOG_* level. */
+void mp_ctx_log(const struct mp_ctx *ctx, int priority, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/** mp_ctx_vlog() - mp_ctx_log() with a va_list. */
+void mp_ctx_vlog(const struct mp_ctx *ctx, int priority, const char *fmt, va_list ap);
+
+#define mp_ctx_err(ctx, ...) mp_ctx_log(ctx, LOG_ERR, __VA_ARGS__)
+#define mp_ctx_warn(ctx, ...) mp_ctx_log(ctx, LOG_WARNING, __VA_ARGS__)
+#define mp_ctx_notice(ctx, ...) mp_ctx_log(ctx, LOG_NOTICE, __VA_ARGS__)
+#define mp_ctx_info(ctx, ...) mp_ctx_log(ctx, LOG_INFO, __VA_ARGS__)
+#define mp_ctx_dbg(ctx, ...) mp_ctx_log(ctx, LOG_DEBUG, __VA_ARGS__)
 
 /* ---- geometry ---------------------------------------------------------- */
 
@@ -223,6 +252,46 @@ void mp_memory_free(struct mp_memory *mem);
 struct mp_block *mp_memory_find(const struct mp_memory *mem, uint64_t id);
 /** mp_memory_find_addr() - block containing physical address @addr, or NULL. */
 struct mp_block *mp_memory_find_addr(const struct mp_memory *mem, uint64_t addr);
+
+/**
+ * mp_block_zones_readable() - may valid_zones of @b be read without risk?
+ * @b: block from a scan with MP_SCAN_NODES
+ *
+ * The one rule for every reader of valid_zones: an online block always; an
+ * offline block only while its node link exists (6.1 oopses a reader of an
+ * offline block's valid_zones during a DIMM eject: see memblock.c).
+ */
+bool mp_block_zones_readable(const struct mp_block *b);
+
+/**
+ * mp_memory_read_zones() - fill in valid_zones where the rule allows
+ * @ctx: context
+ * @mem: scan made without MP_SCAN_ZONES (with MP_SCAN_NODES)
+ * @ids: offline blocks whose zones are wanted too (a device about to be
+ *       decided), or NULL; the rest of the offline blocks are not read, so
+ *       that a daemon reacting to every uevent never reads a block in the
+ *       middle of an eject it has no business with
+ * @nr_ids: entries in @ids
+ *
+ * Online blocks are read always; the offline ones in @ids only where
+ * mp_block_zones_readable() says so.  A read that fails leaves "".
+ */
+void mp_memory_read_zones(const struct mp_ctx *ctx, struct mp_memory *mem, const uint64_t *ids,
+			  size_t nr_ids);
+
+/* The links the kernel adds to a block after its "add" uevent (§2, §10). */
+struct mp_block_links {
+	int node; /* first nodeN link, -1 none */
+	bool firmware_node; /* ACPI memory device link (DIMMs) */
+};
+
+/**
+ * mp_block_read_links() - which links memoryN has now
+ *
+ * For a settling device: far cheaper than a scan of every block.
+ * Return: 0 or -errno (-ENOENT: the block is gone).
+ */
+int mp_block_read_links(const struct mp_ctx *ctx, uint64_t id, struct mp_block_links *l);
 
 const char *mp_block_state_name(enum mp_block_state s);
 /** mp_block_state_parse() - "online"/"offline"/"going-offline" to a state (else UNKNOWN). */

@@ -35,14 +35,14 @@ const char *mp_policy_zone_name(enum mp_policy_zone zone)
 	return "unknown";
 }
 
-const char *mp_policy_verify_name(enum mp_policy_verify verify)
+const char *mp_policy_verify_name(enum mp_verify_level verify)
 {
 	switch (verify) {
-	case MP_POLICY_VERIFY_FULL:
+	case MP_VERIFY_FULL:
 		return "full";
-	case MP_POLICY_VERIFY_STATE:
+	case MP_VERIFY_STATE:
 		return "state";
-	case MP_POLICY_VERIFY_NONE:
+	case MP_VERIFY_NONE:
 		return "none";
 	}
 	return "unknown";

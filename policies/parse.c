@@ -364,11 +364,11 @@ static int parse_ratio(struct mp_policy *p, char *val, char *reason)
 static int parse_verify(struct mp_policy *p, char *val, char *reason)
 {
 	if (!strcmp(val, "full"))
-		p->verify = MP_POLICY_VERIFY_FULL;
+		p->verify = MP_VERIFY_FULL;
 	else if (!strcmp(val, "state"))
-		p->verify = MP_POLICY_VERIFY_STATE;
+		p->verify = MP_VERIFY_STATE;
 	else if (!strcmp(val, "none"))
-		p->verify = MP_POLICY_VERIFY_NONE;
+		p->verify = MP_VERIFY_NONE;
 	else {
 		snprintf(reason, REASON_LEN, "expected full, state or none");
 		return -EINVAL;
@@ -601,7 +601,7 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 	ps.p->online = true;
 	ps.p->zone = MP_POLICY_ZONE_AUTO;
 	ps.p->movable_ratio = MP_POLICY_DEFAULT_MOVABLE_RATIO;
-	ps.p->verify = MP_POLICY_VERIFY_FULL;
+	ps.p->verify = MP_VERIFY_FULL;
 	ps.p->dax_mode = MP_POLICY_DAX_DEVDAX;
 
 	while ((n = getline(&buf, &cap, f)) >= 0) {

@@ -49,7 +49,7 @@ struct mp_policy {
 	bool online;
 	enum mp_policy_zone zone;
 	unsigned int movable_ratio;
-	enum mp_policy_verify verify;
+	enum mp_verify_level verify;
 
 	/* [Dax] */
 	bool has_dax;

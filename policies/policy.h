@@ -17,6 +17,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+/* Verify= names the verifier's levels (kernel/mp-verify.h): one enum, not two. */
+#include "mp-verify.h"
+
 /* ---- vocabulary ---------------------------------------------------------- */
 
 /* Device kinds, as bits so that a [Match] Kind= list is a mask. */
@@ -35,12 +38,6 @@ enum mp_policy_zone {
 	MP_POLICY_ZONE_KERNEL,
 };
 
-enum mp_policy_verify {
-	MP_POLICY_VERIFY_FULL = 0, /* state, valid_zones, kpageflags, iomem */
-	MP_POLICY_VERIFY_STATE, /* state and valid_zones re-read */
-	MP_POLICY_VERIFY_NONE,
-};
-
 enum mp_policy_dax_mode {
 	MP_POLICY_DAX_DEVDAX = 0, /* leave the dax device as a character device */
 	MP_POLICY_DAX_SYSTEM_RAM, /* hand it to kmem: it becomes memory blocks */
@@ -56,7 +53,7 @@ const char *mp_policy_kind_name(enum mp_policy_kind kind);
 /** mp_policy_zone_name() - the Zone= word ("auto", "movable", "kernel"). */
 const char *mp_policy_zone_name(enum mp_policy_zone zone);
 /** mp_policy_verify_name() - the Verify= word ("full", "state", "none"). */
-const char *mp_policy_verify_name(enum mp_policy_verify verify);
+const char *mp_policy_verify_name(enum mp_verify_level verify);
 /** mp_policy_dax_mode_name() - the [Dax] Mode= word ("devdax", "system-ram"). */
 const char *mp_policy_dax_mode_name(enum mp_policy_dax_mode mode);
 
@@ -212,7 +209,7 @@ struct mp_policy_decision {
 	 */
 	enum mp_policy_zone zone;
 	unsigned int movable_ratio; /* percent, for ZONE_AUTO */
-	enum mp_policy_verify verify;
+	enum mp_verify_level verify;
 	enum mp_policy_dax_mode dax_mode;
 	char zone_why[MP_POLICY_WHY_LEN];
 };

@@ -1,13 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * policies/apply.c and kernel/verify.c against a recorded fixture with a
- * scripted fake kernel behind memoryN/state (the mp_apply_ops hook): a
+ * engine/online.c and kernel/verify.c against a recorded fixture with a
+ * scripted fake kernel behind memoryN/state (the mp_engine_ops hook): a
  * kernel that does what it is told passes verification; one that leaves
  * NOPAGE pages, picks another zone or loses a race is caught and named.
  *
  *   test-apply FIXTURE-DIR MEMPLUGCTL
  */
-#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -15,7 +14,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mp-apply.h"
+#include "check.h"
+#include "mp-engine.h"
 #include "util.h"
 
 enum fake_mode { FAKE_GOOD, FAKE_LAZY, FAKE_WRONG_ZONE, FAKE_RACE, FAKE_NOPAGE, FAKE_RESERVED };
@@ -37,7 +37,7 @@ static void put(const char *root, uint64_t id, const char *attr, const char *val
 	snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%llu/%s", root,
 		 (unsigned long long)id, attr);
 	f = fopen(path, "w");
-	assert(f);
+	REQUIRE(f);
 	fprintf(f, "%s\n", val);
 	fclose(f);
 }
@@ -52,10 +52,10 @@ static void kpf_fill(const char *root, uint64_t id, uint64_t flags, uint64_t bs)
 
 	snprintf(path, sizeof(path), "%s/proc/kpageflags", root);
 	fd = open(path, O_WRONLY);
-	assert(fd >= 0 && buf);
+	REQUIRE(fd >= 0 && buf);
 	for (uint64_t i = 0; i < n; i++)
 		buf[i] = flags;
-	assert(pwrite(fd, buf, n * 8, (off_t)(first * 8)) == (ssize_t)(n * 8));
+	REQUIRE(pwrite(fd, buf, n * 8, (off_t)(first * 8)) == (ssize_t)(n * 8));
 	close(fd);
 	free(buf);
 }
@@ -91,8 +91,8 @@ static int fake_write(void *priv, const struct mp_ctx *ctx, uint64_t id, const c
 
 		snprintf(path, sizeof(path), "%s/proc/kpageflags", f->root);
 		fd = open(path, O_WRONLY);
-		assert(fd >= 0);
-		assert(pwrite(fd, &v, 8, (off_t)((id * 32768 + 1000) * 8)) == 8);
+		REQUIRE(fd >= 0);
+		REQUIRE(pwrite(fd, &v, 8, (off_t)((id * 32768 + 1000) * 8)) == 8);
 		close(fd);
 	}
 	return 0;
@@ -104,10 +104,10 @@ static char *fresh_copy(const char *fixture, const char *memplugctl)
 	char cmd[8192];
 
 	strcpy(dir, "/tmp/test-apply-XXXXXX");
-	assert(mkdtemp(dir));
+	REQUIRE(mkdtemp(dir));
 	snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/' && '%s' snapshot --expand '%s'", fixture,
 		 dir, memplugctl, dir);
-	assert(system(cmd) == 0);
+	REQUIRE(system(cmd) == 0);
 	return dir;
 }
 
@@ -125,25 +125,26 @@ static void run(const char *fixture, const char *memplugctl, enum fake_mode mode
 	struct mp_devgroup *groups, *g;
 	struct mp_memory *mem;
 	struct mp_ctx *ctx;
-	struct mp_apply_ops ops = { .write_state = fake_write, .priv = f };
+	struct mp_engine_ops ops = { .write_state = fake_write, .priv = f };
 	size_t ng;
 	char *root = fresh_copy(fixture, memplugctl);
 
 	f->mode = mode;
 	f->root = root;
 	f->writes = 0;
-	assert(!mp_ctx_new(root, &ctx));
-	assert(!mp_memory_scan(ctx, MP_SCAN_ALL, &mem));
-	assert(!mp_devgroups_build(mem, NULL, 0, &groups, &ng));
+	REQUIRE(!mp_ctx_new(root, &ctx));
+	REQUIRE(!mp_memory_scan(ctx, MP_SCAN_ALL, &mem));
+	REQUIRE(!mp_devgroups_build(mem, NULL, 0, &groups, &ng));
 	g = mp_devgroup_find_block(groups, ng, 32);
-	assert(g && !strcmp(g->key, "dimm:slot0") && g->nr == 4 && g->nr_offline == 4);
-	assert(mp_devgroup_complete(g));
-	mp_devgroup_online(ctx, mem, g, zone, MP_VERIFY_FULL, &ops, out);
+	REQUIRE(g && !strcmp(g->key, "dimm:slot0") && g->nr == 4 && g->nr_offline == 4);
+	REQUIRE(mp_devgroup_complete(g));
+	REQUIRE(mp_devgroup_online(ctx, mem, g, zone, MP_VERIFY_FULL, &ops, out) != -ENOMEM);
+	REQUIRE(out->nr == 4);
 	{
 		struct mp_kpageflags *kpf;
 
-		assert(!mp_kpageflags_open(ctx, &kpf));
-		assert(!mp_block_verify_pages(ctx, &mem->geo, kpf, g->ids[0], &pages));
+		REQUIRE(!mp_kpageflags_open(ctx, &kpf));
+		REQUIRE(!mp_block_verify_pages(ctx, &mem->geo, kpf, g->ids[0], &pages));
 		mp_kpageflags_close(kpf);
 	}
 	mp_devgroups_free(groups, ng);
@@ -162,50 +163,50 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	run(argv[1], argv[2], FAKE_GOOD, MP_POLICY_ZONE_MOVABLE, &o, &f);
-	assert(f.writes == 4 && o.onlined == 4 && o.verified == 4 && o.violations == 0);
+	REQUIRE(f.writes == 4 && o.onlined == 4 && o.verified == 4 && o.violations == 0);
 	/* One PFN per 2 MiB sub-section at once, every PFN in the deferred pass. */
-	assert(o.blocks[0].check.kpf_read && o.blocks[0].check.kpf.buddy == 64);
-	assert(pages.ok && pages.kpf.buddy == 32768);
-	assert(!strcmp(o.blocks[0].predicted.zone, "Movable") && o.blocks[0].predicted.certain);
+	REQUIRE(o.blocks[0].check.kpf_read && o.blocks[0].check.kpf.buddy == 64);
+	REQUIRE(pages.ok && pages.kpf.buddy == 32768);
+	REQUIRE(!strcmp(o.blocks[0].predicted.zone, "Movable") && o.blocks[0].predicted.certain);
 	mp_group_outcome_free(&o);
 	printf("ok   a kernel that does as told verifies\n");
 
 	run(argv[1], argv[2], FAKE_GOOD, MP_POLICY_ZONE_KERNEL, &o, &f);
-	assert(o.verified == 4 && o.violations == 0);
-	assert(!strcmp(o.blocks[3].check.zone, "Normal"));
+	REQUIRE(o.verified == 4 && o.violations == 0);
+	REQUIRE(!strcmp(o.blocks[3].check.zone, "Normal"));
 	mp_group_outcome_free(&o);
 	printf("ok   online_kernel lands in Normal\n");
 
 	run(argv[1], argv[2], FAKE_LAZY, MP_POLICY_ZONE_MOVABLE, &o, &f);
-	assert(o.onlined == 4 && o.verified == 0 && o.violations == 4);
-	assert(strstr(o.blocks[0].why, "state reads 'offline' after a successful online write"));
+	REQUIRE(o.onlined == 4 && o.verified == 0 && o.violations == 4);
+	REQUIRE(strstr(o.blocks[0].why, "state reads 'offline' after a successful online write"));
 	mp_group_outcome_free(&o);
 	printf("ok   a write that changed nothing is a violation\n");
 
 	run(argv[1], argv[2], FAKE_WRONG_ZONE, MP_POLICY_ZONE_MOVABLE, &o, &f);
-	assert(o.violations == 4);
-	assert(strstr(o.blocks[1].why, "valid_zones reads 'Normal' after online_movable"));
-	assert(strstr(o.blocks[1].why, "predicted zone Movable"));
+	REQUIRE(o.violations == 4);
+	REQUIRE(strstr(o.blocks[1].why, "valid_zones reads 'Normal' after online_movable"));
+	REQUIRE(strstr(o.blocks[1].why, "predicted zone Movable"));
 	mp_group_outcome_free(&o);
 	printf("ok   the wrong zone is a violation, against the prediction\n");
 
 	run(argv[1], argv[2], FAKE_NOPAGE, MP_POLICY_ZONE_MOVABLE, &o, &f);
-	assert(o.violations == 4);
-	assert(strstr(o.blocks[2].why, "64 of 64 sampled PFNs have no online page"));
-	assert(!pages.ok && strstr(pages.evidence, "32768 of 32768 PFNs have no online page"));
+	REQUIRE(o.violations == 4);
+	REQUIRE(strstr(o.blocks[2].why, "64 of 64 sampled PFNs have no online page"));
+	REQUIRE(!pages.ok && strstr(pages.evidence, "32768 of 32768 PFNs have no online page"));
 	mp_group_outcome_free(&o);
 	printf("ok   NOPAGE pages in an online block are a violation (§6)\n");
 
 	run(argv[1], argv[2], FAKE_RESERVED, MP_POLICY_ZONE_MOVABLE, &o, &f);
-	assert(o.verified == 4 && o.violations == 0); /* between the samples */
-	assert(!pages.ok && pages.violation);
-	assert(strstr(pages.evidence, "1 PG_reserved pages beyond 0 memmap_on_memory pages"));
+	REQUIRE(o.verified == 4 && o.violations == 0); /* between the samples */
+	REQUIRE(!pages.ok && pages.violation);
+	REQUIRE(strstr(pages.evidence, "1 PG_reserved pages beyond 0 memmap_on_memory pages"));
 	mp_group_outcome_free(&o);
 	printf("ok   a stray PG_reserved page: missed by the sample, caught by the every-PFN pass (§6)\n");
 
 	run(argv[1], argv[2], FAKE_RACE, MP_POLICY_ZONE_MOVABLE, &o, &f);
-	assert(o.by_other == 4 && o.failed == 0 && o.onlined == 0 && o.violations == 0);
-	assert(strstr(o.blocks[0].why, "another onliner won the race"));
+	REQUIRE(o.by_other == 4 && o.failed == 0 && o.onlined == 0 && o.violations == 0);
+	REQUIRE(strstr(o.blocks[0].why, "another onliner won the race"));
 	mp_group_outcome_free(&o);
 	printf("ok   EINVAL on a block that reads online: another writer won (§2)\n");
 	return 0;

@@ -52,7 +52,7 @@ static void run_subjects(const struct mp_policyset *set, FILE *in, FILE *out)
 			uint64_t v = 0;
 
 			if (!val)
-				t_fail("subjects: '%s' is not key=value", tok);
+				FAIL("subjects: '%s' is not key=value", tok);
 			*val++ = '\0';
 			if (!strcmp(tok, "kind")) {
 				s.kind = 0;
@@ -60,11 +60,11 @@ static void run_subjects(const struct mp_policyset *set, FILE *in, FILE *out)
 					if (!strcmp(val, mp_policy_kind_name(b)))
 						s.kind = b;
 				if (!s.kind)
-					t_fail("subjects: bad kind %s", val);
+					FAIL("subjects: bad kind %s", val);
 				continue;
 			}
 			if (!strcmp(tok, "id")) {
-				t_assert(nids < MP_POLICY_SUBJECT_IDS);
+				REQUIRE(nids < MP_POLICY_SUBJECT_IDS);
 				s.ids[nids++] = strdup(val);
 				continue;
 			}
@@ -73,7 +73,7 @@ static void run_subjects(const struct mp_policyset *set, FILE *in, FILE *out)
 				continue;
 			}
 			if (mp_parse_size(val, &v))
-				t_fail("subjects: bad number %s=%s", tok, val);
+				FAIL("subjects: bad number %s=%s", tok, val);
 			if (!strcmp(tok, "start"))
 				s.start = v;
 			else if (!strcmp(tok, "size"))
@@ -83,10 +83,10 @@ static void run_subjects(const struct mp_policyset *set, FILE *in, FILE *out)
 			else if (!strcmp(tok, "movable"))
 				facts.movable = v, has_facts = true;
 			else
-				t_fail("subjects: unknown key %s", tok);
+				FAIL("subjects: unknown key %s", tok);
 		}
 		r = mp_policy_explain(set, &s, has_facts ? &facts : NULL, &d, &text);
-		t_assert(r == 0 || r == -ENOENT);
+		REQUIRE(r == 0 || r == -ENOENT);
 		fputs(text, out);
 		free(text);
 		for (size_t i = 0; i < nids; i++)
@@ -117,28 +117,28 @@ int main(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		char *eq = strchr(argv[i], '='), *dst;
 
-		t_assert(eq);
+		REQUIRE(eq);
 		*eq = '\0';
-		t_assert(asprintf(&dst, "%s/%s", tmp, argv[i]) > 0);
+		REQUIRE(asprintf(&dst, "%s/%s", tmp, argv[i]) > 0);
 		t_copy_tree_into(eq + 1, dst);
 		free(dst);
 	}
-	t_assert(chdir(tmp) == 0);
+	REQUIRE(chdir(tmp) == 0);
 
 	out = open_memstream(&actual, &actual_len);
-	t_assert(out);
+	REQUIRE(out);
 	r = mp_policyset_load(dirs, MP_POLICY_LOAD_ANY_OWNER, &set, &errs);
 	if (r < 0) {
-		t_assert(r == -EINVAL);
-		t_assert(!set);
-		t_assert(mp_policy_errors_count(errs) > 0);
+		REQUIRE(r == -EINVAL);
+		REQUIRE(!set);
+		REQUIRE(mp_policy_errors_count(errs) > 0);
 		mp_policy_errors_print(errs, out);
 		fprintf(out, "refused: %zu problem(s)\n", mp_policy_errors_count(errs));
 	} else {
-		t_assert(!errs);
+		REQUIRE(!errs);
 		fprintf(out, "loaded: %zu polic%s\n", mp_policyset_count(set),
 			mp_policyset_count(set) == 1 ? "y" : "ies");
-		t_assert(mp_policyset_print(set, out) == 0);
+		REQUIRE(mp_policyset_print(set, out) == 0);
 		subjects = fopen("subjects", "r");
 		if (subjects) {
 			fputs("--- explain\n", out);

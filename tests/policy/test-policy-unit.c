@@ -70,11 +70,11 @@ static void test_ratio_examples(void)
 
 		z = mp_policy_auto_movable(cases[i].ratio, &f, cases[i].add, why, sizeof(why));
 		if (z != cases[i].zone)
-			t_fail("case %zu: zone %s, expected %s (%s)", i, mp_policy_zone_name(z),
-			       mp_policy_zone_name(cases[i].zone), why);
-		t_assert_str(why, cases[i].why);
+			FAIL("case %zu: zone %s, expected %s (%s)", i, mp_policy_zone_name(z),
+			     mp_policy_zone_name(cases[i].zone), why);
+		REQUIRE_STR(why, cases[i].why);
 		/* why is optional */
-		t_assert(mp_policy_auto_movable(cases[i].ratio, &f, cases[i].add, NULL, 0) == z);
+		REQUIRE(mp_policy_auto_movable(cases[i].ratio, &f, cases[i].add, NULL, 0) == z);
 	}
 }
 
@@ -100,13 +100,13 @@ static void test_ratio_kernel_arithmetic(void)
 					z = mp_policy_auto_movable(ratios[r], &f, a * PAGE, NULL,
 								   0);
 					if ((z == MP_POLICY_ZONE_MOVABLE) != kernel_says)
-						t_fail("ratio %u kernel %llu movable %llu new %llu pages: %s",
-						       ratios[r], (unsigned long long)k,
-						       (unsigned long long)m, (unsigned long long)a,
-						       mp_policy_zone_name(z));
+						FAIL("ratio %u kernel %llu movable %llu new %llu pages: %s",
+						     ratios[r], (unsigned long long)k,
+						     (unsigned long long)m, (unsigned long long)a,
+						     mp_policy_zone_name(z));
 					n++;
 				}
-	t_assert(n > 100000);
+	REQUIRE(n > 100000);
 }
 
 static void test_ratio_no_overflow(void)
@@ -115,11 +115,11 @@ static void test_ratio_no_overflow(void)
 	struct mp_zone_facts f = { 0, 1ULL << 62, 1ULL << 63 };
 	char why[MP_POLICY_WHY_LEN];
 
-	t_assert(mp_policy_auto_movable(6300, &f, 1ULL << 62, why, sizeof(why)) ==
-		 MP_POLICY_ZONE_MOVABLE);
+	REQUIRE(mp_policy_auto_movable(6300, &f, 1ULL << 62, why, sizeof(why)) ==
+		MP_POLICY_ZONE_MOVABLE);
 	f.movable = UINT64_MAX;
-	t_assert(mp_policy_auto_movable(100, &f, UINT64_MAX, why, sizeof(why)) ==
-		 MP_POLICY_ZONE_KERNEL);
+	REQUIRE(mp_policy_auto_movable(100, &f, UINT64_MAX, why, sizeof(why)) ==
+		MP_POLICY_ZONE_KERNEL);
 }
 
 static struct mp_policyset *load_one(const char *content, struct mp_policy_errors **errs)
@@ -132,7 +132,7 @@ static struct mp_policyset *load_one(const char *content, struct mp_policy_error
 	path = t_write_file(tmp, "10-a.conf", content, 0644);
 	dirs[0] = tmp;
 	r = mp_policyset_load(dirs, MP_POLICY_LOAD_ANY_OWNER, &set, errs);
-	t_assert(r == 0 || r == -EINVAL);
+	REQUIRE(r == 0 || r == -EINVAL);
 	unlink(path);
 	rmdir(tmp);
 	free(path);
@@ -148,41 +148,40 @@ static void test_decide_zone(void)
 	struct mp_policyset *set;
 
 	set = load_one("[Match]\n[Online]\nZone=kernel\n", NULL);
-	t_assert(set && mp_policyset_match(set, &s, &d) == 0);
-	t_assert(d.zone == MP_POLICY_ZONE_KERNEL);
-	t_assert(mp_policy_decide_zone(&d, &s, NULL) == 0);
-	t_assert(d.zone == MP_POLICY_ZONE_KERNEL);
-	t_assert_str(d.zone_why, "Zone=kernel");
+	REQUIRE(set && mp_policyset_match(set, &s, &d) == 0);
+	REQUIRE(d.zone == MP_POLICY_ZONE_KERNEL);
+	REQUIRE(mp_policy_decide_zone(&d, &s, NULL) == 0);
+	REQUIRE(d.zone == MP_POLICY_ZONE_KERNEL);
+	REQUIRE_STR(d.zone_why, "Zone=kernel");
 	mp_policyset_unref(set);
 
 	set = load_one(good_policy, NULL);
-	t_assert(mp_policyset_match(set, &s, &d) == 0);
-	t_assert(d.zone == MP_POLICY_ZONE_AUTO && d.movable_ratio == 301);
-	t_assert(d.online && d.verify == MP_POLICY_VERIFY_FULL &&
-		 d.dax_mode == MP_POLICY_DAX_DEVDAX);
-	t_assert(mp_policy_decide_zone(&d, &s, NULL) == -EINVAL);
-	t_assert(d.zone == MP_POLICY_ZONE_AUTO);
-	t_assert(mp_policy_decide_zone(&d, &s, &f) == 0);
-	t_assert(d.zone == MP_POLICY_ZONE_MOVABLE);
-	t_assert_str(
+	REQUIRE(mp_policyset_match(set, &s, &d) == 0);
+	REQUIRE(d.zone == MP_POLICY_ZONE_AUTO && d.movable_ratio == 301);
+	REQUIRE(d.online && d.verify == MP_VERIFY_FULL && d.dax_mode == MP_POLICY_DAX_DEVDAX);
+	REQUIRE(mp_policy_decide_zone(&d, &s, NULL) == -EINVAL);
+	REQUIRE(d.zone == MP_POLICY_ZONE_AUTO);
+	REQUIRE(mp_policy_decide_zone(&d, &s, &f) == 0);
+	REQUIRE(d.zone == MP_POLICY_ZONE_MOVABLE);
+	REQUIRE_STR(
 		d.zone_why,
 		"node 0: movable 0 MiB + 1024 MiB new = 1024 MiB <= 301% of kernel 1024 MiB (3082.24 MiB) -> movable");
-	t_assert_str(mp_policy_name(d.policy), "10-a.conf");
-	t_assert(mp_policy_match_line(d.policy) == 1);
+	REQUIRE_STR(mp_policy_name(d.policy), "10-a.conf");
+	REQUIRE(mp_policy_match_line(d.policy) == 1);
 	/* a subject no policy takes */
 	s.kind = MP_POLICY_KIND_DAX;
-	t_assert(mp_policyset_match(set, &s, &d) == -ENOENT);
+	REQUIRE(mp_policyset_match(set, &s, &d) == -ENOENT);
 	/* the set outlives an extra reference */
-	t_assert(mp_policyset_ref(set) == set);
+	REQUIRE(mp_policyset_ref(set) == set);
 	mp_policyset_unref(set);
-	t_assert(mp_policyset_count(set) == 1);
-	t_assert(mp_policyset_get(set, 1) == NULL);
+	REQUIRE(mp_policyset_count(set) == 1);
+	REQUIRE(mp_policyset_get(set, 1) == NULL);
 	mp_policyset_unref(set);
 
 	set = load_one("[Match]\n[Online]\nOnline=no\n", NULL);
 	s.kind = MP_POLICY_KIND_DIMM;
-	t_assert(mp_policyset_match(set, &s, &d) == 0);
-	t_assert(mp_policy_decide_zone(&d, &s, &f) == -ENODATA);
+	REQUIRE(mp_policyset_match(set, &s, &d) == 0);
+	REQUIRE(mp_policy_decide_zone(&d, &s, &f) == -ENODATA);
 	mp_policyset_unref(set);
 }
 
@@ -197,16 +196,16 @@ static char *load_error(const char *dir, unsigned int flags)
 
 	r = mp_policyset_load(dirs, flags, &set, &errs);
 	if (r == 0) {
-		t_assert(set && !errs);
+		REQUIRE(set && !errs);
 		mp_policyset_unref(set);
 		return NULL;
 	}
-	t_assert(r == -EINVAL && !set);
-	t_assert(mp_policy_errors_count(errs) == 1);
-	t_assert(mp_policy_errors_get(errs, 0)->line == 0);
-	t_assert(mp_policy_errors_get(errs, 1) == NULL);
-	t_assert(asprintf(&msg, "%s: %s", mp_policy_errors_get(errs, 0)->file,
-			  mp_policy_errors_get(errs, 0)->msg) > 0);
+	REQUIRE(r == -EINVAL && !set);
+	REQUIRE(mp_policy_errors_count(errs) == 1);
+	REQUIRE(mp_policy_errors_get(errs, 0)->line == 0);
+	REQUIRE(mp_policy_errors_get(errs, 1) == NULL);
+	REQUIRE(asprintf(&msg, "%s: %s", mp_policy_errors_get(errs, 0)->file,
+			 mp_policy_errors_get(errs, 0)->msg) > 0);
 	mp_policy_errors_free(errs);
 	return msg;
 }
@@ -215,8 +214,8 @@ static void expect_error(const char *dir, unsigned int flags, const char *file, 
 {
 	char *got = load_error(dir, flags), *want;
 
-	t_assert(asprintf(&want, "%s/%s: %s", dir, file, msg) > 0);
-	t_assert_str(got, want);
+	REQUIRE(asprintf(&want, "%s/%s: %s", dir, file, msg) > 0);
+	REQUIRE_STR(got, want);
 	free(got);
 	free(want);
 }
@@ -226,15 +225,15 @@ static void test_permissions(void)
 	char *dir = t_mkdtemp(), *path;
 
 	path = t_write_file(dir, "10-a.conf", good_policy, 0644);
-	t_assert(load_error(dir, MP_POLICY_LOAD_ANY_OWNER) == NULL);
+	REQUIRE(load_error(dir, MP_POLICY_LOAD_ANY_OWNER) == NULL);
 
-	t_assert(chmod(path, 0664) == 0);
+	REQUIRE(chmod(path, 0664) == 0);
 	expect_error(dir, MP_POLICY_LOAD_ANY_OWNER, "10-a.conf",
 		     "writable by group (mode 0664): refused");
-	t_assert(chmod(path, 0646) == 0);
+	REQUIRE(chmod(path, 0646) == 0);
 	expect_error(dir, MP_POLICY_LOAD_ANY_OWNER, "10-a.conf",
 		     "writable by others (mode 0646): refused");
-	t_assert(chmod(path, 0666) == 0);
+	REQUIRE(chmod(path, 0666) == 0);
 	expect_error(dir, MP_POLICY_LOAD_ANY_OWNER, "10-a.conf",
 		     "writable by group and others (mode 0666): refused");
 	/* a masking (empty) file changes the policy too */
@@ -245,25 +244,25 @@ static void test_permissions(void)
 
 	if (geteuid() == 0) {
 		/* root: a file handed to nobody is refused unless the caller relaxes it */
-		t_assert(chown(path, 65534, 65534) == 0);
+		REQUIRE(chown(path, 65534, 65534) == 0);
 		expect_error(dir, 0, "10-a.conf", "owned by uid 65534, not root: refused");
-		t_assert(load_error(dir, MP_POLICY_LOAD_ANY_OWNER) == NULL);
-		t_assert(chown(path, 0, 0) == 0);
-		t_assert(load_error(dir, 0) == NULL);
+		REQUIRE(load_error(dir, MP_POLICY_LOAD_ANY_OWNER) == NULL);
+		REQUIRE(chown(path, 0, 0) == 0);
+		REQUIRE(load_error(dir, 0) == NULL);
 	} else {
 		char msg[64];
 
 		snprintf(msg, sizeof(msg), "owned by uid %u, not root: refused",
 			 (unsigned int)geteuid());
 		expect_error(dir, 0, "10-a.conf", msg);
-		t_assert(load_error(dir, MP_POLICY_LOAD_ANY_OWNER) == NULL);
+		REQUIRE(load_error(dir, MP_POLICY_LOAD_ANY_OWNER) == NULL);
 	}
 	unlink(path);
 	free(path);
 
 	/* a FIFO is refused, and opening it does not block */
-	t_assert(asprintf(&path, "%s/20-fifo.conf", dir) > 0);
-	t_assert(mkfifo(path, 0600) == 0);
+	REQUIRE(asprintf(&path, "%s/20-fifo.conf", dir) > 0);
+	REQUIRE(mkfifo(path, 0600) == 0);
 	expect_error(dir, MP_POLICY_LOAD_ANY_OWNER, "20-fifo.conf", "not a regular file: refused");
 	unlink(path);
 	free(path);
@@ -282,23 +281,23 @@ static void test_dirs(void)
 	char *dir, *file, *msg, *want;
 
 	/* three directories, /etc first, /usr/lib last */
-	t_assert(def[0] && def[1] && def[2] && !def[3]);
-	t_assert(strstr(def[0], "etc/memplug/policies.d"));
-	t_assert_str(def[1], "/run/memplug/policies.d");
-	t_assert(strstr(def[2], "lib/memplug/policies.d"));
+	REQUIRE(def[0] && def[1] && def[2] && !def[3]);
+	REQUIRE(strstr(def[0], "etc/memplug/policies.d"));
+	REQUIRE_STR(def[1], "/run/memplug/policies.d");
+	REQUIRE(strstr(def[2], "lib/memplug/policies.d"));
 
 	/* missing directories are an empty set, not an error */
-	t_assert(mp_policyset_load(missing, 0, &set, &errs) == 0);
-	t_assert(set && errs == NULL && mp_policyset_count(set) == 0);
-	t_assert(mp_policyset_match(set, &s, &d) == -ENOENT);
+	REQUIRE(mp_policyset_load(missing, 0, &set, &errs) == 0);
+	REQUIRE(set && errs == NULL && mp_policyset_count(set) == 0);
+	REQUIRE(mp_policyset_match(set, &s, &d) == -ENOENT);
 	mp_policyset_unref(set);
 
 	/* a file where a directory should be is */
 	dir = t_mkdtemp();
 	file = t_write_file(dir, "not-a-dir", "", 0644);
 	msg = load_error(file, 0);
-	t_assert(asprintf(&want, "%s: cannot open directory: %s", file, strerror(ENOTDIR)) > 0);
-	t_assert_str(msg, want);
+	REQUIRE(asprintf(&want, "%s: cannot open directory: %s", file, strerror(ENOTDIR)) > 0);
+	REQUIRE_STR(msg, want);
 	free(msg);
 	free(want);
 
@@ -306,15 +305,15 @@ static void test_dirs(void)
 	{
 		const char *d2[] = { file, NULL };
 
-		t_assert(mp_policyset_load(d2, 0, &set, NULL) == -EINVAL && !set);
+		REQUIRE(mp_policyset_load(d2, 0, &set, NULL) == -EINVAL && !set);
 	}
 	unlink(file);
 	free(file);
 	t_remove_tree(dir);
 	free(dir);
-	t_assert(mp_policy_errors_count(NULL) == 0);
-	t_assert(mp_policy_errors_get(NULL, 0) == NULL);
-	t_assert(mp_policy_errors_print(NULL, stderr) == 0);
+	REQUIRE(mp_policy_errors_count(NULL) == 0);
+	REQUIRE(mp_policy_errors_get(NULL, 0) == NULL);
+	REQUIRE(mp_policy_errors_print(NULL, stderr) == 0);
 	mp_policy_errors_free(NULL);
 	mp_policyset_unref(NULL);
 }

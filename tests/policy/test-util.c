@@ -18,9 +18,9 @@ char *t_mkdtemp(void)
 	char *dir;
 
 	if (asprintf(&dir, "%s/mp-policy-XXXXXX", base && *base ? base : "/tmp") < 0)
-		t_fail("asprintf");
+		FAIL("asprintf");
 	if (!mkdtemp(dir))
-		t_fail("mkdtemp %s: %s", dir, strerror(errno));
+		FAIL("mkdtemp %s: %s", dir, strerror(errno));
 	return dir;
 }
 
@@ -40,29 +40,29 @@ static int copy_one(const char *path, const struct stat *st, int type, struct FT
 	switch (type) {
 	case FTW_D:
 		if (*rel && mkdir(dst, 0755) < 0)
-			t_fail("mkdir %s: %s", dst, strerror(errno));
-		t_assert(chmod(dst, 0755) == 0);
+			FAIL("mkdir %s: %s", dst, strerror(errno));
+		REQUIRE(chmod(dst, 0755) == 0);
 		return 0;
 	case FTW_SL:
 		n = readlink(path, target, sizeof(target) - 1);
-		t_assert(n >= 0);
+		REQUIRE(n >= 0);
 		target[n] = '\0';
 		if (symlink(target, dst) < 0)
-			t_fail("symlink %s: %s", dst, strerror(errno));
+			FAIL("symlink %s: %s", dst, strerror(errno));
 		return 0;
 	case FTW_F:
 		if (mp_read_file_alloc(path, &content, &len) < 0)
-			t_fail("read %s", path);
+			FAIL("read %s", path);
 		fd = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
 		if (fd < 0)
-			t_fail("create %s: %s", dst, strerror(errno));
-		t_assert(write(fd, content, len) == (ssize_t)len);
-		t_assert(fchmod(fd, 0644) == 0);
+			FAIL("create %s: %s", dst, strerror(errno));
+		REQUIRE(write(fd, content, len) == (ssize_t)len);
+		REQUIRE(fchmod(fd, 0644) == 0);
 		close(fd);
 		free(content);
 		return 0;
 	default:
-		t_fail("cannot copy %s (type %d)", path, type);
+		FAIL("cannot copy %s (type %d)", path, type);
 	}
 	(void)st;
 	(void)ftw;
@@ -72,11 +72,11 @@ static int copy_one(const char *path, const struct stat *st, int type, struct FT
 void t_copy_tree_into(const char *src, const char *dst)
 {
 	if (mkdir(dst, 0755) < 0 && errno != EEXIST)
-		t_fail("mkdir %s: %s", dst, strerror(errno));
+		FAIL("mkdir %s: %s", dst, strerror(errno));
 	copy_src = src;
 	copy_dst = dst;
 	if (nftw(src, copy_one, 16, FTW_PHYS) < 0)
-		t_fail("copy %s: %s", src, strerror(errno));
+		FAIL("copy %s: %s", src, strerror(errno));
 }
 
 char *t_copy_tree(const char *src)
@@ -105,13 +105,13 @@ char *t_write_file(const char *dir, const char *name, const char *content, unsig
 	int fd;
 
 	if (asprintf(&path, "%s/%s", dir, name) < 0)
-		t_fail("asprintf");
+		FAIL("asprintf");
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
-		t_fail("create %s: %s", path, strerror(errno));
-	t_assert(write(fd, content, strlen(content)) == (ssize_t)strlen(content));
+		FAIL("create %s: %s", path, strerror(errno));
+	REQUIRE(write(fd, content, strlen(content)) == (ssize_t)strlen(content));
 	/* fchmod, not the open mode: the umask must not decide what is tested. */
-	t_assert(fchmod(fd, mode) == 0);
+	REQUIRE(fchmod(fd, mode) == 0);
 	close(fd);
 	return path;
 }
@@ -124,14 +124,14 @@ int t_golden(const char *path, const char *actual)
 	if (getenv("MP_UPDATE_GOLDEN")) {
 		f = fopen(path, "w");
 		if (!f)
-			t_fail("write %s: %s", path, strerror(errno));
+			FAIL("write %s: %s", path, strerror(errno));
 		fputs(actual, f);
 		fclose(f);
 		fprintf(stderr, "updated %s\n", path);
 		return 0;
 	}
 	if (mp_read_file_alloc(path, &expected, NULL) < 0)
-		t_fail("read %s", path);
+		FAIL("read %s", path);
 	if (!strcmp(expected, actual)) {
 		free(expected);
 		return 0;

@@ -1,32 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Small helpers for the policy tests: assertions, fixture copies, golden files. */
+/* Small helpers for the policy tests: fixture copies, golden files (assertions: check.h). */
 #ifndef MP_TEST_UTIL_H
 #define MP_TEST_UTIL_H
 
 #include <stdio.h>
 #include <stdlib.h>
 
-#define t_fail(...)                                                   \
-	do {                                                          \
-		fprintf(stderr, "%s:%d: FAIL: ", __FILE__, __LINE__); \
-		fprintf(stderr, __VA_ARGS__);                         \
-		fputc('\n', stderr);                                  \
-		exit(1);                                              \
-	} while (0)
-
-#define t_assert(cond)                       \
-	do {                                 \
-		if (!(cond))                 \
-			t_fail("%s", #cond); \
-	} while (0)
-
-#define t_assert_str(a, b)                                                                       \
-	do {                                                                                     \
-		const char *_a = (a), *_b = (b);                                                 \
-		if (!_a || !_b || strcmp(_a, _b))                                                \
-			t_fail("%s\n  got:      '%s'\n  expected: '%s'", #a, _a ? _a : "(null)", \
-			       _b ? _b : "(null)");                                              \
-	} while (0)
+#include "check.h"
 
 /* A fresh private directory ("$TMPDIR/mp-policy-XXXXXX"). */
 char *t_mkdtemp(void);

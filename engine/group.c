@@ -1,26 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * From a block scan to decisions and their execution: grouping blocks by
- * device, building the policy subject and zone facts, onlining and
- * verifying.  § numbers refer to ../shared/KERNEL-RULES.md.
+ * Devices from a block scan: grouping blocks by the device they belong to,
+ * the policy subject and zone facts of a group, and its decision.
+ * § numbers refer to ../shared/KERNEL-RULES.md.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "log.h"
-#include "mp-apply.h"
+#include "mp-engine.h"
 #include "util.h"
-
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 enum mp_policy_kind mp_policy_kind_of_dev(const struct mp_devref *d, const struct mp_dax_dev *dax,
 					  size_t nr_dax)
@@ -222,7 +213,6 @@ struct mp_devgroup *mp_devgroup_find_block(struct mp_devgroup *groups, size_t nr
 
 void mp_devgroup_subject(const struct mp_devgroup *g, struct mp_policy_subject *s)
 {
-	struct mp_devgroup *mg = (struct mp_devgroup *)g;
 	size_t n = 0;
 
 	memset(s, 0, sizeof(*s));
@@ -230,16 +220,11 @@ void mp_devgroup_subject(const struct mp_devgroup *g, struct mp_policy_subject *
 	s->node = g->mixed_nodes ? -1 : g->node;
 	s->start = g->start;
 	s->size = g->size;
-	if (g->dev.name[0]) {
-		snprintf(mg->ids_buf[n], sizeof(mg->ids_buf[n]), "%s", g->dev.name);
-		s->ids[n] = mg->ids_buf[n];
-		n++;
-	}
-	if (g->dev.acpi[0]) {
-		snprintf(mg->ids_buf[n], sizeof(mg->ids_buf[n]), "%s", g->dev.acpi);
-		s->ids[n] = mg->ids_buf[n];
-		n++;
-	}
+	/* The names live in the group: the subject is valid as long as @g is. */
+	if (g->dev.name[0])
+		s->ids[n++] = g->dev.name;
+	if (g->dev.acpi[0])
+		s->ids[n++] = g->dev.acpi;
 }
 
 void mp_zone_facts_scan(const struct mp_memory *mem, int node, struct mp_zone_facts *f)
@@ -260,22 +245,25 @@ void mp_zone_facts_scan(const struct mp_memory *mem, int node, struct mp_zone_fa
 	}
 }
 
-int mp_devgroup_decide(const struct mp_policyset *set, const struct mp_devgroup *g,
-		       const struct mp_memory *mem, uint64_t new_bytes,
-		       struct mp_policy_decision *d)
+void mp_dax_subject(const struct mp_dax_dev *x, struct mp_policy_subject *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = x->from_nvdimm ? MP_POLICY_KIND_NVDIMM : MP_POLICY_KIND_DAX;
+	s->node = x->target_node >= 0 ? x->target_node : x->numa_node;
+	s->start = x->start;
+	s->size = x->size;
+	s->ids[0] = x->name;
+}
+
+int mp_devgroup_decide_zone(const struct mp_devgroup *g, const struct mp_memory *mem,
+			    uint64_t new_bytes, struct mp_policy_decision *d)
 {
 	struct mp_policy_subject s;
 	struct mp_zone_facts node_f, all_f;
-	bool was_auto;
+	bool was_auto = d->zone == MP_POLICY_ZONE_AUTO;
 	int err;
 
 	mp_devgroup_subject(g, &s);
-	err = mp_policyset_match(set, &s, d);
-	if (err)
-		return err;
-	if (!d->online)
-		return -ENODATA;
-	was_auto = d->zone == MP_POLICY_ZONE_AUTO;
 	/* The ratio weighs what is about to be added, not the whole extent. */
 	s.size = new_bytes;
 	mp_zone_facts_scan(mem, s.node, &node_f);
@@ -297,154 +285,18 @@ int mp_devgroup_decide(const struct mp_policyset *set, const struct mp_devgroup 
 	return 0;
 }
 
-void mp_memory_read_zones_safe(const struct mp_ctx *ctx, struct mp_memory *mem, const uint64_t *ids,
-			       size_t nr_ids)
+int mp_devgroup_decide(const struct mp_policyset *set, const struct mp_devgroup *g,
+		       const struct mp_memory *mem, uint64_t new_bytes,
+		       struct mp_policy_decision *d)
 {
-	for (size_t i = 0; i < mem->nr; i++) {
-		struct mp_block *b = &mem->blocks[i];
+	struct mp_policy_subject s;
+	int err;
 
-		if (b->state != MP_BLOCK_ONLINE)
-			continue;
-		if (mp_block_read_zones(ctx, b->id, b->zones, sizeof(b->zones)))
-			b->zones[0] = '\0';
-	}
-	for (size_t i = 0; i < nr_ids; i++) {
-		struct mp_block *b = mp_memory_find(mem, ids[i]);
-
-		if (!b || b->state != MP_BLOCK_OFFLINE || b->node < 0)
-			continue;
-		if (mp_block_read_zones(ctx, b->id, b->zones, sizeof(b->zones)))
-			b->zones[0] = '\0';
-	}
-}
-
-static int kernel_write(void *priv, const struct mp_ctx *ctx, uint64_t id, const char *word)
-{
-	return mp_block_write_state(ctx, id, word, 0);
-}
-
-static const struct mp_apply_ops kernel_ops = { .write_state = kernel_write };
-
-/* A verified result that contradicts a certain prediction breaks a kernel rule. */
-static void compare_prediction(struct mp_block_outcome *bo)
-{
-	const struct mp_prediction *p = &bo->predicted;
-	size_t n = strlen(bo->why);
-
-	if (!p->certain)
-		return;
-	if (p->err == 0 && bo->err && !bo->by_other) {
-		bo->violation = true;
-		snprintf(bo->why + n, sizeof(bo->why) - n,
-			 "%spredicted success (%s) but the write failed: %s", n ? "; " : "",
-			 p->rule, strerror(-bo->err));
-	} else if (p->err == 0 && !bo->err && p->zone[0] && bo->check.zone[0] &&
-		   strcmp(p->zone, bo->check.zone)) {
-		bo->violation = true;
-		snprintf(bo->why + n, sizeof(bo->why) - n,
-			 "%spredicted zone %s (%s), kernel put it in %s", n ? "; " : "", p->zone,
-			 p->rule, bo->check.zone);
-	}
-}
-
-int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
-		       const struct mp_devgroup *g, enum mp_policy_zone zone,
-		       enum mp_verify_level level, const struct mp_apply_ops *ops,
-		       struct mp_group_outcome *out)
-{
-	const char *word = zone == MP_POLICY_ZONE_MOVABLE ? "online_movable" : "online_kernel";
-	enum mp_zone_want want =
-		zone == MP_POLICY_ZONE_MOVABLE ? MP_ZONE_WANT_MOVABLE : MP_ZONE_WANT_KERNEL;
-	struct mp_kpageflags *kpf = NULL;
-	struct mp_iomem *io = NULL;
-	uint64_t t0, t1;
-	int ret = 0;
-
-	if (!ops)
-		ops = &kernel_ops;
-	memset(out, 0, sizeof(*out));
-	out->blocks = calloc(g->nr ? g->nr : 1, sizeof(*out->blocks));
-	if (!out->blocks)
-		return -ENOMEM;
-	t0 = now_us();
-	for (size_t i = 0; i < g->nr; i++) {
-		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
-		struct mp_block_outcome *bo;
-		struct mp_block_verdict v;
-		enum mp_block_state st;
-
-		if (!b || b->state != MP_BLOCK_OFFLINE)
-			continue;
-		bo = &out->blocks[out->nr++];
-		bo->id = b->id;
-		mp_rules_block(mem, b, NULL, &v);
-		bo->predicted = zone == MP_POLICY_ZONE_MOVABLE ? v.online_movable : v.online_kernel;
-		bo->err = ops->write_state(ops->priv, ctx, b->id, word);
-		if (bo->err == -EINVAL && !mp_block_read_state(ctx, b->id, &st) &&
-		    st == MP_BLOCK_ONLINE) {
-			/* §2: asking for the current state is EINVAL: someone onlined it first. */
-			bo->by_other = true;
-			out->by_other++;
-			snprintf(bo->why, sizeof(bo->why),
-				 "EINVAL and the block reads online: another onliner won the race");
-		} else if (bo->err) {
-			out->failed++;
-			snprintf(bo->why, sizeof(bo->why), "%s: %s", word, strerror(-bo->err));
-		} else {
-			out->onlined++;
-		}
-	}
-	t1 = now_us();
-	out->online_us = t1 - t0;
-
-	if (level == MP_VERIFY_FULL && out->onlined) {
-		/* One iomem read after all writes: the verification sees the final tree. */
-		if (mp_iomem_read(ctx, &io))
-			io = NULL;
-		if (mp_kpageflags_open(ctx, &kpf))
-			kpf = NULL;
-	}
-	for (size_t i = 0; i < out->nr; i++) {
-		struct mp_block_outcome *bo = &out->blocks[i];
-
-		if (!bo->err) {
-			/*
-			 * virtio-mem keeps unplugged sub-blocks PageOffline and may
-			 * leave parts of a block unplugged: coverage and NOPAGE are
-			 * judged on the whole block only for other devices.
-			 */
-			bool partial_ok = g->dev.kind == MP_DEV_VIRTIO_MEM;
-
-			if (mp_block_verify(ctx, &mem->geo, partial_ok ? NULL : io,
-					    partial_ok ? NULL : kpf, bo->id, want, level,
-					    &bo->check)) {
-				snprintf(bo->why, sizeof(bo->why),
-					 "state unreadable after onlining");
-			} else if (!bo->check.ok) {
-				size_t n = strlen(bo->why);
-
-				snprintf(bo->why + n, sizeof(bo->why) - n, "%s%s", n ? "; " : "",
-					 bo->check.evidence);
-				bo->violation |= bo->check.violation;
-			} else {
-				out->verified++;
-			}
-		}
-		compare_prediction(bo);
-		if (bo->violation)
-			out->violations++;
-	}
-	out->verify_us = now_us() - t1;
-	mp_kpageflags_close(kpf);
-	mp_iomem_free(io);
-	if (out->failed)
-		ret = -EIO;
-	return ret;
-}
-
-void mp_group_outcome_free(struct mp_group_outcome *o)
-{
-	free(o->blocks);
-	o->blocks = NULL;
-	o->nr = 0;
+	mp_devgroup_subject(g, &s);
+	err = mp_policyset_match(set, &s, d);
+	if (err)
+		return err;
+	if (!d->online)
+		return -ENODATA;
+	return mp_devgroup_decide_zone(g, mem, new_bytes, d);
 }

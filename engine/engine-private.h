@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The engine's insides, shared by the files of engine/ and nobody else. */
+#ifndef MP_ENGINE_PRIVATE_H
+#define MP_ENGINE_PRIVATE_H
+
+#include "mp-engine.h"
+
+/* A device an earlier run decided (the persisted state, persist.c). */
+struct mp_persisted {
+	char key[48];
+	uint64_t start;
+	char zone[16];
+	bool done;
+};
+
+/* A block waiting for the every-PFN kpageflags pass. */
+struct mp_deferred {
+	char key[48];
+	uint64_t id;
+};
+
+/* A block of a settling device and the link it still lacks. */
+struct mp_watch {
+	uint64_t id;
+	bool need_node, need_firmware;
+};
+
+struct mp_engine {
+	struct mp_ctx *ctx;
+	char *state_path;
+	const struct mp_node_provider *nodes;
+	const struct mp_engine_ops *ops;
+	struct mp_policyset *set;
+
+	struct mp_device *devs;
+	size_t nr_devs;
+	struct mp_persisted *persist;
+	size_t nr_persist;
+	struct mp_memory *mem; /* the model: latest scan */
+	char auto_online[24];
+	bool auto_online_reported;
+	uint64_t scans, reconciles, settles, violations;
+	char last_error[200];
+	/* ids the engine wrote "online*" to, whose "online" uevent is expected */
+	uint64_t *expect;
+	size_t nr_expect;
+	struct mp_deferred *deep;
+	size_t nr_deep;
+	struct mp_kpageflags *kpf;
+	/* settling: earliest deadline (0: nothing settles), backoff, what to look at */
+	uint64_t settle_deadline_us, settle_last_us;
+	unsigned int settle_step;
+	bool rescan; /* look again now (kmem just added blocks) */
+	struct mp_watch *watch;
+	size_t nr_watch;
+};
+
+/* Everything one look at the kernel gives (engine.c). */
+struct mp_engine_scan {
+	struct mp_memory *mem;
+	struct mp_dax_dev *dax;
+	size_t nr_dax;
+	struct mp_devgroup *groups;
+	size_t ng;
+};
+
+int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s);
+void mp_engine_scan_free(struct mp_engine_scan *s);
+struct mp_device *mp_engine_dev_find(const struct mp_engine *e, const char *key);
+
+/* persist.c */
+void mp_engine_state_load(struct mp_engine *e);
+void mp_engine_state_save(struct mp_engine *e);
+const struct mp_persisted *mp_engine_persisted_find(const struct mp_engine *e, const char *key,
+						    uint64_t start);
+void mp_engine_persisted_forget(struct mp_engine *e, const char *key, uint64_t start);
+
+#endif

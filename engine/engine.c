@@ -1,0 +1,842 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The guest engine: after every burst of uevents (or at start-up, or on
+ * ENOBUFS), scan, group blocks by device, and take each device not decided
+ * yet through policy -> online -> verify, keeping a record of each device
+ * (the model `status` and `list` answer from).
+ *
+ * Reconciling from a fresh scan rather than from the uevents themselves
+ * makes a lost event, a restart, or a device that arrived before the daemon
+ * all the same case.  The uevents only say *when* to look.
+ * § numbers refer to ../shared/KERNEL-RULES.md.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine-private.h"
+#include "util.h"
+
+/*
+ * How long a device may stay incomplete (blocks missing, node or
+ * firmware_node links not there yet) before the engine decides on what it
+ * has or, for memory with no device at all, reports it and leaves it
+ * alone.  The links follow the add uevents within milliseconds (§10).
+ */
+#define SETTLE_MAX_US (2u * 1000 * 1000)
+/* Settle checks back off from 1 ms to 64 ms: links usually come in the first few. */
+#define SETTLE_FIRST_US 1000u
+#define SETTLE_MAX_STEP 6
+
+const char *mp_device_state_name(enum mp_device_state s)
+{
+	static const char *const names[] = {
+		[MP_DEVICE_SETTLING] = "settling",
+		[MP_DEVICE_ONLINE] = "online",
+		[MP_DEVICE_PARTIAL] = "partial",
+		[MP_DEVICE_OTHER] = "other-onliner",
+		[MP_DEVICE_NO_MATCH] = "no-policy",
+		[MP_DEVICE_LEFT_OFFLINE] = "left-offline",
+		[MP_DEVICE_DEVDAX] = "devdax",
+		[MP_DEVICE_KMEM] = "kmem-bound",
+		[MP_DEVICE_BOOT] = "boot",
+		[MP_DEVICE_OFFLINED] = "offlined-by-other",
+		[MP_DEVICE_UNIDENTIFIED] = "unidentified",
+		[MP_DEVICE_FAILED] = "failed",
+		[MP_DEVICE_DRAINED] = "drained",
+	};
+
+	return s < MP_ARRAY_SIZE(names) && names[s] ? names[s] : "unknown";
+}
+
+bool mp_device_final(const struct mp_device *dev)
+{
+	return dev->state != MP_DEVICE_SETTLING && dev->state != MP_DEVICE_KMEM;
+}
+
+int mp_engine_new(struct mp_ctx *ctx, const struct mp_engine_config *cfg, struct mp_engine **out)
+{
+	struct mp_engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return -ENOMEM;
+	e->ctx = ctx;
+	if (cfg && cfg->state_path && cfg->state_path[0]) {
+		e->state_path = strdup(cfg->state_path);
+		if (!e->state_path) {
+			free(e);
+			return -ENOMEM;
+		}
+	}
+	e->nodes = cfg && cfg->nodes ? cfg->nodes : mp_node_provider_default(ctx);
+	e->ops = cfg ? cfg->ops : NULL;
+	mp_engine_state_load(e);
+	*out = e;
+	return 0;
+}
+
+void mp_engine_free(struct mp_engine *e)
+{
+	if (!e)
+		return;
+	mp_policyset_unref(e->set);
+	mp_memory_free(e->mem);
+	mp_kpageflags_close(e->kpf);
+	free(e->state_path);
+	free(e->devs);
+	free(e->persist);
+	free(e->expect);
+	free(e->deep);
+	free(e->watch);
+	free(e);
+}
+
+void mp_engine_set_policies(struct mp_engine *e, struct mp_policyset *set)
+{
+	mp_policyset_ref(set);
+	mp_policyset_unref(e->set);
+	e->set = set;
+}
+
+const struct mp_policyset *mp_engine_policies(const struct mp_engine *e)
+{
+	return e->set;
+}
+
+const struct mp_memory *mp_engine_memory(const struct mp_engine *e)
+{
+	return e->mem;
+}
+
+size_t mp_engine_device_count(const struct mp_engine *e)
+{
+	return e->nr_devs;
+}
+
+const struct mp_device *mp_engine_device(const struct mp_engine *e, size_t i)
+{
+	return i < e->nr_devs ? &e->devs[i] : NULL;
+}
+
+struct mp_device *mp_engine_dev_find(const struct mp_engine *e, const char *key)
+{
+	for (size_t i = 0; i < e->nr_devs; i++)
+		if (!strcmp(e->devs[i].key, key))
+			return &e->devs[i];
+	return NULL;
+}
+
+const struct mp_device *mp_engine_device_find(const struct mp_engine *e, const char *key)
+{
+	return mp_engine_dev_find(e, key);
+}
+
+void mp_engine_counters(const struct mp_engine *e, struct mp_engine_counters *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->scans = e->scans;
+	c->reconciles = e->reconciles;
+	c->settles = e->settles;
+	c->violations = e->violations;
+	for (size_t i = 0; i < e->nr_devs; i++) {
+		c->online += e->devs[i].state == MP_DEVICE_ONLINE;
+		c->other += e->devs[i].state == MP_DEVICE_OTHER;
+	}
+	snprintf(c->last_error, sizeof(c->last_error), "%s", e->last_error);
+	snprintf(c->auto_online, sizeof(c->auto_online), "%s", e->auto_online);
+}
+
+char *mp_engine_summary(const struct mp_engine *e, char *buf, size_t len)
+{
+	struct mp_engine_counters c;
+
+	mp_engine_counters(e, &c);
+	snprintf(buf, len,
+		 "%zu device(s) onlined, %zu by another onliner, %llu violation(s), %zu policies",
+		 c.online, c.other, (unsigned long long)c.violations,
+		 e->set ? mp_policyset_count(e->set) : (size_t)0);
+	return buf;
+}
+
+/* ---- model helpers ----------------------------------------------------------- */
+
+static struct mp_device *dev_add(struct mp_engine *e, const char *key)
+{
+	struct mp_device *nd = realloc(e->devs, (e->nr_devs + 1) * sizeof(*nd)), *r;
+
+	if (!nd)
+		return NULL;
+	e->devs = nd;
+	r = &e->devs[e->nr_devs++];
+	memset(r, 0, sizeof(*r));
+	snprintf(r->key, sizeof(r->key), "%s", key);
+	r->node = -1;
+	r->first_seen_us = mp_now_us();
+	return r;
+}
+
+static void format_blocks(const struct mp_devgroup *g, char *buf, size_t len)
+{
+	if (!g->nr)
+		snprintf(buf, len, "-");
+	else if (g->nr == 1)
+		snprintf(buf, len, "memory%llu", (unsigned long long)g->ids[0]);
+	else if (g->ids[g->nr - 1] - g->ids[0] + 1 == g->nr)
+		snprintf(buf, len, "memory%llu-%llu", (unsigned long long)g->ids[0],
+			 (unsigned long long)g->ids[g->nr - 1]);
+	else
+		snprintf(buf, len, "memory%llu-%llu (%zu blocks)", (unsigned long long)g->ids[0],
+			 (unsigned long long)g->ids[g->nr - 1], g->nr);
+}
+
+static void expect_add(struct mp_engine *e, uint64_t id)
+{
+	uint64_t *x = realloc(e->expect, (e->nr_expect + 1) * sizeof(*x));
+
+	if (!x)
+		return;
+	e->expect = x;
+	e->expect[e->nr_expect++] = id;
+}
+
+bool mp_engine_uevent_expected(struct mp_engine *e, uint64_t id)
+{
+	for (size_t i = 0; i < e->nr_expect; i++)
+		if (e->expect[i] == id) {
+			e->expect[i] = e->expect[--e->nr_expect];
+			return true;
+		}
+	return false;
+}
+
+static const char *first_zone(const struct mp_memory *mem, const struct mp_devgroup *g)
+{
+	for (size_t i = 0; i < g->nr; i++) {
+		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+
+		if (b && b->state == MP_BLOCK_ONLINE)
+			return b->zones;
+	}
+	return "";
+}
+
+static void report_once(struct mp_engine *e, struct mp_device *r, int level, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void report_once(struct mp_engine *e, struct mp_device *r, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(r->message, sizeof(r->message), fmt, ap);
+	va_end(ap);
+	if (r->reported)
+		return;
+	r->reported = true;
+	mp_ctx_log(e->ctx, level, "%s: %s", r->key, r->message);
+}
+
+static void record_policy(struct mp_device *r, const struct mp_policy_decision *dec)
+{
+	if (dec->policy)
+		snprintf(r->policy, sizeof(r->policy), "%s:%u", mp_policy_path(dec->policy),
+			 mp_policy_match_line(dec->policy));
+}
+
+/* ---- the scan: one place for every reader of the kernel's state ---------------- */
+
+void mp_engine_scan_free(struct mp_engine_scan *s)
+{
+	mp_devgroups_free(s->groups, s->ng);
+	free(s->dax);
+	mp_memory_free(s->mem);
+	memset(s, 0, sizeof(*s));
+}
+
+int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s)
+{
+	int err;
+
+	memset(s, 0, sizeof(*s));
+	/* Never MP_SCAN_ZONES: mp_memory_read_zones() reads them where it is safe. */
+	err = mp_memory_scan(e->ctx, MP_ENGINE_SCAN, &s->mem);
+	if (err) {
+		snprintf(e->last_error, sizeof(e->last_error), "scan failed: %s", strerror(-err));
+		return err;
+	}
+	e->scans++;
+	mp_memory_read_zones(e->ctx, s->mem, NULL, 0);
+	if (mp_dax_scan(e->ctx, &s->dax, &s->nr_dax)) {
+		s->dax = NULL;
+		s->nr_dax = 0;
+	}
+	err = mp_devgroups_build(s->mem, s->dax, s->nr_dax, &s->groups, &s->ng);
+	if (err)
+		mp_engine_scan_free(s);
+	return err;
+}
+
+/* ---- dax devices ---------------------------------------------------------- */
+
+static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const struct mp_dax_dev *x)
+{
+	enum mp_policy_kind kind = x->from_nvdimm ? MP_POLICY_KIND_NVDIMM : MP_POLICY_KIND_DAX;
+	struct mp_policy_subject s = { 0 };
+	struct mp_device *r;
+	char key[48], sz[16];
+	int err;
+
+	snprintf(key, sizeof(key), "dax:%s", x->name);
+	r = mp_engine_dev_find(e, key);
+	if (!r) {
+		r = dev_add(e, key);
+		if (!r)
+			return;
+		r->kind = kind;
+		r->start = x->start;
+		r->size = x->size;
+		r->node = x->target_node;
+		snprintf(r->blocks, sizeof(r->blocks), "-");
+	}
+	r->seen = true;
+	if (!strcmp(x->driver, "kmem")) {
+		if (r->state == MP_DEVICE_SETTLING && !r->trim_known)
+			/* Bound before the engine looked (daxctl, an earlier run): the blocks decide. */
+			snprintf(r->message, sizeof(r->message), "already bound to kmem");
+		if (r->state == MP_DEVICE_SETTLING)
+			r->state = MP_DEVICE_KMEM;
+		return;
+	}
+	if (r->state != MP_DEVICE_SETTLING)
+		return;
+	mp_dax_subject(x, &s);
+	/*
+	 * The one policy match for a dax device: its Mode= and, once kmem has
+	 * added the blocks, its zone come from this decision (online_group()).
+	 */
+	err = e->set ? mp_policyset_match(e->set, &s, &r->decision) : -ENOENT;
+	if (err) {
+		r->state = MP_DEVICE_NO_MATCH;
+		snprintf(r->message, sizeof(r->message), "no policy matches: left as devdax");
+		mp_ctx_notice(e->ctx, "%s: %s", key, r->message);
+		return;
+	}
+	record_policy(r, &r->decision);
+	/* The policy object may go with a reload; the decision's values stay. */
+	r->decision.policy = NULL;
+	r->decided = true;
+	if (r->decision.dax_mode != MP_POLICY_DAX_SYSTEM_RAM) {
+		r->state = MP_DEVICE_DEVDAX;
+		snprintf(r->message, sizeof(r->message), "Mode=devdax: left as /dev/%s", x->name);
+		mp_ctx_notice(e->ctx, "%s: %s (policy %s)", key, r->message, r->policy);
+		return;
+	}
+	/* §8: kmem trims each range inward to block boundaries; predict before binding. */
+	if (x->nr_ranges == 1)
+		mp_rules_dax_trim(&mem->geo, x->ranges[0].start, x->ranges[0].end, &r->trim);
+	else
+		mp_rules_dax_trim(&mem->geo, x->start, x->start + x->size - 1, &r->trim);
+	r->trim_known = true;
+	if (r->trim.keeps_nothing)
+		snprintf(r->trim_text, sizeof(r->trim_text),
+			 "predicted: kmem keeps nothing of 0x%llx-0x%llx (smaller than a %s block)",
+			 (unsigned long long)r->trim.start, (unsigned long long)r->trim.end,
+			 mp_format_size(mem->geo.block_size, sz, sizeof(sz)));
+	else
+		snprintf(
+			r->trim_text, sizeof(r->trim_text),
+			"predicted: kmem keeps 0x%llx-0x%llx (%llu blocks), strands %llu bytes at the start and %llu at the end",
+			(unsigned long long)r->trim.keep_start,
+			(unsigned long long)r->trim.keep_end,
+			(unsigned long long)((r->trim.keep_end + 1 - r->trim.keep_start) /
+					     mem->geo.block_size),
+			(unsigned long long)r->trim.stranded_head,
+			(unsigned long long)r->trim.stranded_tail);
+	mp_ctx_notice(e->ctx, "%s: Mode=system-ram (policy %s): %s", key, r->policy, r->trim_text);
+	err = mp_dax_bind_kmem(e->ctx, x->name);
+	if (err) {
+		r->state = MP_DEVICE_FAILED;
+		snprintf(r->message, sizeof(r->message), "binding kmem failed: %s", strerror(-err));
+		mp_ctx_err(e->ctx, "%s: %s", key, r->message);
+		return;
+	}
+	r->state = MP_DEVICE_KMEM;
+	snprintf(r->message, sizeof(r->message), "bound to kmem, waiting for its blocks");
+	mp_ctx_info(e->ctx, "%s: %s", key, r->message);
+	/* kmem added the blocks during the bind: look again at once, uevents or not. */
+	e->rescan = true;
+}
+
+static void check_trim(struct mp_engine *e, struct mp_device *r, const struct mp_devgroup *g)
+{
+	struct mp_iomem *io;
+	struct mp_dax_check c;
+
+	if (!r->trim_known || r->trim_checked)
+		return;
+	if (mp_iomem_read(e->ctx, &io))
+		return;
+	mp_dax_verify_trim(io, g->dev.name, &r->trim, &c);
+	mp_iomem_free(io);
+	r->trim_checked = true;
+	r->trim_ok = c.ok;
+	if (c.ok) {
+		mp_ctx_notice(
+			e->ctx,
+			"%s: kmem trim as predicted: System RAM (kmem) 0x%llx-0x%llx, %llu bytes stranded",
+			r->key, (unsigned long long)c.kmem_start, (unsigned long long)c.kmem_end,
+			(unsigned long long)(r->trim.stranded_head + r->trim.stranded_tail));
+	} else {
+		e->violations++;
+		mp_ctx_err(e->ctx, "kernel-rule violation: %s: %s", r->key, c.evidence);
+		snprintf(r->trim_text, sizeof(r->trim_text), "%s", c.evidence);
+	}
+}
+
+/* ---- memory devices ---------------------------------------------------------- */
+
+/*
+ * The device's decision: the dax device's own (taken once, when it
+ * appeared) or a match for the group.  Return as mp_devgroup_decide().
+ */
+static int decide(struct mp_engine *e, const struct mp_devgroup *g, const struct mp_memory *mem,
+		  struct mp_device *r, struct mp_policy_decision *dec)
+{
+	uint64_t new_bytes = g->nr_offline * mem->geo.block_size;
+	char dkey[48];
+	const struct mp_device *dx = NULL;
+
+	if (g->dev.kind == MP_DEV_DAX) {
+		snprintf(dkey, sizeof(dkey), "dax:%s", g->dev.name);
+		dx = mp_engine_dev_find(e, dkey);
+	}
+	if (dx && dx->decided) {
+		*dec = dx->decision;
+		snprintf(r->policy, sizeof(r->policy), "%s", dx->policy);
+		if (!dec->online)
+			return -ENODATA;
+		return mp_devgroup_decide_zone(g, mem, new_bytes, dec);
+	}
+	if (!e->set)
+		return -ENOENT;
+	return mp_devgroup_decide(e->set, g, mem, new_bytes, dec);
+}
+
+static void online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
+			 struct mp_device *r, const struct mp_persisted *p)
+{
+	struct mp_policy_decision dec;
+	enum mp_policy_zone zone;
+	enum mp_verify_level level = MP_VERIFY_FULL;
+	struct mp_group_outcome out;
+	uint64_t t0 = mp_now_us();
+	const char *word;
+	int err;
+
+	if (p && p->zone[0]) {
+		/* An earlier run decided this device: finish it the same way. */
+		zone = strcmp(p->zone, "movable") ? MP_POLICY_ZONE_KERNEL : MP_POLICY_ZONE_MOVABLE;
+		snprintf(r->zone_why, sizeof(r->zone_why), "decided by an earlier run");
+	} else {
+		err = decide(e, g, mem, r, &dec);
+		if (err == -ENOENT) {
+			r->state = MP_DEVICE_NO_MATCH;
+			report_once(e, r, LOG_NOTICE, "no policy matches: %s left offline",
+				    r->blocks);
+			return;
+		}
+		record_policy(r, &dec);
+		if (err == -ENODATA) {
+			r->state = MP_DEVICE_LEFT_OFFLINE;
+			report_once(e, r, LOG_NOTICE, "Online=no (policy %s): %s left offline",
+				    r->policy, r->blocks);
+			return;
+		}
+		if (err) {
+			r->state = MP_DEVICE_FAILED;
+			report_once(e, r, LOG_ERR, "cannot decide: %s", strerror(-err));
+			return;
+		}
+		zone = dec.zone;
+		level = dec.verify;
+		snprintf(r->zone_why, sizeof(r->zone_why), "%s", dec.zone_why);
+	}
+	word = zone == MP_POLICY_ZONE_MOVABLE ? "online_movable" : "online_kernel";
+	snprintf(r->zone, sizeof(r->zone), "%s", mp_policy_zone_name(zone));
+	r->decided_us = t0;
+	/* Record the intent first: a restart after SIGKILL finishes with the same zone. */
+	mp_engine_state_save(e);
+	for (size_t i = 0; i < g->nr; i++) {
+		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+
+		if (b && b->state == MP_BLOCK_OFFLINE)
+			expect_add(e, b->id);
+	}
+	err = mp_devgroup_online(e->ctx, mem, g, zone, level, e->ops, &out);
+	if (err == -ENOMEM) {
+		r->state = MP_DEVICE_FAILED;
+		report_once(e, r, LOG_ERR, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < out.nr; i++) {
+		struct mp_block_outcome *bo = &out.blocks[i];
+		struct mp_block *b;
+
+		if (bo->err && !bo->by_other)
+			mp_ctx_err(e->ctx, "memory%llu: %s: %s", (unsigned long long)bo->id, word,
+				   strerror(-bo->err));
+		else if (bo->by_other)
+			mp_ctx_warn(e->ctx, "memory%llu: %s", (unsigned long long)bo->id, bo->why);
+		else
+			mp_ctx_info(e->ctx, "memory%llu: %s: ok%s%s", (unsigned long long)bo->id,
+				    word,
+				    bo->check.ok ? (level == MP_VERIFY_NONE ? ", not verified" :
+									      ", verified") :
+						   ", verification failed: ",
+				    bo->check.ok ? "" : bo->check.evidence);
+		if (bo->violation)
+			mp_ctx_err(e->ctx, "kernel-rule violation: memory%llu (%s): %s",
+				   (unsigned long long)bo->id, r->key, bo->why);
+		/*
+		 * Keep the model current: `memplugctl list` answers from it, and
+		 * the next rescan may be a long idle time away.
+		 */
+		if ((bo->err && !bo->by_other) || !(b = mp_memory_find(mem, bo->id)))
+			continue;
+		b->state = MP_BLOCK_ONLINE;
+		if (bo->check.zone[0])
+			snprintf(b->zones, sizeof(b->zones), "%s", bo->check.zone);
+		else if (mp_block_read_zones(e->ctx, b->id, b->zones, sizeof(b->zones)))
+			b->zones[0] = '\0';
+	}
+	if (level == MP_VERIFY_FULL && g->dev.kind != MP_DEV_VIRTIO_MEM) {
+		for (size_t i = 0; i < out.nr; i++) {
+			struct mp_deferred *dp;
+
+			if (out.blocks[i].err || !out.blocks[i].check.ok)
+				continue;
+			dp = realloc(e->deep, (e->nr_deep + 1) * sizeof(*dp));
+			if (!dp)
+				break;
+			e->deep = dp;
+			snprintf(dp[e->nr_deep].key, sizeof(dp->key), "%s", r->key);
+			dp[e->nr_deep++].id = out.blocks[i].id;
+		}
+	}
+	r->onlined += out.onlined;
+	r->verified += out.verified;
+	r->failed += out.failed;
+	r->by_other += out.by_other;
+	r->violations += out.violations;
+	e->violations += out.violations;
+	r->online_us = out.online_us;
+	r->verify_us = out.verify_us;
+	r->done_us = mp_now_us();
+	r->verified_at = (int64_t)time(NULL);
+	if (out.by_other && !out.onlined)
+		r->state = MP_DEVICE_OTHER;
+	else if (out.failed)
+		r->state = out.onlined ? MP_DEVICE_PARTIAL : MP_DEVICE_FAILED;
+	else
+		r->state = MP_DEVICE_ONLINE;
+	snprintf(r->message, sizeof(r->message),
+		 "%zu of %zu offline blocks onlined into %s (%s), %zu verified%s%s%s", out.onlined,
+		 out.nr, r->zone, r->zone_why, out.verified,
+		 out.violations ? ", KERNEL-RULE VIOLATIONS" : "",
+		 out.by_other ? ", some onlined by another writer" : "",
+		 out.failed ? ", some failed" : "");
+	mp_ctx_notice(
+		e->ctx,
+		"%s: %s: %zu/%zu blocks online in %s, node %d, %zu verified, %zu violation(s), policy %s; %.1f ms online + %.1f ms verify, %.1f ms after first seen",
+		r->key, r->blocks, out.onlined, out.nr, r->zone, g->node, out.verified,
+		out.violations, r->policy[0] ? r->policy : "(earlier run)", out.online_us / 1000.0,
+		out.verify_us / 1000.0, (r->done_us - r->first_seen_us) / 1000.0);
+	mp_group_outcome_free(&out);
+	if (g->dev.kind == MP_DEV_DAX)
+		check_trim(e, r, g);
+	mp_engine_state_save(e);
+}
+
+/*
+ * The every-PFN kpageflags pass (mp_block_verify_pages()), one block per
+ * call after the device was reported: ~16 ms per 128 MiB block under TCG,
+ * too slow to sit between device_add and "online" (the sampled pass in
+ * mp_block_verify() already caught every NOPAGE failure), but still done,
+ * and a failure is a violation like any other.
+ */
+bool mp_engine_deferred_pending(const struct mp_engine *e)
+{
+	return e->nr_deep > 0;
+}
+
+void mp_engine_run_deferred(struct mp_engine *e)
+{
+	struct mp_block_check c;
+	struct mp_deferred dp;
+	struct mp_device *r;
+
+	if (!e->nr_deep || !e->mem)
+		return;
+	dp = e->deep[0];
+	memmove(e->deep, e->deep + 1, --e->nr_deep * sizeof(*e->deep));
+	if (!e->kpf && mp_kpageflags_open(e->ctx, &e->kpf)) {
+		e->nr_deep = 0;
+		return;
+	}
+	r = mp_engine_dev_find(e, dp.key);
+	if (mp_block_verify_pages(e->ctx, &e->mem->geo, e->kpf, dp.id, &c)) {
+		mp_ctx_warn(e->ctx, "memory%llu: kpageflags unreadable", (unsigned long long)dp.id);
+	} else if (!c.ok) {
+		e->violations++;
+		if (r)
+			r->violations++;
+		mp_ctx_err(e->ctx, "kernel-rule violation: memory%llu (%s): %s",
+			   (unsigned long long)dp.id, dp.key, c.evidence);
+	} else if (r) {
+		r->pages_verified++;
+		if (r->pages_verified == r->verified)
+			mp_ctx_info(e->ctx,
+				    "%s: page flags of all %zu blocks checked, every PFN: ok",
+				    r->key, r->pages_verified);
+	}
+	if (!e->nr_deep) {
+		mp_kpageflags_close(e->kpf);
+		e->kpf = NULL;
+	}
+}
+
+/* ---- settling --------------------------------------------------------------- */
+
+/* Remember what a settling group still lacks, for mp_engine_settle(). */
+static void watch_group(struct mp_engine *e, const struct mp_memory *mem,
+			const struct mp_devgroup *g, const struct mp_device *r)
+{
+	uint64_t deadline = r->first_seen_us + SETTLE_MAX_US;
+
+	if (!e->settle_deadline_us || deadline < e->settle_deadline_us)
+		e->settle_deadline_us = deadline;
+	for (size_t i = 0; i < g->nr; i++) {
+		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+		struct mp_watch *w;
+		bool need_node = b && b->node < 0, need_fw = !g->pkind;
+
+		if (!need_node && !need_fw)
+			continue;
+		w = realloc(e->watch, (e->nr_watch + 1) * sizeof(*w));
+		if (!w)
+			return;
+		e->watch = w;
+		w[e->nr_watch++] = (struct mp_watch){ g->ids[i], need_node, need_fw };
+	}
+}
+
+uint64_t mp_engine_next_wake_us(const struct mp_engine *e)
+{
+	uint64_t t;
+
+	if (e->rescan)
+		return mp_now_us();
+	if (!e->settle_deadline_us)
+		return 0;
+	t = e->settle_last_us + ((uint64_t)SETTLE_FIRST_US << e->settle_step);
+	return t < e->settle_deadline_us ? t : e->settle_deadline_us;
+}
+
+int mp_engine_settle(struct mp_engine *e)
+{
+	uint64_t now = mp_now_us();
+	bool changed = false;
+
+	if (e->rescan)
+		return mp_engine_reconcile(e) ? -EIO : 1;
+	if (!e->settle_deadline_us)
+		return 0;
+	e->settles++;
+	for (size_t i = 0; i < e->nr_watch && !changed; i++) {
+		struct mp_block_links l;
+
+		if (mp_block_read_links(e->ctx, e->watch[i].id, &l)) {
+			changed = true; /* gone: the scan will tell */
+			break;
+		}
+		if ((e->watch[i].need_node && l.node >= 0) ||
+		    (e->watch[i].need_firmware && l.firmware_node))
+			changed = true;
+	}
+	/*
+	 * Nothing to check (blocks still missing come with their own add
+	 * uevents) or nothing new: wait longer, up to the deadline.
+	 */
+	if (!changed && now < e->settle_deadline_us) {
+		e->settle_last_us = now;
+		if (e->settle_step < SETTLE_MAX_STEP)
+			e->settle_step++;
+		return 0;
+	}
+	return mp_engine_reconcile(e) ? -EIO : 1;
+}
+
+/* ---- devices ------------------------------------------------------------------ */
+
+static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g)
+{
+	const struct mp_persisted *p;
+	struct mp_device *r;
+	uint64_t now;
+
+	r = mp_engine_dev_find(e, g->key);
+	if (!r) {
+		r = dev_add(e, g->key);
+		if (!r)
+			return;
+		r->start = g->start;
+		r->size = g->size;
+		r->kind = g->pkind;
+		if (g->pkind == MP_POLICY_KIND_BOOT)
+			r->state = MP_DEVICE_BOOT;
+	}
+	r->seen = true;
+	r->node = g->node;
+	now = mp_now_us(); /* after dev_add(): first_seen_us must not be in the future */
+	format_blocks(g, r->blocks, sizeof(r->blocks));
+	p = mp_engine_persisted_find(e, g->key, g->start);
+	if (p)
+		r->persisted_ours = true;
+	if (r->state == MP_DEVICE_BOOT || r->state == MP_DEVICE_DRAINED)
+		return;
+
+	if (!g->pkind) {
+		/* Offline plain System RAM: a DIMM whose links are not there yet, or not ours. */
+		if (r->state != MP_DEVICE_SETTLING)
+			return;
+		if (now - r->first_seen_us < SETTLE_MAX_US) {
+			watch_group(e, mem, g, r);
+			return;
+		}
+		r->state = MP_DEVICE_UNIDENTIFIED;
+		report_once(
+			e, r, LOG_NOTICE,
+			"offline memory with no device (no ACPI firmware_node, not kmem or virtio-mem), probably offlined boot memory: left alone");
+		return;
+	}
+
+	if (mp_device_final(r)) {
+		if (!g->nr_offline)
+			return;
+		if (g->dev.kind == MP_DEV_VIRTIO_MEM &&
+		    (r->state == MP_DEVICE_ONLINE || r->state == MP_DEVICE_PARTIAL)) {
+			/* virtio-mem grows block by block: online what appeared (§10). */
+			mp_memory_read_zones(e->ctx, mem, g->ids, g->nr);
+			online_group(e, mem, g, r, NULL);
+			return;
+		}
+		if (r->state == MP_DEVICE_ONLINE) {
+			r->state = MP_DEVICE_OFFLINED;
+			r->reported = false;
+			report_once(e, r, LOG_NOTICE,
+				    "%zu block(s) offlined by someone else: not onlined again",
+				    g->nr_offline);
+		}
+		return;
+	}
+
+	if (!mp_devgroup_complete(g) && now - r->first_seen_us < SETTLE_MAX_US) {
+		watch_group(e, mem, g, r);
+		return;
+	}
+	if (!g->nr_offline) {
+		if (r->persisted_ours) {
+			r->state = MP_DEVICE_ONLINE;
+			snprintf(r->zone, sizeof(r->zone), "%s", p->zone);
+			snprintf(r->message, sizeof(r->message),
+				 "onlined by an earlier memplugd run (zone %s)",
+				 first_zone(mem, g));
+			mp_ctx_info(e->ctx, "%s: %s", r->key, r->message);
+			return;
+		}
+		r->state = MP_DEVICE_OTHER;
+		report_once(
+			e, r, LOG_WARNING,
+			"conflict: all %zu blocks (%s) were online in %s before memplugd acted: another onliner (auto_online_blocks=%s, a udev rule, daxctl?); not touched",
+			g->nr, r->blocks, first_zone(mem, g),
+			mem->auto_online[0] ? mem->auto_online : "?");
+		return;
+	}
+	if (g->nr_online && !r->persisted_ours) {
+		r->state = MP_DEVICE_OTHER;
+		report_once(
+			e, r, LOG_WARNING,
+			"conflict: %zu of %zu blocks (%s) were online before memplugd acted: another onliner is at work (auto_online_blocks=%s); not fighting it",
+			g->nr_online, g->nr, r->blocks,
+			mem->auto_online[0] ? mem->auto_online : "?");
+		return;
+	}
+	/* Zones of the blocks about to be onlined, for the predictions. */
+	mp_memory_read_zones(e->ctx, mem, g->ids, g->nr);
+	online_group(e, mem, g, r, r->persisted_ours ? p : NULL);
+}
+
+static void check_auto_online(struct mp_engine *e, const struct mp_memory *mem)
+{
+	if (strcmp(e->auto_online, mem->auto_online)) {
+		snprintf(e->auto_online, sizeof(e->auto_online), "%s", mem->auto_online);
+		e->auto_online_reported = false;
+	}
+	if (e->auto_online_reported || !e->auto_online[0] || !strcmp(e->auto_online, "offline"))
+		return;
+	e->auto_online_reported = true;
+	mp_ctx_warn(
+		e->ctx,
+		"conflict: auto_online_blocks is '%s': the kernel onlines hot-added memory itself, before any policy applies; memplugd reports such devices and does not fight the kernel (set it to 'offline', or boot with memhp_default_state=offline)",
+		e->auto_online);
+}
+
+int mp_engine_reconcile(struct mp_engine *e)
+{
+	struct mp_engine_scan s;
+	bool was_settling = e->settle_deadline_us != 0;
+	int err;
+
+	e->reconciles++;
+	e->rescan = false;
+	err = mp_engine_scan(e, &s);
+	if (err)
+		return err;
+	e->settle_deadline_us = 0;
+	e->nr_watch = 0;
+	for (size_t i = 0; i < e->nr_devs; i++)
+		e->devs[i].seen = false;
+	check_auto_online(e, s.mem);
+	for (size_t i = 0; i < s.nr_dax; i++)
+		handle_dax(e, s.mem, &s.dax[i]);
+	for (size_t i = 0; i < s.ng; i++)
+		handle_group(e, s.mem, &s.groups[i]);
+	/* Devices gone since the last scan (ejected DIMMs, settled "unknown" blocks). */
+	for (size_t i = 0; i < e->nr_devs;) {
+		struct mp_device *r = &e->devs[i];
+
+		if (r->seen) {
+			i++;
+			continue;
+		}
+		if (r->state != MP_DEVICE_SETTLING)
+			mp_ctx_info(e->ctx, "%s: gone", r->key);
+		/* A DIMM plugged into the same slot later is a new device, not ours. */
+		mp_engine_persisted_forget(e, r->key, r->start);
+		e->devs[i] = e->devs[--e->nr_devs];
+	}
+	if (e->settle_deadline_us) {
+		/* A new settling period starts with short waits; a continuing one keeps backing off. */
+		if (!was_settling)
+			e->settle_step = 0;
+		e->settle_last_us = mp_now_us();
+	}
+	mp_memory_free(e->mem);
+	e->mem = s.mem;
+	s.mem = NULL;
+	mp_engine_scan_free(&s);
+	return 0;
+}

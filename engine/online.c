@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Onlining one device's blocks into the zone its policy chose, and
+ * verifying each against the kernel's rules.  § numbers refer to
+ * ../shared/KERNEL-RULES.md.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "mp-engine.h"
+#include "util.h"
+
+static int kernel_write(void *priv, const struct mp_ctx *ctx, uint64_t id, const char *word)
+{
+	return mp_block_write_state(ctx, id, word, 0);
+}
+
+static const struct mp_engine_ops kernel_ops = { .write_state = kernel_write };
+
+/* A verified result that contradicts a certain prediction breaks a kernel rule. */
+static void compare_prediction(struct mp_block_outcome *bo)
+{
+	const struct mp_prediction *p = &bo->predicted;
+	size_t n = strlen(bo->why);
+
+	if (!p->certain)
+		return;
+	if (p->err == 0 && bo->err && !bo->by_other) {
+		bo->violation = true;
+		snprintf(bo->why + n, sizeof(bo->why) - n,
+			 "%spredicted success (%s) but the write failed: %s", n ? "; " : "",
+			 p->rule, strerror(-bo->err));
+	} else if (p->err == 0 && !bo->err && p->zone[0] && bo->check.zone[0] &&
+		   strcmp(p->zone, bo->check.zone)) {
+		bo->violation = true;
+		snprintf(bo->why + n, sizeof(bo->why) - n,
+			 "%spredicted zone %s (%s), kernel put it in %s", n ? "; " : "", p->zone,
+			 p->rule, bo->check.zone);
+	}
+}
+
+int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
+		       const struct mp_devgroup *g, enum mp_policy_zone zone,
+		       enum mp_verify_level level, const struct mp_engine_ops *ops,
+		       struct mp_group_outcome *out)
+{
+	const char *word = zone == MP_POLICY_ZONE_MOVABLE ? "online_movable" : "online_kernel";
+	enum mp_zone_want want =
+		zone == MP_POLICY_ZONE_MOVABLE ? MP_ZONE_WANT_MOVABLE : MP_ZONE_WANT_KERNEL;
+	struct mp_kpageflags *kpf = NULL;
+	struct mp_iomem *io = NULL;
+	uint64_t t0, t1;
+	int ret = 0;
+
+	if (!ops)
+		ops = &kernel_ops;
+	memset(out, 0, sizeof(*out));
+	out->blocks = calloc(g->nr ? g->nr : 1, sizeof(*out->blocks));
+	if (!out->blocks)
+		return -ENOMEM;
+	t0 = mp_now_us();
+	for (size_t i = 0; i < g->nr; i++) {
+		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+		struct mp_block_outcome *bo;
+		struct mp_block_verdict v;
+		enum mp_block_state st;
+
+		if (!b || b->state != MP_BLOCK_OFFLINE)
+			continue;
+		bo = &out->blocks[out->nr++];
+		bo->id = b->id;
+		mp_rules_block(mem, b, NULL, &v);
+		bo->predicted = zone == MP_POLICY_ZONE_MOVABLE ? v.online_movable : v.online_kernel;
+		bo->err = ops->write_state(ops->priv, ctx, b->id, word);
+		if (bo->err == -EINVAL && !mp_block_read_state(ctx, b->id, &st) &&
+		    st == MP_BLOCK_ONLINE) {
+			/* §2: asking for the current state is EINVAL: someone onlined it first. */
+			bo->by_other = true;
+			out->by_other++;
+			snprintf(bo->why, sizeof(bo->why),
+				 "EINVAL and the block reads online: another onliner won the race");
+		} else if (bo->err) {
+			out->failed++;
+			snprintf(bo->why, sizeof(bo->why), "%s: %s", word, strerror(-bo->err));
+		} else {
+			out->onlined++;
+		}
+	}
+	t1 = mp_now_us();
+	out->online_us = t1 - t0;
+
+	if (level == MP_VERIFY_FULL && out->onlined) {
+		/* One iomem read after all writes: the verification sees the final tree. */
+		if (mp_iomem_read(ctx, &io))
+			io = NULL;
+		if (mp_kpageflags_open(ctx, &kpf))
+			kpf = NULL;
+	}
+	for (size_t i = 0; i < out->nr; i++) {
+		struct mp_block_outcome *bo = &out->blocks[i];
+
+		if (!bo->err) {
+			/*
+			 * virtio-mem keeps unplugged sub-blocks PageOffline and may
+			 * leave parts of a block unplugged: coverage and NOPAGE are
+			 * judged on the whole block only for other devices.
+			 */
+			bool partial_ok = g->dev.kind == MP_DEV_VIRTIO_MEM;
+
+			if (mp_block_verify(ctx, &mem->geo, partial_ok ? NULL : io,
+					    partial_ok ? NULL : kpf, bo->id, want, level,
+					    &bo->check)) {
+				snprintf(bo->why, sizeof(bo->why),
+					 "state unreadable after onlining");
+			} else if (!bo->check.ok) {
+				size_t n = strlen(bo->why);
+
+				snprintf(bo->why + n, sizeof(bo->why) - n, "%s%s", n ? "; " : "",
+					 bo->check.evidence);
+				bo->violation |= bo->check.violation;
+			} else {
+				out->verified++;
+			}
+		}
+		compare_prediction(bo);
+		if (bo->violation)
+			out->violations++;
+	}
+	out->verify_us = mp_now_us() - t1;
+	mp_kpageflags_close(kpf);
+	mp_iomem_free(io);
+	if (out->failed)
+		ret = -EIO;
+	return ret;
+}
+
+void mp_group_outcome_free(struct mp_group_outcome *o)
+{
+	free(o->blocks);
+	o->blocks = NULL;
+	o->nr = 0;
+}

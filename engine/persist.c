@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The persisted state: what an earlier run onlined.
+ *
+ * memplugd keeps it in /run/memplug/state.json: the devices it decided,
+ * with the zone, written before the first block is onlined and again when
+ * done.  /run is tmpfs: it survives a daemon restart (crash, SIGKILL,
+ * upgrade) but not a reboot, which is exactly the lifetime of "this memory
+ * was onlined by us".  Without it a restarted memplugd would take its own
+ * earlier work for another onliner's, and could not finish a device it was
+ * killed in the middle of with the zone it had chosen.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine-private.h"
+#include "mp-json.h"
+
+void mp_engine_state_load(struct mp_engine *e)
+{
+	struct json_object *root, *devs;
+	size_t n;
+
+	if (!e->state_path)
+		return;
+	root = json_object_from_file(e->state_path);
+	if (!root)
+		return;
+	if (!json_object_object_get_ex(root, "devices", &devs) ||
+	    !json_object_is_type(devs, json_type_array)) {
+		mp_ctx_warn(e->ctx, "%s: no \"devices\" array: ignored", e->state_path);
+		json_object_put(root);
+		return;
+	}
+	n = json_object_array_length(devs);
+	e->persist = calloc(n ? n : 1, sizeof(*e->persist));
+	for (size_t i = 0; e->persist && i < n; i++) {
+		struct json_object *o = json_object_array_get_idx(devs, i);
+		struct mp_persisted *p = &e->persist[e->nr_persist];
+		const char *key = mp_json_get_str(o, "key", NULL);
+
+		if (!key)
+			continue;
+		snprintf(p->key, sizeof(p->key), "%s", key);
+		p->start = mp_json_get_u64(o, "start", 0);
+		snprintf(p->zone, sizeof(p->zone), "%s", mp_json_get_str(o, "zone", ""));
+		p->done = mp_json_get_bool(o, "done", false);
+		e->nr_persist++;
+	}
+	json_object_put(root);
+	if (e->nr_persist)
+		mp_ctx_info(e->ctx, "%s: %zu device(s) onlined by an earlier run", e->state_path,
+			    e->nr_persist);
+}
+
+const struct mp_persisted *mp_engine_persisted_find(const struct mp_engine *e, const char *key,
+						    uint64_t start)
+{
+	for (size_t i = 0; i < e->nr_persist; i++)
+		if (!strcmp(e->persist[i].key, key) && e->persist[i].start == start)
+			return &e->persist[i];
+	return NULL;
+}
+
+void mp_engine_persisted_forget(struct mp_engine *e, const char *key, uint64_t start)
+{
+	for (size_t k = 0; k < e->nr_persist;)
+		if (!strcmp(e->persist[k].key, key) && e->persist[k].start == start)
+			e->persist[k] = e->persist[--e->nr_persist];
+		else
+			k++;
+}
+
+void mp_engine_state_save(struct mp_engine *e)
+{
+	struct json_object *root, *devs;
+	char tmp[PATH_MAX];
+
+	if (!e->state_path)
+		return;
+	root = json_object_new_object();
+	devs = json_object_new_array();
+	json_object_object_add(root, "devices", devs);
+	for (size_t i = 0; i < e->nr_devs; i++) {
+		const struct mp_device *r = &e->devs[i];
+		struct json_object *o;
+
+		if (!r->zone[0] || (r->state != MP_DEVICE_ONLINE && r->state != MP_DEVICE_PARTIAL &&
+				    r->state != MP_DEVICE_SETTLING && r->state != MP_DEVICE_KMEM))
+			continue;
+		o = json_object_new_object();
+		mp_json_add_str(o, "key", r->key);
+		mp_json_add_u64(o, "start", r->start);
+		mp_json_add_str(o, "zone", r->zone);
+		mp_json_add_bool(o, "done", mp_device_final(r));
+		json_object_array_add(devs, o);
+	}
+	/* Written aside and renamed: a crash mid-write leaves the previous record. */
+	snprintf(tmp, sizeof(tmp), "%s.tmp", e->state_path);
+	if (json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PLAIN) < 0 ||
+	    rename(tmp, e->state_path) < 0) {
+		int err = errno;
+
+		mp_ctx_warn(e->ctx, "%s: cannot save state: %s (memplugd keeps onlining)",
+			    e->state_path, strerror(err));
+	}
+	json_object_put(root);
+}
