@@ -132,26 +132,3 @@ int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
 	return 0;
 }
 
-int64_t mp_kpageflags_size(struct mp_kpageflags *kpf)
-{
-	uint64_t lo = 0, hi = 1ULL << 40; /* 4 PiB of PFNs: beyond any guest */
-	uint64_t v;
-	struct stat st;
-
-	/* A fixture is a regular file with a size; procfs reports 0. */
-	if (!fstat(kpf->fd, &st) && S_ISREG(st.st_mode) && st.st_size > 0)
-		return st.st_size / 8;
-	/* Binary search for the first PFN that reads EOF. */
-	while (lo < hi) {
-		uint64_t mid = lo + (hi - lo) / 2;
-		ssize_t n = pread(kpf->fd, &v, 8, (off_t)(mid * 8));
-
-		if (n < 0)
-			return -errno;
-		if (n == 8)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return (int64_t)lo;
-}

@@ -383,8 +383,6 @@ void mp_kpageflags_close(struct mp_kpageflags *kpf);
  */
 int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
 			struct mp_kpf_counts *c);
-/** mp_kpageflags_size() - PFNs the file covers (max_dump_pfn), or -errno. */
-int64_t mp_kpageflags_size(struct mp_kpageflags *kpf);
 
 /* ---- dax devices and nvdimm namespaces ---------------------------------- */
 

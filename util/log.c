@@ -14,16 +14,6 @@ void mp_log_set_level(int level)
 	log_level = level;
 }
 
-int mp_log_get_level(void)
-{
-	return log_level;
-}
-
-void mp_log_set_journal(int on)
-{
-	log_journal = on;
-}
-
 void mp_log_set_ident(const char *ident)
 {
 	log_ident = ident;

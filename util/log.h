@@ -7,12 +7,10 @@
 
 /*
  * One logging module for library, daemon and CLI.  Messages go to stderr;
- * under systemd (JOURNAL_STREAM set, or forced) each line carries a "<N>"
+ * under systemd (JOURNAL_STREAM set) each line carries a "<N>"
  * priority prefix that journald turns into the message priority.
  */
 void mp_log_set_level(int level);
-int mp_log_get_level(void);
-void mp_log_set_journal(int on);
 void mp_log_set_ident(const char *ident);
 void mp_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mp_vlog(int level, const char *fmt, va_list ap);

@@ -182,6 +182,13 @@ int main(int argc, char **argv)
 	d = must_find(e, "dimm:slot1");
 	CHECK(d->state == MP_DEVICE_ONLINE && d->node == 1);
 	CHECK(f.writes == 8);
+	{
+		size_t dimms = 0;
+
+		for (size_t i = 0; i < mp_engine_device_count(e); i++)
+			dimms += mp_engine_device(e, i)->kind == MP_POLICY_KIND_DIMM;
+		CHECK(dimms == 2 && !mp_engine_device(e, mp_engine_device_count(e)));
+	}
 	CHECK(mp_engine_memory(e) &&
 	      mp_memory_find(mp_engine_memory(e), 32)->state == MP_BLOCK_ONLINE);
 	CHECK(!strcmp(mp_memory_find(mp_engine_memory(e), 39)->zones, "Movable"));
