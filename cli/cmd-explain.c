@@ -119,20 +119,11 @@ static struct json_object *iomem_chain_json(const struct mp_iomem *io, uint64_t 
 static struct json_object *kmem_actual_json(const struct mp_iomem *io, const char *dax)
 {
 	struct json_object *arr = json_object_new_array();
-	const struct mp_iomem_res *stack[64];
-	int n = 0;
+	const struct mp_iomem_res *k[MP_DAX_MAX_RANGES];
+	size_t n = mp_iomem_kmem(io, dax, NULL, k, MP_ARRAY_SIZE(k));
 
-	for (const struct mp_iomem_res *r = mp_iomem_first(io); r; r = r->sibling)
-		stack[n++] = r;
-	while (n > 0) {
-		const struct mp_iomem_res *r = stack[--n];
-
-		if (!strcmp(r->name, "System RAM (kmem)") && r->parent &&
-		    !strcmp(r->parent->name, dax))
-			json_object_array_add(arr, jrange(r->start, r->end));
-		for (const struct mp_iomem_res *c = r->child; c && n < 63; c = c->sibling)
-			stack[n++] = c;
-	}
+	for (size_t i = 0; i < n && i < MP_ARRAY_SIZE(k); i++)
+		json_object_array_add(arr, jrange(k[i]->start, k[i]->end));
 	return arr;
 }
 

@@ -150,15 +150,10 @@ int mp_devgroups_build(const struct mp_memory *mem, const struct mp_dax_dev *dax
 
 		if (g->dev.kind == MP_DEV_DAX) {
 			/* kmem's System RAM is block aligned (§8): count what it added. */
-			uint64_t bytes = 0;
-			const struct mp_iomem_res *r = mp_iomem_find(mem->iomem, g->start);
+			struct mp_iomem_span kmem;
 
-			while (r && strcmp(r->name, g->dev.name))
-				r = r->parent;
-			for (const struct mp_iomem_res *k = r ? r->child : NULL; k; k = k->sibling)
-				if (!strcmp(k->name, "System RAM (kmem)"))
-					bytes += k->end - k->start + 1;
-			g->nr_expected = bytes ? bytes / bs : g->nr;
+			mp_iomem_kmem(mem->iomem, g->dev.name, &kmem, NULL, 0);
+			g->nr_expected = kmem.bytes ? kmem.bytes / bs : g->nr;
 			/*
 			 * Policies match the dax device as sysfs describes it (the
 			 * same subject memplugd used to pick Mode=system-ram), not

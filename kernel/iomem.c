@@ -294,3 +294,50 @@ const struct mp_iomem_res *mp_iomem_find_sysram(const struct mp_iomem *io, uint6
 {
 	return sysram_first(io->root.child, start, end);
 }
+
+const struct mp_iomem_res *mp_iomem_next(const struct mp_iomem_res *r)
+{
+	/* Pre-order by the parent links: no stack, so no depth or breadth limit. */
+	if (r->child)
+		return r->child;
+	/* Top-level resources have no parent: climbing past them ends the walk. */
+	for (; r; r = r->parent)
+		if (r->sibling)
+			return r->sibling;
+	return NULL;
+}
+
+const struct mp_iomem_res *mp_iomem_find_named(const struct mp_iomem *io, const char *name)
+{
+	for (const struct mp_iomem_res *r = mp_iomem_first(io); r; r = mp_iomem_next(r))
+		if (!strcmp(r->name, name))
+			return r;
+	return NULL;
+}
+
+size_t mp_iomem_kmem(const struct mp_iomem *io, const char *dax, struct mp_iomem_span *span,
+		     const struct mp_iomem_res **ranges, size_t max)
+{
+	struct mp_iomem_span s = { 0 };
+
+	/*
+	 * kmem adds one "System RAM (kmem)" per kept range, as a child of
+	 * daxX.Y (§7, §8).  Every resource of that name counts: a kernel may
+	 * show daxX.Y nested in a daxX.Y of its own, shrunk to the kept range.
+	 */
+	for (const struct mp_iomem_res *k = mp_iomem_first(io); k; k = mp_iomem_next(k)) {
+		if (strcmp(k->name, "System RAM (kmem)") || !k->parent ||
+		    strcmp(k->parent->name, dax))
+			continue;
+		if (!s.nr)
+			s.start = k->start;
+		s.end = k->end;
+		s.bytes += k->end - k->start + 1;
+		if (ranges && s.nr < max)
+			ranges[s.nr] = k;
+		s.nr++;
+	}
+	if (span)
+		*span = s;
+	return s.nr;
+}

@@ -181,6 +181,36 @@ bool mp_iomem_is_sysram(const struct mp_iomem_res *r);
 const struct mp_iomem_res *mp_iomem_find_sysram(const struct mp_iomem *io, uint64_t start,
 						uint64_t end);
 
+/**
+ * mp_iomem_next() - the resource after @r in a depth-first walk of the tree
+ *
+ * Walks by the parent links, without a stack: any depth or breadth.
+ * Return: the next resource, or NULL at the end.
+ */
+const struct mp_iomem_res *mp_iomem_next(const struct mp_iomem_res *r);
+/** mp_iomem_find_named() - the first resource called @name at any depth, or NULL. */
+const struct mp_iomem_res *mp_iomem_find_named(const struct mp_iomem *io, const char *name);
+
+/* Where a set of ranges lies, and how much of it there is. */
+struct mp_iomem_span {
+	uint64_t start, end; /* first and last byte; 0/0 when @nr is 0 */
+	uint64_t bytes;
+	size_t nr;
+};
+
+/**
+ * mp_iomem_kmem() - the "System RAM (kmem)" ranges kmem added under @dax
+ * @io: tree
+ * @dax: "daxX.Y"
+ * @span: if not NULL, receives where they lie and their total size
+ * @ranges: if not NULL, receives the first @max of them, in address order
+ * @max: entries in @ranges
+ *
+ * Return: how many there are (can exceed @max).
+ */
+size_t mp_iomem_kmem(const struct mp_iomem *io, const char *dax, struct mp_iomem_span *span,
+		     const struct mp_iomem_res **ranges, size_t max);
+
 /* ---- memory blocks ----------------------------------------------------- */
 
 enum mp_block_state {

@@ -206,51 +206,25 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 	return err;
 }
 
-/* A resource called @name overlapping [@start, @end], at any depth. */
-static const struct mp_iomem_res *find_named(const struct mp_iomem_res *r, const char *name,
-					     uint64_t start, uint64_t end)
-{
-	for (; r; r = r->sibling) {
-		const struct mp_iomem_res *x;
-
-		if (r->end < start || r->start > end)
-			continue;
-		if (!strcmp(r->name, name))
-			return r;
-		x = find_named(r->child, name, start, end);
-		if (x)
-			return x;
-	}
-	return NULL;
-}
-
 void mp_dax_verify_trim(const struct mp_iomem *io, const char *name, const struct mp_dax_trim *t,
 			struct mp_dax_check *c)
 {
-	const struct mp_iomem_res *r, *k;
+	struct mp_iomem_span k;
 
 	memset(c, 0, sizeof(*c));
 	/*
-	 * Not mp_iomem_find(t->start): once kmem is bound, 6.1 shows daxX.Y
-	 * itself shrunk to the kept range (§8, observed), so the device's
-	 * sysfs start can lie outside its own iomem resource.
+	 * By name, not mp_iomem_find(t->start): once kmem is bound, 6.1 shows
+	 * daxX.Y itself shrunk to the kept range (§8, observed), so the
+	 * device's sysfs start can lie outside its own iomem resource.
 	 */
-	r = find_named(mp_iomem_first(io), name, t->start, t->end);
-	if (!r) {
-		snprintf(c->evidence, sizeof(c->evidence),
-			 "no '%s' resource at 0x%llx in /proc/iomem", name,
-			 (unsigned long long)t->start);
+	if (!mp_iomem_find_named(io, name)) {
+		snprintf(c->evidence, sizeof(c->evidence), "no '%s' resource in /proc/iomem", name);
 		return;
 	}
-	/* kmem adds one "System RAM (kmem)" per kept range, as a child of daxX.Y (§7, §8). */
-	for (k = r->child; k; k = k->sibling) {
-		if (strcmp(k->name, "System RAM (kmem)"))
-			continue;
-		if (!c->kmem_bytes)
-			c->kmem_start = k->start;
-		c->kmem_end = k->end;
-		c->kmem_bytes += k->end - k->start + 1;
-	}
+	mp_iomem_kmem(io, name, &k, NULL, 0);
+	c->kmem_start = k.start;
+	c->kmem_end = k.end;
+	c->kmem_bytes = k.bytes;
 	if (t->keeps_nothing) {
 		c->ok = !c->kmem_bytes;
 		if (!c->ok)

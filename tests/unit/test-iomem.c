@@ -5,6 +5,8 @@
  * guest can't be made to print and are written by hand.
  */
 #include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "check.h"
@@ -50,7 +52,51 @@ int main(void)
 	CHECK_EQ_U64(mp_iomem_sysram_bytes(io, 0x0, 0x7ffffff), 0x9ec00 + 0x7f00000);
 	r = mp_iomem_find_sysram(io, 0x100000000, 0x17fffffff);
 	CHECK(r && !strcmp(r->name, "System RAM (kmem)"));
+	{
+		struct mp_iomem_span sp;
+		const struct mp_iomem_res *k[2];
+
+		CHECK(mp_iomem_kmem(io, "dax0.0", &sp, k, 2) == 1);
+		CHECK_EQ_U64(sp.start, 0x108000000);
+		CHECK_EQ_U64(sp.end, 0x17fffffff);
+		CHECK_EQ_U64(sp.bytes, 0x78000000);
+		CHECK(k[0] && k[0]->start == 0x108000000);
+		CHECK(mp_iomem_kmem(io, "dax1.0", &sp, NULL, 0) == 0 && sp.bytes == 0);
+		CHECK(mp_iomem_find_named(io, "Kernel code") &&
+		      mp_iomem_find_named(io, "Kernel code")->start == 0x1000000);
+	}
 	mp_iomem_free(io);
+
+	/*
+	 * Hand-written: more top-level resources and more kmem ranges than any
+	 * fixed stack (memplugctl explain once walked iomem with stack[64]).
+	 */
+	{
+		char *text = malloc(1 << 20), *p = text;
+		struct mp_iomem_span sp;
+		const struct mp_iomem_res *k[4];
+		size_t walked = 0;
+
+		REQUIRE(text);
+		for (int i = 0; i < 300; i++)
+			p += sprintf(p, "%08x-%08x : Reserved\n", i * 0x1000, i * 0x1000 + 0xfff);
+		p += sprintf(p, "100000000-8ffffffff : Persistent Memory\n");
+		p += sprintf(p, "  100000000-8ffffffff : dax0.0\n");
+		for (int i = 0; i < 200; i++)
+			p += sprintf(p, "    %llx-%llx : System RAM (kmem)\n",
+				     0x100000000ULL + i * 0x8000000ULL,
+				     0x100000000ULL + i * 0x8000000ULL + 0x7ffffffULL);
+		CHECK(mp_iomem_parse(text, "wide", &io) == 0);
+		for (r = mp_iomem_first(io); r; r = mp_iomem_next(r))
+			walked++;
+		CHECK(walked == 300 + 2 + 200);
+		CHECK(mp_iomem_kmem(io, "dax0.0", &sp, k, 4) == 200);
+		CHECK_EQ_U64(sp.start, 0x100000000);
+		CHECK_EQ_U64(sp.end, 0x100000000ULL + 200 * 0x8000000ULL - 1);
+		CHECK(k[3] && k[3]->start == 0x100000000ULL + 3 * 0x8000000ULL);
+		mp_iomem_free(io);
+		free(text);
+	}
 
 	CHECK(mp_iomem_parse(deep_text, "deep", &io) == 0);
 	r = mp_iomem_find(io, 0x100000000);
