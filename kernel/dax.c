@@ -96,13 +96,13 @@ static int scan_dir(const struct mp_ctx *ctx, const char *rel, const char *prefi
 		err = -errno;
 		if (err == -ENOENT)
 			return 1; /* bus not present: no devices */
-		mp_err("%s: %s", path, strerror(-err));
+		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		return err;
 	}
 	return 0;
 }
 
-static void read_dax(int busfd, const char *path, struct mp_dax_dev *d)
+static void read_dax(const struct mp_ctx *ctx, int busfd, const char *path, struct mp_dax_dev *d)
 {
 	_mp_close_ int dfd = -1;
 	uint64_t v;
@@ -111,7 +111,7 @@ static void read_dax(int busfd, const char *path, struct mp_dax_dev *d)
 	d->target_node = -1;
 	d->numa_node = -1;
 	if (dfd < 0) {
-		mp_warn("%s/%s: %s", path, d->name, strerror(errno));
+		mp_ctx_warn(ctx, "%s/%s: %s", path, d->name, strerror(errno));
 		return;
 	}
 	if (read_u64(dfd, "resource", 16, &d->start))
@@ -181,7 +181,7 @@ int mp_dax_scan(const struct mp_ctx *ctx, struct mp_dax_dev **out, size_t *nr)
 		devs = nd;
 		memset(&devs[n], 0, sizeof(devs[n]));
 		snprintf(devs[n].name, sizeof(devs[n].name), "%s", de->d_name);
-		read_dax(dirfd(dir), path, &devs[n]);
+		read_dax(ctx, dirfd(dir), path, &devs[n]);
 		n++;
 	}
 	closedir(dir);

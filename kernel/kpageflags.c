@@ -23,6 +23,7 @@
 #define CHUNK_PFNS 65536 /* 512 KiB per pread */
 
 struct mp_kpageflags {
+	const struct mp_ctx *ctx; /* for messages */
 	int fd;
 	char path[PATH_MAX];
 	uint64_t *buf;
@@ -36,6 +37,7 @@ int mp_kpageflags_open(const struct mp_ctx *ctx, struct mp_kpageflags **out)
 	kpf = calloc(1, sizeof(*kpf));
 	if (!kpf)
 		return -ENOMEM;
+	kpf->ctx = ctx;
 	err = mp_ctx_path(ctx, kpf->path, sizeof(kpf->path), "proc/kpageflags");
 	if (err)
 		goto out_free;
@@ -43,9 +45,10 @@ int mp_kpageflags_open(const struct mp_ctx *ctx, struct mp_kpageflags **out)
 	if (kpf->fd < 0) {
 		err = -errno;
 		if (err == -EACCES || err == -EPERM)
-			mp_err("%s: %s (readable by root only)", kpf->path, strerror(-err));
+			mp_ctx_err(ctx, "%s: %s (readable by root only)", kpf->path,
+				   strerror(-err));
 		else
-			mp_err("%s: %s", kpf->path, strerror(-err));
+			mp_ctx_err(ctx, "%s: %s", kpf->path, strerror(-err));
 		goto out_free;
 	}
 	kpf->buf = malloc(CHUNK_PFNS * sizeof(uint64_t));
@@ -112,8 +115,8 @@ int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
 
 			if (err == -EINTR)
 				continue;
-			mp_err("%s: read at pfn 0x%llx: %s", kpf->path,
-			       (unsigned long long)(pfn + done), strerror(-err));
+			mp_ctx_err(kpf->ctx, "%s: read at pfn 0x%llx: %s", kpf->path,
+				   (unsigned long long)(pfn + done), strerror(-err));
 			return err;
 		}
 		if (n == 0) {
@@ -121,8 +124,8 @@ int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
 			break;
 		}
 		if (n % 8) {
-			mp_err("%s: short read of %zd bytes at pfn 0x%llx", kpf->path, n,
-			       (unsigned long long)(pfn + done));
+			mp_ctx_err(kpf->ctx, "%s: short read of %zd bytes at pfn 0x%llx", kpf->path,
+				   n, (unsigned long long)(pfn + done));
 			return -EIO;
 		}
 		for (ssize_t i = 0; i < n / 8; i++)
@@ -131,4 +134,3 @@ int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
 	}
 	return 0;
 }
-

@@ -237,8 +237,8 @@ static int record_kpageflags(const struct mp_ctx *ctx, const char *dest)
 
 		if (n < 0) {
 			err = -errno;
-			mp_err("%s: read at pfn 0x%llx: %s", src, (unsigned long long)pfn,
-			       strerror(-err));
+			mp_ctx_err(ctx, "%s: read at pfn 0x%llx: %s", src, (unsigned long long)pfn,
+				   strerror(-err));
 			fclose(out);
 			return err;
 		}
@@ -293,13 +293,13 @@ int mp_snapshot_record(const struct mp_ctx *ctx, const char *dest)
 
 	err = mkdir_p(dest);
 	if (err) {
-		mp_err("%s: %s", dest, strerror(-err));
+		mp_ctx_err(ctx, "%s: %s", dest, strerror(-err));
 		return err;
 	}
 	for (size_t i = 0; i < MP_ARRAY_SIZE(trees); i++) {
 		err = copy_tree(sroot, dest, trees[i].rel, trees[i].depth);
 		if (err) {
-			mp_err("%s/%s: %s", dest, trees[i].rel, strerror(-err));
+			mp_ctx_err(ctx, "%s/%s: %s", dest, trees[i].rel, strerror(-err));
 			return err;
 		}
 	}
@@ -312,7 +312,7 @@ int mp_snapshot_record(const struct mp_ctx *ctx, const char *dest)
 	if (!err)
 		err = copy_link_targets(sroot, dest, "sys/bus/virtio/devices", NULL, 0);
 	if (err) {
-		mp_err("%s: copying linked devices: %s", dest, strerror(-err));
+		mp_ctx_err(ctx, "%s: copying linked devices: %s", dest, strerror(-err));
 		return err;
 	}
 
@@ -337,7 +337,7 @@ int mp_snapshot_record(const struct mp_ctx *ctx, const char *dest)
 		return err;
 	err = record_kpageflags(ctx, dest);
 	if (err)
-		mp_warn("%s: kpageflags not recorded: %s", dest, strerror(-err));
+		mp_ctx_warn(ctx, "%s: kpageflags not recorded: %s", dest, strerror(-err));
 	return 0;
 }
 

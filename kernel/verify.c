@@ -193,7 +193,7 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 			return err;
 		err = mp_write_attr(AT_FDCWD, path, name);
 		if (err) {
-			mp_err("%s: unbind from %s: %s", name, base, strerror(-err));
+			mp_ctx_err(ctx, "%s: unbind from %s: %s", name, base, strerror(-err));
 			return err;
 		}
 	}
@@ -202,7 +202,7 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 		return err;
 	err = mp_write_attr(AT_FDCWD, path, name);
 	if (err)
-		mp_err("%s: kmem new_id: %s", name, strerror(-err));
+		mp_ctx_err(ctx, "%s: kmem new_id: %s", name, strerror(-err));
 	return err;
 }
 
