@@ -11,8 +11,9 @@ int mp_cli_ctx(struct mp_ctx **ctx);
 /* "EINVAL", "EBUSY", ... for a negative errno. */
 const char *mp_cli_errname(int err);
 
-/* memplugd's control socket, unless --socket says otherwise. */
-#define MP_DAEMON_SOCKET "/run/memplug/memplugd.sock"
+/* memplugd's control socket, unless --socket says otherwise (meson.build names it). */
+#include "config.h"
+#define MP_DAEMON_SOCKET MEMPLUG_CONTROL_SOCKET
 
 /*
  * Send one JSON request line to memplugd and read its answer (malloc'ed).

@@ -48,8 +48,6 @@ static int sd_watchdog_enabled(int unset, uint64_t *usec)
 }
 #endif
 
-#define DEFAULT_SOCKET "/run/memplug/memplugd.sock"
-#define DEFAULT_STATE "/run/memplug/state.json"
 #define UEVENT_BUF 8192
 
 static void usage(FILE *f)
@@ -59,9 +57,9 @@ static void usage(FILE *f)
 	      "  -r, --sysroot DIR      read /sys and /proc under DIR (a fixture)\n"
 	      "  -p, --policy-dir DIR   policy drop-in directory, highest priority first;\n"
 	      "                         repeatable (default: memplugctl policy dirs)\n"
-	      "  -s, --socket PATH      control socket (default " DEFAULT_SOCKET ")\n"
+	      "  -s, --socket PATH      control socket (default " MEMPLUG_CONTROL_SOCKET ")\n"
 	      "      --state PATH       record of devices onlined by memplugd, kept across\n"
-	      "                         restarts (default " DEFAULT_STATE "; '' = none)\n"
+	      "                         restarts (default " MEMPLUG_STATE_FILE "; '' = none)\n"
 	      "  -t, --check-config     load the policies, print every error or\n"
 	      "                         'configuration OK', and exit\n"
 	      "  -n, --foreground       do not detach (implied under systemd)\n"
@@ -491,7 +489,7 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
-	struct daemon d = { .socket_path = DEFAULT_SOCKET, .state_path = DEFAULT_STATE };
+	struct daemon d = { .socket_path = MEMPLUG_CONTROL_SOCKET, .state_path = MEMPLUG_STATE_FILE };
 	/* On the stack: every early return below would otherwise leak it. */
 	const char *dirs[argc + 1];
 	bool check = false;
