@@ -27,9 +27,9 @@
  * alone.  The links follow the add uevents within milliseconds (§10).
  */
 #define SETTLE_MAX_US (2u * 1000 * 1000)
-/* Settle checks back off from 1 ms to 64 ms: links usually come in the first few. */
+/* Settle checks back off from 1 ms to 8 ms: links usually come within a few ms. */
 #define SETTLE_FIRST_US 1000u
-#define SETTLE_MAX_STEP 6
+#define SETTLE_MAX_STEP 3
 
 const char *mp_device_state_name(enum mp_device_state s)
 {
