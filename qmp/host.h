@@ -128,6 +128,27 @@ int mp_host_qmp(struct mp_host *h, const char *cmd, struct json_object *args,
 		struct json_object **ret, char *err, size_t errlen);
 
 /**
+ * mp_host_id_wellformed() - whether QEMU would take @id as a device/object id
+ * @id: id to check
+ *
+ * QEMU's id_wellformed() (util/id.c): a letter first, then letters, digits,
+ * '-', '.' and '_'.
+ *
+ * Return: true when QEMU accepts it.
+ */
+bool mp_host_id_wellformed(const char *id);
+
+/**
+ * mp_host_id_check() - check a user's device id before anything is sent
+ * @want: the id asked for (MP_HOST_ID_PREFIX is prepended when missing), or
+ *        NULL for a generated one
+ *
+ * Return: 0; -EINVAL when QEMU would refuse it, -ENAMETOOLONG when longer
+ * than 100 characters (both logged, naming the id).
+ */
+int mp_host_id_check(const char *want);
+
+/**
  * mp_host_plug_dimm() - hot-add a pc-dimm
  * @h: handle
  * @spec: what to plug
