@@ -19,26 +19,16 @@
  * entities, so no user string can end an attribute or open an element. */
 static void xml_escape(FILE *f, const char *s)
 {
+	static const char special[] = "&<>'\"";
+	static const char *const entity[] = { "&amp;", "&lt;", "&gt;", "&apos;", "&quot;" };
+	const char *p;
+
 	for (; *s; s++) {
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '\'':
-			fputs("&apos;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		default:
+		p = strchr(special, *s);
+		if (p)
+			fputs(entity[p - special], f);
+		else
 			fputc(*s, f);
-		}
 	}
 }
 
