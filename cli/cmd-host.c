@@ -2,7 +2,7 @@
 /*
  * memplugctl host: hot-add and remove memory of a running VM through its
  * QMP socket or through libvirt.  Argument parsing and printing only; the
- * operations, checks and rollback live in qmp/host.c.
+ * operations, checks and rollback live in qmp/ (host.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 #include "commands.h"
 #include "host.h"
 #include "log.h"
+#include "mp-json.h"
 #include "util.h"
 
 struct host_opts {
@@ -194,9 +195,9 @@ static int cmd_plug(struct mp_host *h, struct host_opts *o, int argc, char **arg
 		for (i = 0; i < n && ids; i++)
 			json_object_array_add(arr, json_object_new_string(ids[i]));
 		json_object_object_add(jo, "plugged", arr);
-		json_object_object_add(jo, "wanted", json_object_new_int(want));
+		mp_json_add_int(jo, "wanted", want);
 		if (r < 0)
-			json_object_object_add(jo, "error", json_object_new_string(strerror(-r)));
+			mp_json_add_str(jo, "error", strerror(-r));
 		print_json(jo);
 	} else {
 		for (i = 0; i < n && ids; i++)
@@ -271,8 +272,8 @@ static int cmd_cleanup(struct mp_host *h, struct host_opts *o)
 	if (o->json) {
 		struct json_object *jo = json_object_new_object();
 
-		json_object_object_add(jo, "found", json_object_new_int(found));
-		json_object_object_add(jo, "removed", json_object_new_int(r > 0 ? r : 0));
+		mp_json_add_int(jo, "found", found);
+		mp_json_add_int(jo, "removed", r > 0 ? r : 0);
 		print_json(jo);
 	} else if (r >= 0) {
 		if (!found)
@@ -294,10 +295,10 @@ static int simple_result(struct host_opts *o, const char *id, const char *what, 
 	if (o->json) {
 		struct json_object *jo = json_object_new_object();
 
-		json_object_object_add(jo, "id", json_object_new_string(id));
-		json_object_object_add(jo, what, json_object_new_boolean(r == 0));
+		mp_json_add_str(jo, "id", id);
+		mp_json_add_bool(jo, what, r == 0);
 		if (r < 0)
-			json_object_object_add(jo, "error", json_object_new_string(strerror(-r)));
+			mp_json_add_str(jo, "error", strerror(-r));
 		print_json(jo);
 	} else if (r == 0) {
 		printf("%s: %s\n", id, what);

@@ -2,19 +2,21 @@
 #ifndef MP_HOST_PRIVATE_H
 #define MP_HOST_PRIVATE_H
 
-/* Shared between host.c (QMP and common code) and virt.c (libvirt). */
+/*
+ * Internals shared by the host-side files:
+ *   host.c          the handle, raw QMP passthrough, progress
+ *   host-state.c    the VM's state (devices, limits, names in use) and ids
+ *   host-place.c    placement: slots/maxmem fit, host NUMA, plans, Proxmox grid
+ *   host-ops.c      plug, unplug, resize: the checks, then the backend
+ *   host-cleanup.c  orphan backends
+ *   host-qmp.c      backend: QEMU's QMP socket directly
+ *   virt.c          backend: libvirt (only when built with it)
+ *   virt-xml.c      libvirt device XML, built and read (always built, so its
+ *                   unit tests run without libvirt)
+ */
+#include "config.h"
 #include "host.h"
 #include "qmp.h"
-
-struct mp_virt;
-
-struct mp_host {
-	struct mp_qmp *q; /* direct QMP, or NULL */
-	struct mp_virt *virt; /* libvirt, or NULL */
-	int timeout_ms;
-	mp_host_progress_fn progress;
-	void *progress_ud;
-};
 
 struct mp_host_memdev {
 	char kind[16];
@@ -41,25 +43,105 @@ struct mp_host_state {
 	char **names;
 };
 
-long long mp_host_now_ms(void);
-int mp_host_wait_size(struct mp_host *h, const struct mp_host_memdev *d, uint64_t size,
-		      int timeout_ms);
-void mp_host_progress(struct mp_host *h, const char *what, long long start);
+/**
+ * struct mp_host_plug_req - a plug that passed every check, for a backend
+ * @kind: "dimm", "nvdimm" or "virtio-mem"
+ * @driver: QEMU's device type ("pc-dimm", "nvdimm", "virtio-mem-pci")
+ * @spec: what the caller asked for
+ * @host_node: host node the backend is bound to, or MP_HOST_NODE_NONE
+ * @id: device id, MP_HOST_ID_PREFIX included, well-formed for QEMU
+ */
+struct mp_host_plug_req {
+	const char *kind;
+	const char *driver;
+	const struct mp_host_plug_spec *spec;
+	int host_node;
+	const char *id;
+};
+
+/**
+ * struct mp_host_backend_ops - how one way of reaching a VM does each step
+ * @name: "qmp" or "libvirt", for messages
+ * @is_libvirt: what mp_host_is_libvirt() answers
+ * @alias_prefix: what the VM puts before our device ids ("ua-" for libvirt)
+ * @owns_objects: QEMU's object ids are the backend's business (libvirt
+ *                names backends itself), so plug need not read them
+ * @close: free the backend object
+ * @qmp: run a raw QMP command (reads all go through it)
+ * @numa_free: free memory of host node @node (-1: only count the nodes)
+ * @bound_host_node: optional; the host node the backend will be bound to
+ *                   whatever the device asks (-1: free to choose), or
+ *                   -EOPNOTSUPP when the binding cannot be had
+ * @plug: add the device (and its backend), all or nothing
+ * @unplug: remove a DIMM, waiting up to @timeout_ms for the guest
+ * @set_requested: set a virtio-mem device's requested size
+ * @drain_events: optional; drop queued events while polling
+ */
+struct mp_host_backend_ops {
+	const char *name;
+	bool is_libvirt;
+	const char *alias_prefix;
+	bool owns_objects;
+	void (*close)(void *be);
+	int (*qmp)(struct mp_host *h, const char *cmd, struct json_object *args,
+		   struct json_object **ret, char *err, size_t errlen);
+	int (*numa_free)(struct mp_host *h, int node, uint64_t *free_bytes, int *nnodes);
+	int (*bound_host_node)(struct mp_host *h, const char *kind, int guest_node, int *host_node);
+	int (*plug)(struct mp_host *h, const struct mp_host_plug_req *rq);
+	int (*unplug)(struct mp_host *h, const struct mp_host_memdev *d, int timeout_ms);
+	int (*set_requested)(struct mp_host *h, const struct mp_host_memdev *d, uint64_t size);
+	void (*drain_events)(struct mp_host *h);
+};
+
+struct mp_host {
+	const struct mp_host_backend_ops *ops;
+	void *be; /* struct mp_qmp or struct mp_virt */
+	int timeout_ms;
+	mp_host_progress_fn progress;
+	void *progress_ud;
+	uint64_t progress_last; /* when progress was last reported */
+};
+
+extern const struct mp_host_backend_ops mp_host_qmp_ops;
+
+/* host.c */
+int mp_host_new(const struct mp_host_backend_ops *ops, void *be, int timeout_ms,
+		struct mp_host **out);
+void mp_host_progress(struct mp_host *h, const char *what, uint64_t start);
+int mp_host_cmd(struct mp_host *h, const char *obj, const char *cmd, struct json_object *args,
+		struct json_object **ret);
+int mp_host_object_del(struct mp_host *h, const char *id);
+
+/* host-state.c: what a snapshot reads; each part is a QMP round trip
+ * (through libvirt a libvirt RPC too, ~3 ms), so operations read only what
+ * their checks use. */
+enum {
+	MP_ST_LIMITS = 1 << 0, /* summary, maxmem, slots */
+	MP_ST_NVDIMM = 1 << 1, /* machine's nvdimm=on */
+	MP_ST_DEVICES = 1 << 2, /* query-memory-devices (always read) */
+	MP_ST_OBJECTS = 1 << 3, /* /objects: ids in use, orphans */
+	MP_ST_PERIPHERAL = 1 << 4, /* /machine/peripheral: ids in use */
+	MP_ST_ALL = 0x1f,
+};
+int mp_host_state_read(struct mp_host *h, unsigned int what, struct mp_host_state **out);
+int mp_host_strv_add(char ***v, unsigned int *n, const char *s);
 int mp_host_next_id(const struct mp_host_state *st, const char *kind, char *id, size_t idlen);
 int mp_host_make_id(const struct mp_host_state *st, const char *want, const char *kind, char *id,
 		    size_t idlen);
 
+/* host-place.c */
+int mp_host_check_fit(const struct mp_host_state *st, const char *id, uint64_t size,
+		      bool needs_slot);
+int mp_host_local_numa_free(struct mp_host *h, int node, uint64_t *free_bytes, int *nnodes);
+
+/* virt-xml.c */
+char *mp_virt_memory_xml(const struct mp_host_plug_req *rq);
+char *mp_virt_virtio_mem_xml(const char *dom_xml, const char *alias, uint64_t size);
+int mp_virt_numatune_node(const char *dom_xml, int cell);
+
 #if HAVE_LIBVIRT
-int mp_virt_open(const char *uri, const char *domain, struct mp_virt **out);
-void mp_virt_close(struct mp_virt *v);
-int mp_virt_qmp(struct mp_virt *v, const char *cmd, struct json_object *args,
-		struct json_object **ret, char *err, size_t errlen);
-int mp_virt_plug(struct mp_host *h, const char *kind, const struct mp_host_plug_spec *spec,
-		 int host_node, const char *id);
-int mp_virt_unplug(struct mp_host *h, const struct mp_host_memdev *d, int timeout_ms);
-int mp_virt_resize(struct mp_host *h, const struct mp_host_memdev *d, uint64_t size,
-		   int timeout_ms);
-int mp_virt_numa_free(struct mp_virt *v, int node, uint64_t *free_bytes, int *nnodes);
+int mp_virt_open(const char *uri, const char *domain, void **out);
+extern const struct mp_host_backend_ops mp_virt_ops;
 #endif
 
 #endif

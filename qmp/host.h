@@ -40,7 +40,9 @@ struct mp_qmp;
  * @share: map the backend shared (file backends)
  * @prealloc: preallocate the backend's memory on the host
  * @id: device id; NULL picks the next free "mp-<kind>N"; an id without
- *      MP_HOST_ID_PREFIX gets it prepended
+ *      MP_HOST_ID_PREFIX gets it prepended; it must satisfy
+ *      mp_host_id_wellformed(), or the plug is refused before anything is
+ *      sent
  * @label_size: NVDIMM label area (0 = no labels)
  * @requested_size: virtio-mem: size plugged at once (0 = none)
  * @force: skip memplug's own checks (free slots, maxmem, alignment) and let
@@ -128,6 +130,27 @@ int mp_host_qmp(struct mp_host *h, const char *cmd, struct json_object *args,
 		struct json_object **ret, char *err, size_t errlen);
 
 /**
+ * mp_host_id_wellformed() - whether QEMU would take @id as a device/object id
+ * @id: id to check
+ *
+ * QEMU's id_wellformed() (util/id.c): a letter first, then letters, digits,
+ * '-', '.' and '_'.
+ *
+ * Return: true when QEMU accepts it.
+ */
+bool mp_host_id_wellformed(const char *id);
+
+/**
+ * mp_host_id_check() - check a user's device id before anything is sent
+ * @want: the id asked for (MP_HOST_ID_PREFIX is prepended when missing), or
+ *        NULL for a generated one
+ *
+ * Return: 0; -EINVAL when QEMU would refuse it, -ENAMETOOLONG when longer
+ * than 100 characters (both logged, naming the id).
+ */
+int mp_host_id_check(const char *want);
+
+/**
  * mp_host_plug_dimm() - hot-add a pc-dimm
  * @h: handle
  * @spec: what to plug
@@ -140,7 +163,8 @@ int mp_host_qmp(struct mp_host *h, const char *cmd, struct json_object *args,
  * are checked before anything is sent.
  *
  * Return: 0 or -errno (-ENOSPC no slot or address space, -ENOMEM host node
- * lacks the memory, -EREMOTEIO QEMU refused).
+ * lacks the memory, -EINVAL bad size or id, -EEXIST id taken, -EREMOTEIO
+ * QEMU or libvirt refused).
  */
 int mp_host_plug_dimm(struct mp_host *h, const struct mp_host_plug_spec *spec, char *id,
 		      size_t idlen);
@@ -152,8 +176,14 @@ int mp_host_plug_dimm(struct mp_host *h, const struct mp_host_plug_spec *spec, c
  * @id: receives the device id
  * @idlen: size of @id
  *
+ * Through libvirt a host node (@spec->host_node) can only come from the
+ * domain's <numatune> for the guest node: libvirt has no per-device binding
+ * for an NVDIMM.  Without one, a host node is refused before anything is
+ * sent.
+ *
  * Return: 0 or -errno; -EOPNOTSUPP when the machine was started without
- * nvdimm=on (it can only be set at boot).
+ * nvdimm=on (it can only be set at boot), or a host node was asked of a
+ * libvirt domain that does not bind the guest node.
  */
 int mp_host_plug_nvdimm(struct mp_host *h, const struct mp_host_plug_spec *spec, char *id,
 			size_t idlen);

@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -48,17 +47,9 @@ struct mp_qmp {
 	struct json_object *reply;
 };
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int ms_left(long long deadline)
 {
-	long long left = deadline - now_ms();
+	long long left = deadline - (long long)mp_now_ms();
 
 	if (left <= 0)
 		return 0;
@@ -341,12 +332,12 @@ out:
 int mp_qmp_execute(struct mp_qmp *q, const char *cmd, struct json_object *args,
 		   struct json_object **ret)
 {
-	return execute_deadline(q, cmd, args, ret, now_ms() + q->timeout_ms);
+	return execute_deadline(q, cmd, args, ret, (long long)mp_now_ms() + q->timeout_ms);
 }
 
 int mp_qmp_new_fd(int fd, int timeout_ms, struct mp_qmp **out)
 {
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = (long long)mp_now_ms() + timeout_ms;
 	struct mp_qmp *q;
 	int r;
 
@@ -396,7 +387,7 @@ fail:
 int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	long long deadline = now_ms() + timeout_ms;
+	long long deadline = (long long)mp_now_ms() + timeout_ms;
 	int fd, r;
 
 	*out = NULL;
@@ -416,7 +407,7 @@ int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
 		r = -errno;
 		if (r == -EINTR)
 			continue;
-		if (r == -EAGAIN && now_ms() < deadline) {
+		if (r == -EAGAIN && (long long)mp_now_ms() < deadline) {
 			usleep(10000);
 			continue;
 		}
@@ -536,7 +527,7 @@ static bool take_event(struct mp_qmp *q, mp_qmp_event_match_fn match, void *ud,
 int mp_qmp_event_wait(struct mp_qmp *q, mp_qmp_event_match_fn match, void *ud, int timeout_ms,
 		      struct json_object **event)
 {
-	long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+	long long deadline = (long long)mp_now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
 	int r;
 
 	if (event)

@@ -3,7 +3,9 @@
  * libvirt backend: the mutating steps go through device XML so libvirt's
  * view of the domain stays right (it also does its own object-del rollback
  * when device_add fails); reads go through virDomainQemuMonitorCommand so
- * they share the QMP code in host.c.  Works with any URI, remote ones too.
+ * they share the QMP code in host-state.c.  Works with any URI, remote ones
+ * too.  This is struct mp_host_backend_ops for libvirt (mp_virt_ops); the
+ * XML it sends is built in virt-xml.c.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -19,6 +21,7 @@
 #include "config.h"
 #include "host-private.h"
 #include "log.h"
+#include "mp-json.h"
 #include "util.h"
 
 /*
@@ -51,41 +54,51 @@
 	X(virNodeGetCellsFreeMemory)          \
 	X(virSetErrorFunc)
 
-static struct {
+struct virt_lib {
 #define X(f) __typeof__(f) *f;
 	VIRT_FUNCS(X)
 #undef X
-} vl;
-
-static int virt_load(void)
-{
-	static int loaded;
 	void *lib, *qemu;
+};
 
-	if (loaded)
-		return loaded > 0 ? 0 : -EOPNOTSUPP;
-	loaded = -1;
-	lib = dlopen("libvirt.so.0", RTLD_NOW | RTLD_GLOBAL);
-	qemu = lib ? dlopen("libvirt-qemu.so.0", RTLD_NOW | RTLD_GLOBAL) : NULL;
-	if (!lib || !qemu) {
+/*
+ * RTLD_NODELETE: libvirt keeps process-wide state (its event loop, thread
+ * locals) that must not be unloaded under a later connection, so dlclose()
+ * only drops our reference.
+ */
+static int virt_load(struct virt_lib *vl)
+{
+	const int flags = RTLD_NOW | RTLD_GLOBAL | RTLD_NODELETE;
+
+	vl->lib = dlopen("libvirt.so.0", flags);
+	vl->qemu = vl->lib ? dlopen("libvirt-qemu.so.0", flags) : NULL;
+	if (!vl->lib || !vl->qemu) {
 		mp_err("libvirt: cannot load it (%s); install libvirt0", dlerror());
 		return -EOPNOTSUPP;
 	}
 #define X(f)                                                         \
-	vl.f = (__typeof__(vl.f))dlsym(lib, #f);                     \
-	if (!vl.f)                                                   \
-		vl.f = (__typeof__(vl.f))dlsym(qemu, #f);            \
-	if (!vl.f) {                                                 \
+	vl->f = (__typeof__(vl->f))dlsym(vl->lib, #f);               \
+	if (!vl->f)                                                  \
+		vl->f = (__typeof__(vl->f))dlsym(vl->qemu, #f);      \
+	if (!vl->f) {                                                \
 		mp_err("libvirt: %s missing from libvirt.so.0", #f); \
 		return -EOPNOTSUPP;                                  \
 	}
 	VIRT_FUNCS(X)
 #undef X
-	loaded = 1;
 	return 0;
 }
 
+static void virt_unload(struct virt_lib *vl)
+{
+	if (vl->qemu)
+		dlclose(vl->qemu);
+	if (vl->lib)
+		dlclose(vl->lib);
+}
+
 struct mp_virt {
+	struct virt_lib vl;
 	virConnectPtr conn;
 	virDomainPtr dom;
 	char name[128];
@@ -104,9 +117,9 @@ static void quiet_error(void *ud, virErrorPtr err)
 	 * report them ourselves, naming the object */
 }
 
-static const char *verr(void)
+static const char *verr(struct mp_virt *v)
 {
-	const char *m = vl.virGetLastErrorMessage();
+	const char *m = v->vl.virGetLastErrorMessage();
 
 	return m ? m : "unknown libvirt error";
 }
@@ -136,56 +149,55 @@ static void ev_size(virConnectPtr conn, virDomainPtr dom, const char *alias,
 
 static void ev_tick(int timer, void *opaque)
 {
-	/* only there so vl.virEventRunDefaultImpl() returns at least every
+	/* only there so virEventRunDefaultImpl() returns at least every
 	 * 200 ms and the wait loops can check their deadlines */
 }
 
-static int event_impl_registered;
+static void virt_close(void *be);
 
-int mp_virt_open(const char *uri, const char *domain, struct mp_virt **out)
+int mp_virt_open(const char *uri, const char *domain, void **out)
 {
 	struct mp_virt *v;
 	int r;
 
 	*out = NULL;
-	r = virt_load();
-	if (r < 0)
-		return r;
-	vl.virSetErrorFunc(NULL, quiet_error);
-	if (!event_impl_registered) {
-		/* must come before the connection is opened, or it gets no
-		 * events */
-		if (vl.virEventRegisterDefaultImpl() < 0) {
-			mp_err("libvirt: cannot set up the event loop: %s", verr());
-			return -EIO;
-		}
-		event_impl_registered = 1;
-	}
 	v = calloc(1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
 	v->cb_removed = v->cb_failed = v->cb_size = v->timer = -1;
 	snprintf(v->name, sizeof(v->name), "%s", domain);
-	v->conn = vl.virConnectOpen(uri);
+	r = virt_load(&v->vl);
+	if (r < 0)
+		goto fail;
+	v->vl.virSetErrorFunc(NULL, quiet_error);
+	/* must come before the connection is opened, or it gets no events;
+	 * registering again for a second handle is harmless (libvirt's
+	 * initialisation runs once, the implementation is the same) */
+	if (v->vl.virEventRegisterDefaultImpl() < 0) {
+		mp_err("libvirt: cannot set up the event loop: %s", verr(v));
+		r = -EIO;
+		goto fail;
+	}
+	v->conn = v->vl.virConnectOpen(uri);
 	if (!v->conn) {
-		mp_err("libvirt %s: cannot connect: %s", uri ? uri : "(default)", verr());
-		free(v);
-		return -ECONNREFUSED;
+		mp_err("libvirt %s: cannot connect: %s", uri ? uri : "(default)", verr(v));
+		r = -ECONNREFUSED;
+		goto fail;
 	}
 	/* libvirt's RPCs have no deadline; keepalive (answered by the
 	 * client's I/O loop during every call) makes a libvirtd that stopped
 	 * answering an error after about 3 x 2 s instead of a hang */
-	if (vl.virConnectSetKeepAlive(v->conn, 2, 3) < 0)
+	if (v->vl.virConnectSetKeepAlive(v->conn, 2, 3) < 0)
 		mp_dbg("libvirt: keepalive not supported by this connection");
-	v->dom = vl.virDomainLookupByName(v->conn, domain);
+	v->dom = v->vl.virDomainLookupByName(v->conn, domain);
 	if (!v->dom)
-		v->dom = vl.virDomainLookupByUUIDString(v->conn, domain);
+		v->dom = v->vl.virDomainLookupByUUIDString(v->conn, domain);
 	if (!v->dom) {
 		mp_err("%s: no such libvirt domain", domain);
 		r = -ENOENT;
 		goto fail;
 	}
-	if (vl.virDomainIsActive(v->dom) != 1) {
+	if (v->vl.virDomainIsActive(v->dom) != 1) {
 		mp_err("%s: domain is not running", domain);
 		r = -ESRCH;
 		goto fail;
@@ -193,7 +205,7 @@ int mp_virt_open(const char *uri, const char *domain, struct mp_virt **out)
 	*out = v;
 	return 0;
 fail:
-	mp_virt_close(v);
+	virt_close(v);
 	return r;
 }
 
@@ -203,62 +215,66 @@ static int virt_events(struct mp_virt *v)
 {
 	if (v->cb_removed >= 0)
 		return 0;
-	v->cb_removed = vl.virConnectDomainEventRegisterAny(
+	v->cb_removed = v->vl.virConnectDomainEventRegisterAny(
 		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVED,
 		VIR_DOMAIN_EVENT_CALLBACK(ev_removed), v, NULL);
-	v->cb_failed = vl.virConnectDomainEventRegisterAny(
+	v->cb_failed = v->vl.virConnectDomainEventRegisterAny(
 		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_DEVICE_REMOVAL_FAILED,
 		VIR_DOMAIN_EVENT_CALLBACK(ev_failed), v, NULL);
-	v->cb_size = vl.virConnectDomainEventRegisterAny(
+	v->cb_size = v->vl.virConnectDomainEventRegisterAny(
 		v->conn, v->dom, VIR_DOMAIN_EVENT_ID_MEMORY_DEVICE_SIZE_CHANGE,
 		VIR_DOMAIN_EVENT_CALLBACK(ev_size), v, NULL);
 	if (v->cb_removed < 0 || v->cb_failed < 0) {
-		mp_err("%s: cannot register for device events: %s", v->name, verr());
+		mp_err("%s: cannot register for device events: %s", v->name, verr(v));
 		return -EIO;
 	}
-	v->timer = vl.virEventAddTimeout(200, ev_tick, NULL, NULL);
+	v->timer = v->vl.virEventAddTimeout(200, ev_tick, NULL, NULL);
 	return 0;
 }
 
-void mp_virt_close(struct mp_virt *v)
+static void virt_close(void *be)
 {
+	struct mp_virt *v = be;
+
 	if (!v)
 		return;
 	if (v->timer >= 0)
-		vl.virEventRemoveTimeout(v->timer);
+		v->vl.virEventRemoveTimeout(v->timer);
 	if (v->conn) {
 		if (v->cb_removed >= 0)
-			vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_removed);
+			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_removed);
 		if (v->cb_failed >= 0)
-			vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_failed);
+			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_failed);
 		if (v->cb_size >= 0)
-			vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_size);
+			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_size);
 	}
 	if (v->dom)
-		vl.virDomainFree(v->dom);
+		v->vl.virDomainFree(v->dom);
 	if (v->conn)
-		vl.virConnectClose(v->conn);
+		v->vl.virConnectClose(v->conn);
+	virt_unload(&v->vl);
 	free(v);
 }
 
-int mp_virt_qmp(struct mp_virt *v, const char *cmd, struct json_object *args,
-		struct json_object **ret, char *err, size_t errlen)
+static int virt_qmp(struct mp_host *h, const char *cmd, struct json_object *args,
+		    struct json_object **ret, char *err, size_t errlen)
 {
+	struct mp_virt *v = h->be;
 	struct json_object *req = json_object_new_object(), *rep, *e, *x;
 	char *reply = NULL;
 	int r;
 
 	if (ret)
 		*ret = NULL;
-	json_object_object_add(req, "execute", json_object_new_string(cmd));
+	mp_json_add_str(req, "execute", cmd);
 	if (args)
 		json_object_object_add(req, "arguments", args);
-	r = vl.virDomainQemuMonitorCommand(
+	r = v->vl.virDomainQemuMonitorCommand(
 		v->dom, json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN), &reply, 0);
 	json_object_put(req);
 	if (r < 0) {
 		if (err)
-			snprintf(err, errlen, "libvirt: %s", verr());
+			snprintf(err, errlen, "libvirt: %s", verr(v));
 		return -EIO;
 	}
 	rep = json_tokener_parse(reply);
@@ -272,12 +288,9 @@ int mp_virt_qmp(struct mp_virt *v, const char *cmd, struct json_object *args,
 		return -EPROTO;
 	}
 	if (json_object_object_get_ex(rep, "error", &e)) {
-		const char *cls = "", *desc = "";
+		const char *cls = mp_json_get_str(e, "class", "");
+		const char *desc = mp_json_get_str(e, "desc", "");
 
-		if (json_object_object_get_ex(e, "class", &x))
-			cls = json_object_get_string(x);
-		if (json_object_object_get_ex(e, "desc", &x))
-			desc = json_object_get_string(x);
 		if (err)
 			snprintf(err, errlen, "%s: %s", cls, desc);
 		r = !strcmp(cls, "DeviceNotFound") ? -ENODEV : -EREMOTEIO;
@@ -290,14 +303,16 @@ int mp_virt_qmp(struct mp_virt *v, const char *cmd, struct json_object *args,
 	return 0;
 }
 
-int mp_virt_numa_free(struct mp_virt *v, int node, uint64_t *free_bytes, int *nnodes)
+static int virt_numa_free(struct mp_host *h, int node, uint64_t *free_bytes, int *nnodes)
 {
+	struct mp_virt *v = h->be;
 	unsigned long long fr[64];
 	int n;
 
-	n = vl.virNodeGetCellsFreeMemory(v->conn, fr, 0, 64);
+	/* the domain's host may be remote: ask libvirt, not libnuma */
+	n = v->vl.virNodeGetCellsFreeMemory(v->conn, fr, 0, 64);
 	if (n < 0) {
-		mp_err("libvirt: cannot read the host's free memory per node: %s", verr());
+		mp_err("libvirt: cannot read the host's free memory per node: %s", verr(v));
 		return -EIO;
 	}
 	if (nnodes)
@@ -310,78 +325,95 @@ int mp_virt_numa_free(struct mp_virt *v, int node, uint64_t *free_bytes, int *nn
 	return 0;
 }
 
-int mp_virt_plug(struct mp_host *h, const char *kind, const struct mp_host_plug_spec *spec,
-		 int host_node, const char *id)
+/* The live domain XML, malloc'ed, or NULL (logged). */
+static char *live_xml(struct mp_virt *v)
 {
-	struct mp_virt *v = h->virt;
-	char xml[2048], src[600] = "", extra[256] = "";
-	uint64_t kib = spec->size >> 10;
-	int n;
+	char *x = v->vl.virDomainGetXMLDesc(v->dom, 0);
 
-	if (host_node >= 0)
-		snprintf(src, sizeof(src), "<source><nodemask>%d</nodemask></source>", host_node);
-	if (!strcmp(kind, "nvdimm")) {
-		snprintf(src, sizeof(src), "<source><path>%s</path></source>", spec->mem_path);
-		if (spec->label_size) {
-			snprintf(extra, sizeof(extra),
-				 "<label><size unit='KiB'>%" PRIu64 "</size></label>",
-				 spec->label_size >> 10);
-			kib += spec->label_size >> 10;
-		}
-	} else if (!strcmp(kind, "virtio-mem")) {
-		snprintf(extra, sizeof(extra),
-			 "<block unit='KiB'>2048</block>"
-			 "<requested unit='KiB'>%" PRIu64 "</requested>",
-			 spec->requested_size >> 10);
-	} else if (spec->mem_path) {
-		mp_warn("%s: libvirt picks a DIMM's backend from the domain's "
-			"<memoryBacking>; the backing path is ignored",
-			id);
-	}
-	/* libvirt accepts user aliases only with its "ua-" prefix */
-	n = snprintf(xml, sizeof(xml),
-		     "<memory model='%s'>%s<target><size unit='KiB'>%" PRIu64
-		     "</size><node>%d</node>%s</target><alias name='ua-%s'/></memory>",
-		     kind, src, kib, spec->node >= 0 ? spec->node : 0, extra, id);
-	if (n < 0 || (size_t)n >= sizeof(xml))
-		return -ENAMETOOLONG;
-	mp_dbg("%s: attach %s", v->name, xml);
-	if (vl.virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		mp_err("ua-%s: libvirt refused to attach the %s: %s", id, kind, verr());
-		return -EREMOTEIO;
+	if (!x)
+		mp_err("%s: cannot read the live domain XML: %s", v->name, verr(v));
+	return x;
+}
+
+/*
+ * libvirt has no per-device host binding for an NVDIMM (its schema's
+ * <source> for model nvdimm is path/alignsize/pmem, and a <nodemask> there
+ * is dropped without a word): its backend follows the domain's <numatune>
+ * for the guest cell.  So that is the binding to report, or to refuse by.
+ */
+static int virt_bound_host_node(struct mp_host *h, const char *kind, int guest_node, int *host_node)
+{
+	struct mp_virt *v = h->be;
+	char *x;
+
+	*host_node = -1;
+	if (strcmp(kind, "nvdimm"))
+		return 0;
+	x = live_xml(v);
+	if (!x)
+		return -EIO;
+	*host_node = mp_virt_numatune_node(x, guest_node >= 0 ? guest_node : 0);
+	free(x);
+	if (*host_node < 0) {
+		mp_err("%s: libvirt cannot bind an NVDIMM's backend to a host node per device; "
+		       "bind guest node %d in the domain instead "
+		       "(<numatune><memnode cellid='%d' mode='strict' nodeset='N'/></numatune>)",
+		       v->name, guest_node, guest_node);
+		return -EOPNOTSUPP;
 	}
 	return 0;
 }
 
-int mp_virt_unplug(struct mp_host *h, const struct mp_host_memdev *d, int timeout_ms)
+static int virt_plug(struct mp_host *h, const struct mp_host_plug_req *rq)
 {
-	struct mp_virt *v = h->virt;
-	long long start = mp_host_now_ms();
-	char what[256];
+	struct mp_virt *v = h->be;
+	char *xml;
+	int r = 0;
 
+	if (!strcmp(rq->kind, "dimm") && rq->spec->mem_path)
+		mp_warn("ua-%s: libvirt picks a DIMM's backend from the domain's "
+			"<memoryBacking>; the backing path is ignored",
+			rq->id);
+	xml = mp_virt_memory_xml(rq);
+	if (!xml)
+		return -ENOMEM;
+	mp_dbg("%s: attach %s", v->name, xml);
+	if (v->vl.virDomainAttachDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		mp_err("ua-%s: libvirt refused to attach the %s: %s", rq->id, rq->kind, verr(v));
+		r = -EREMOTEIO;
+	}
+	free(xml);
+	return r;
+}
+
+static int virt_unplug(struct mp_host *h, const struct mp_host_memdev *d, int timeout_ms)
+{
+	struct mp_virt *v = h->be;
+	uint64_t start = mp_now_ms();
+	char what[256];
 	int r;
 
 	r = virt_events(v);
 	if (r < 0)
 		return r;
 	v->removed[0] = v->failed[0] = '\0';
-	if (vl.virDomainDetachDeviceAlias(v->dom, d->id, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		mp_err("%s: libvirt refused to detach it: %s", d->id, verr());
+	if (v->vl.virDomainDetachDeviceAlias(v->dom, d->id, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		mp_err("%s: libvirt refused to detach it: %s", d->id, verr(v));
 		return -EREMOTEIO;
 	}
 	snprintf(what, sizeof(what), "%s: waiting for the guest to release it", d->id);
 	while (strcmp(v->removed, d->id) && strcmp(v->failed, d->id)) {
-		if (mp_host_now_ms() - start >= timeout_ms) {
+		if (mp_now_ms() - start >= (uint64_t)timeout_ms) {
 			mp_err("%s: the guest did not release the DIMM within %d "
 			       "ms; the unplug request stays pending",
 			       d->id, timeout_ms);
 			return -ETIMEDOUT;
 		}
-		if (vl.virEventRunDefaultImpl() < 0) {
-			mp_err("%s: libvirt event loop failed: %s", d->id, verr());
+		if (v->vl.virEventRunDefaultImpl() < 0) {
+			mp_err("%s: libvirt event loop failed: %s", d->id, verr(v));
 			return -EIO;
 		}
-		if (vl.virConnectIsAlive(v->conn) != 1) {
+		if (v->vl.virConnectIsAlive(v->conn) != 1) {
 			mp_err("%s: lost the connection to libvirt", d->id);
 			return -ECONNRESET;
 		}
@@ -396,59 +428,16 @@ int mp_virt_unplug(struct mp_host *h, const struct mp_host_memdev *d, int timeou
 	return 0;
 }
 
-/*
- * vl.virDomainUpdateDeviceFlags() wants the live XML of the device, with its
- * alias and PCI address, as virsh update-memory-device builds it: cut the
- * <memory> element holding the alias out of the live domain XML and
- * replace its <requested>.  libvirt formats its own XML deterministically
- * (single quotes, one element per line), which is what this relies on.
- */
-static char *virtio_mem_xml(const char *dom_xml, const char *alias, uint64_t size)
+static int virt_set_requested(struct mp_host *h, const struct mp_host_memdev *d, uint64_t size)
 {
-	char needle[200], *res, *p;
-	const char *a, *start, *end, *rq, *rq_end;
-	size_t n;
-
-	snprintf(needle, sizeof(needle), "<alias name='%s'/>", alias);
-	a = strstr(dom_xml, needle);
-	if (!a)
-		return NULL;
-	for (start = a; start > dom_xml && strncmp(start, "<memory model='virtio-mem'", 26);
-	     start--)
-		;
-	end = strstr(a, "</memory>");
-	if (start == dom_xml || !end)
-		return NULL;
-	end += strlen("</memory>");
-	rq = strstr(start, "<requested");
-	if (!rq || rq > end)
-		return NULL;
-	rq_end = strstr(rq, "</requested>");
-	if (!rq_end || rq_end > end)
-		return NULL;
-	rq_end += strlen("</requested>");
-	n = (size_t)(end - start) + 128;
-	res = malloc(n);
-	if (!res)
-		return NULL;
-	p = res;
-	p += sprintf(p, "%.*s", (int)(rq - start), start);
-	p += sprintf(p, "<requested unit='KiB'>%" PRIu64 "</requested>", size >> 10);
-	sprintf(p, "%.*s", (int)(end - rq_end), rq_end);
-	return res;
-}
-
-int mp_virt_resize(struct mp_host *h, const struct mp_host_memdev *d, uint64_t size, int timeout_ms)
-{
-	struct mp_virt *v = h->virt;
+	struct mp_virt *v = h->be;
 	char *dom_xml, *xml;
+	int r = 0;
 
-	dom_xml = vl.virDomainGetXMLDesc(v->dom, 0);
-	if (!dom_xml) {
-		mp_err("%s: cannot read the live domain XML: %s", v->name, verr());
+	dom_xml = live_xml(v);
+	if (!dom_xml)
 		return -EIO;
-	}
-	xml = virtio_mem_xml(dom_xml, d->id, size);
+	xml = mp_virt_virtio_mem_xml(dom_xml, d->id, size);
 	free(dom_xml);
 	if (!xml) {
 		mp_err("%s: no virtio-mem <memory> with this alias in the live "
@@ -458,13 +447,27 @@ int mp_virt_resize(struct mp_host *h, const struct mp_host_memdev *d, uint64_t s
 	}
 	mp_dbg("%s: update %s", v->name, xml);
 	v->size_seen = false;
-	if (vl.virDomainUpdateDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
-		mp_err("%s: libvirt refused the new requested size: %s", d->id, verr());
-		free(xml);
-		return -EREMOTEIO;
+	if (v->vl.virDomainUpdateDeviceFlags(v->dom, xml, VIR_DOMAIN_AFFECT_LIVE) < 0) {
+		mp_err("%s: libvirt refused the new requested size: %s", d->id, verr(v));
+		r = -EREMOTEIO;
 	}
 	free(xml);
-	if (!timeout_ms)
-		return 0;
-	return mp_host_wait_size(h, d, size, timeout_ms);
+	return r;
 }
+
+const struct mp_host_backend_ops mp_virt_ops = {
+	.name = "libvirt",
+	.is_libvirt = true,
+	/* libvirt turns the alias into QEMU's id with its "ua-" prefix */
+	.alias_prefix = "ua-",
+	/* QEMU's objects and ids are libvirt's business: ours show up as
+	 * devices ("ua-mp-...") and libvirt rolls back itself */
+	.owns_objects = true,
+	.close = virt_close,
+	.qmp = virt_qmp,
+	.numa_free = virt_numa_free,
+	.bound_host_node = virt_bound_host_node,
+	.plug = virt_plug,
+	.unplug = virt_unplug,
+	.set_requested = virt_set_requested,
+};

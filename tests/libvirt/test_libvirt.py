@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """memplugctl host through libvirt, against a real libvirtd (started here
 when none runs) and a real TCG guest booted by it: DIMM attach and detach,
-host node placement in the device XML, a detach refused by the guest
+host node placement in the device XML (NVDIMMs: through <numatune>), ids
+and paths that are not plain text, a detach refused by the guest
 (memory onlined to the kernel zone and pinned by slab allocations) surfaced
 with the DIMM still in the domain, virtio-mem resize through the live
 device XML.
@@ -85,6 +86,12 @@ def test(g):
     assert 'ua-mp-dimm1' in r.stderr, r.stderr
     assert not [o for o in g.qmp('qom-list', path='/objects') if 'mp-dimm1' in o['name']]
 
+    # an id QEMU would refuse is refused before libvirt sees any XML
+    before = live_xml()
+    r = ctl('plug', '128M', '--id', "x'/><memory model='dimm", rc=1)
+    assert 'not a valid device id' in r.stderr, r.stderr
+    assert live_xml() == before
+
     # errors name the object
     r = ctl('unplug', 'mp-nope', rc=1)
     assert 'mp-nope' in r.stderr
@@ -93,44 +100,77 @@ def test(g):
     assert r.returncode == 1 and 'no-such-domain' in r.stderr, r.stderr
 
 
+def qom(dom, path, prop):
+    out = virsh('qemu-monitor-command', dom, json.dumps(
+        {'execute': 'qom-get', 'arguments': {'path': path, 'property': prop}}))
+    return json.loads(out)['return']
+
+
 def test_nvdimm(workdir):
     """NVDIMM hot-add through libvirt: refused up front when the domain did
-    not start with an NVDIMM (no nvdimm=on), done when it did.  No guest OS
-    needed: the domains stay paused."""
+    not start with an NVDIMM (no nvdimm=on), done when it did.  Host node
+    placement: libvirt has no per-device <nodemask> for an NVDIMM, so the
+    binding is the domain's <numatune> for the guest cell; honoured (and
+    seen in QEMU's backend) when the domain has one, refused when not.  A
+    backing path with XML's special characters reaches QEMU unchanged.  No
+    guest OS needed: the domains stay paused."""
     global DOM
     os.makedirs(workdir, exist_ok=True)
     os.chmod(workdir, 0o755)
     files = []
-    for i in range(3):
-        f = os.path.join(workdir, 'nv%d.img' % i)
+    for name in ('nv0.img', 'nv1.img', 'nv2.img', 'nv3.img', "nv'4&<\">.img"):
+        f = os.path.join(workdir, name)
         with open(f, 'wb') as fh:
             fh.truncate(256 << 20)
+        os.chmod(f, 0o666)
         files.append(f)
-    for name, nv in (('memplug-test-nonv', ''),
-                     ('memplug-test-nv', "<memory model='nvdimm'><source><path>%s</path>"
-                      "</source><target><size unit='KiB'>262144</size><node>0</node>"
-                      "</target></memory>" % files[0])):
+    numatune = "<numatune><memnode cellid='0' mode='strict' nodeset='0'/></numatune>"
+    boot_nv = ("<memory model='nvdimm'><source><path>%s</path></source><target>"
+               "<size unit='KiB'>262144</size><node>0</node></target></memory>" % files[0])
+    for name, nv, tune in (('memplug-test-nonv', '', ''),
+                           ('memplug-test-nv', boot_nv, ''),
+                           ('memplug-test-nv-numa', boot_nv, numatune)):
         xml = os.path.join(workdir, name + '.xml')
         with open(xml, 'w') as f:
             f.write("""<domain type='qemu'><name>%s</name>
 <maxMemory slots='4' unit='GiB'>8</maxMemory><memory unit='GiB'>1</memory><vcpu>1</vcpu>
-<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>
+<os><type arch='x86_64' machine='pc'>hvm</type></os><features><acpi/></features>%s
 <cpu><numa><cell id='0' cpus='0' memory='1' unit='GiB'/></numa></cpu>
 <devices><emulator>/usr/bin/qemu-system-x86_64</emulator><memballoon model='none'/>%s</devices>
-</domain>""" % (name, nv))
+</domain>""" % (name, tune, nv))
         virsh('destroy', name, check=False)
         virsh('create', xml, '--paused')
         try:
             DOM = name
-            if nv:
+            if not nv:
+                r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[2], rc=1)
+                assert 'nvdimm=on' in r.stderr, r.stderr
+            elif not tune:
                 ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[1])
                 d = devices()['ua-mp-nvdimm0']
                 assert d['kind'] == 'nvdimm' and d['size'] == 256 << 20, d
                 r = ctl('unplug', 'ua-mp-nvdimm0', rc=1)
                 assert 'cannot hot-unplug NVDIMMs' in r.stderr
+                # no numatune: the host node cannot be had, said before sending
+                before = live_xml()
+                r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[2],
+                        '--host-node', '0', rc=1)
+                assert 'numatune' in r.stderr, r.stderr
+                assert live_xml() == before
             else:
-                r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[2], rc=1)
-                assert 'nvdimm=on' in r.stderr, r.stderr
+                ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[3],
+                    '--host-node', '0')
+                backend = devices()['ua-mp-nvdimm0']['backend']
+                assert qom(DOM, '/objects/' + backend, 'host-nodes') == [0]
+                assert qom(DOM, '/objects/' + backend, 'policy') == 'bind'
+                # asking for another node than the domain binds: refused
+                r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[4],
+                        '--host-node', '1', rc=1)
+                assert 'numatune' in r.stderr, r.stderr
+                # the awkward path, attached and intact
+                ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[4], '--id', 'odd')
+                backend = devices()['ua-mp-odd']['backend']
+                assert qom(DOM, '/objects/' + backend, 'mem-path') == files[4]
         finally:
             virsh('destroy', name, check=False)
 

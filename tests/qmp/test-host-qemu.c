@@ -314,6 +314,13 @@ static void test_stopped_qemu(void)
 	if (!h)
 		goto out;
 	kill(qm.pid, SIGSTOP);
+	/* an id QEMU would refuse is refused before anything is sent: a
+	 * stopped QEMU would make any command time out instead */
+	s.id = "x'/><a";
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -EINVAL);
+	s.id = "a&b";
+	CHECK_EQ(mp_host_plug_virtio_mem(h, &s, id, sizeof(id)), -EINVAL);
+	s.id = NULL;
 	t0 = tq_now_ms();
 	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ETIMEDOUT);
 	CHECK(tq_now_ms() - t0 < 3000);
