@@ -257,28 +257,10 @@ struct json_object *mpd_status_json(struct daemon *d)
 
 struct json_object *mpd_list_json(struct daemon *d)
 {
-	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	struct mp_memory none = { 0 };
 
-	add_str(o, "sysroot", mp_ctx_root(d->ctx));
-	if (d->mem) {
-		add_int(o, "block_size", (int64_t)d->mem->geo.block_size);
-		for (size_t i = 0; i < d->mem->nr; i++) {
-			const struct mp_block *b = &d->mem->blocks[i];
-			struct json_object *x = json_object_new_object();
-			char dev[48];
-
-			add_int(x, "id", (int64_t)b->id);
-			add_int(x, "start", (int64_t)b->start);
-			add_str(x, "state", mp_block_state_name(b->state));
-			add_str(x, "zones", b->zones);
-			add_int(x, "node", b->node);
-			add_str(x, "device", mp_devref_format(&b->dev, dev, sizeof(dev)));
-			add_int(x, "system_ram_bytes", (int64_t)b->sysram_bytes);
-			json_object_array_add(a, x);
-		}
-	}
-	json_object_object_add(o, "blocks", a);
-	return o;
+	/* One definition of the list model: kernel/memjson.c. */
+	return mp_memory_to_json(d->mem ? d->mem : &none, mp_ctx_root(d->ctx));
 }
 
 static void reply(int fd, struct json_object *o)
