@@ -527,7 +527,8 @@ static int scan_attr(struct attr_batch *ab, int memfd, const char *dir, uint64_t
  * the caller's error (the daemon must not guess).  With it, the reasons a
  * plain user or a dump without procfs gives (absent, unreadable, all-zero
  * addresses) leave mem->iomem NULL and one sentence in mem->iomem_why, and
- * nothing is logged: the caller says it once.
+ * nothing is logged: the caller says it once.  A damaged file (malformed
+ * line) stays an error, with its file:line message.
  */
 static int scan_iomem(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory *mem)
 {
@@ -543,15 +544,19 @@ static int scan_iomem(const struct mp_ctx *ctx, unsigned int flags, struct mp_me
 	mp_log_set_level(LOG_CRIT);
 	err = mp_iomem_read(ctx, &mem->iomem);
 	mp_log_set_level(level);
-	if (err == -EPERM)
+	if (err == -EPERM) {
 		snprintf(mem->iomem_why, sizeof(mem->iomem_why),
 			 "%s: all addresses read as zero (opened without CAP_SYS_ADMIN)", path);
-	else if (err == -ENOENT || err == -EACCES)
+	} else if (err == -ENOENT || err == -EACCES) {
 		snprintf(mem->iomem_why, sizeof(mem->iomem_why), "%s: %s", path, strerror(-err));
-	else if (err == -EINVAL)
-		snprintf(mem->iomem_why, sizeof(mem->iomem_why), "%s: malformed", path);
-	else
-		return err;
+	} else if (err) {
+		/* A damaged file is an error for everyone: read again to say where. */
+		mp_iomem_free(mem->iomem);
+		mem->iomem = NULL;
+		return mp_iomem_read(ctx, &mem->iomem) ?: err;
+	}
+	if (!err)
+		return 0;
 	mem->iomem = NULL;
 	return 0;
 }
