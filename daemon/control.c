@@ -144,28 +144,10 @@ struct json_object *mpd_status_json(struct daemon *d)
 struct json_object *mpd_list_json(struct daemon *d)
 {
 	const struct mp_memory *mem = mp_engine_memory(d->engine);
-	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
+	struct mp_memory none = { 0 };
 
-	mp_json_add_str(o, "sysroot", mp_ctx_root(d->ctx));
-	if (mem) {
-		mp_json_add_int(o, "block_size", (int64_t)mem->geo.block_size);
-		for (size_t i = 0; i < mem->nr; i++) {
-			const struct mp_block *b = &mem->blocks[i];
-			struct json_object *x = json_object_new_object();
-			char dev[48];
-
-			mp_json_add_int(x, "id", (int64_t)b->id);
-			mp_json_add_int(x, "start", (int64_t)b->start);
-			mp_json_add_str(x, "state", mp_block_state_name(b->state));
-			mp_json_add_str(x, "zones", b->zones);
-			mp_json_add_int(x, "node", b->node);
-			mp_json_add_str(x, "device", mp_devref_format(&b->dev, dev, sizeof(dev)));
-			mp_json_add_int(x, "system_ram_bytes", (int64_t)b->sysram_bytes);
-			json_object_array_add(a, x);
-		}
-	}
-	json_object_object_add(o, "blocks", a);
-	return o;
+	/* One definition of the list model: kernel/memjson.c. */
+	return mp_memory_to_json(mem ? mem : &none, mp_ctx_root(d->ctx));
 }
 
 static void reply(int fd, struct json_object *o)

@@ -31,6 +31,49 @@ int mp_kernel_release(const struct mp_ctx *ctx, char *buf, size_t len)
 	return err < 0 ? err : 0;
 }
 
+int mp_kernel_version(const struct mp_ctx *ctx, int *maj, int *min)
+{
+	char rel[64];
+	int err = mp_kernel_release(ctx, rel, sizeof(rel));
+
+	*maj = *min = -1;
+	if (err)
+		return err;
+	if (sscanf(rel, "%d.%d", maj, min) != 2 || *maj < 0 || *min < 0) {
+		*maj = *min = -1;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * valid_zones_show() (drivers/base/memory.c, show_valid_zones() before 4.16)
+ * through history:
+ * - 4.4 (ed2f24009, first valid_zones): the zone of the block's pages, one
+ *   word for online *and* offline blocks; two words only for a block at
+ *   the Normal/Movable border.  A 2016 s390 lsmem dump has an offline
+ *   block reading "Normal".
+ * - 4.13 (f1dd2cd13c4b "do not associate hotadded memory to zones until
+ *   online"): offline blocks print the allowed online zones, but only
+ *   those allow_online_pfn_range() permits: still one word in the middle
+ *   of a kernel zone.
+ * - 4.14 (c6f03e2903c9 "mm, memory_hotplug: remove zone restrictions",
+ *   with e5e689302633 "display allowed zones in the preferred ordering"):
+ *   an offline block prints the default zone, then print_allowed_zone()
+ *   for MMOP_ONLINE_KERNEL and MMOP_ONLINE_MOVABLE, each unless it equals
+ *   the default.  The default is one of those two and they always differ
+ *   (a kernel zone vs ZONE_MOVABLE), so an offline block prints at least
+ *   two words, and only an online one prints one (its zone or "none").
+ *   Unchanged through 6.1 and 6.18 (sysfs_emit_at() rewrite, 5.15's
+ *   memory groups pass the group along).
+ */
+bool mp_kernel_zones_imply_state(int maj, int min)
+{
+	if (maj < 0)
+		return false;
+	return maj > 4 || (maj == 4 && min >= 14);
+}
+
 static int path_exists(const struct mp_ctx *ctx, const char *rel)
 {
 	char path[PATH_MAX];
@@ -76,7 +119,7 @@ static enum mp_feature_state since(int have_maj, int have_min, int maj, int min)
 	return have_min >= min ? MP_FEAT_YES : MP_FEAT_NO;
 }
 
-#define NR_FEATURES 12
+#define NR_FEATURES 16
 
 int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t *nr)
 {
@@ -172,6 +215,9 @@ int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t
 		set(&f[i++], "auto_online", "kernel auto-online of hot-added blocks",
 		    MP_FEAT_UNKNOWN, "auto_online_blocks missing");
 
+	set(&f[i++], "valid_zones_state",
+	    "one-word valid_zones means online (offline blocks list two zones)",
+	    since(maj, min, 4, 14), "%s vs 4.14 (by release; else list reads state)", REL);
 	set(&f[i++], "hotplug_memmap_offline",
 	    "hot-added memmap starts PageOffline (else PG_reserved until online)",
 	    since(maj, min, 6, 11), "%s vs 6.11 (by release)", REL);

@@ -200,8 +200,7 @@ int mp_iomem_parse(const char *text, const char *origin, struct mp_iomem **out)
 	 * look like a hole: refuse it rather than give wrong answers.
 	 */
 	if (total > 0 && nonzero == 0) {
-		mp_err("%s: all addresses read as zero: the file was opened without CAP_SYS_ADMIN (run as root)",
-		       origin);
+		/* Said by mp_iomem_read(), whose caller may have a better answer (list). */
 		err = -EPERM;
 		goto out_err;
 	}
@@ -213,8 +212,9 @@ out_err:
 	return err;
 }
 
-int mp_iomem_read(const struct mp_ctx *ctx, struct mp_iomem **out)
+int mp_iomem_read_flags(const struct mp_ctx *ctx, unsigned int flags, struct mp_iomem **out)
 {
+	bool quiet = flags & MP_IOMEM_QUIET_ACCESS;
 	char path[PATH_MAX];
 	_mp_free_ char *text = NULL;
 	int err;
@@ -224,10 +224,22 @@ int mp_iomem_read(const struct mp_ctx *ctx, struct mp_iomem **out)
 		return err;
 	err = mp_read_file_alloc(path, &text, NULL);
 	if (err) {
-		mp_err("%s: %s", path, strerror(-err));
+		if (!quiet || (err != -ENOENT && err != -EACCES && err != -EPERM))
+			mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		return err;
 	}
-	return mp_iomem_parse(text, path, out);
+	err = mp_iomem_parse(text, path, out);
+	if (err == -EPERM && !quiet)
+		mp_ctx_err(
+			ctx,
+			"%s: all addresses read as zero: the file was opened without CAP_SYS_ADMIN (run as root)",
+			path);
+	return err;
+}
+
+int mp_iomem_read(const struct mp_ctx *ctx, struct mp_iomem **out)
+{
+	return mp_iomem_read_flags(ctx, 0, out);
 }
 
 const struct mp_iomem_res *mp_iomem_find(const struct mp_iomem *io, uint64_t addr)

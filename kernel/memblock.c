@@ -7,7 +7,13 @@
  * getdents pass over the memory directory, one openat+read per attribute
  * per block, relative to a directory fd so the kernel walks one component,
  * and node membership from node/nodeN/ listings (one pass per node) rather
- * than a directory listing per block as lsmem does.
+ * than a directory listing per block as lsmem does.  The two are the same
+ * facts: do_register_memory_block_under_node() (drivers/base/node.c, 5.10+,
+ * and register_mem_sect_under_node() before) creates node/nodeN/memoryM and
+ * memoryM/nodeN together, and unregister_memory_block_under_nodes() removes
+ * both; a boot block on a node boundary gets one pair per node it spans
+ * (register_mem_block_under_node_early() walks its PFNs), and every one is
+ * recorded.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,17 +44,19 @@ int mp_geometry_read(const struct mp_ctx *ctx, struct mp_geometry *geo)
 		return err;
 	err = mp_read_attr(AT_FDCWD, path, buf, sizeof(buf));
 	if (err < 0) {
-		mp_err("%s: %s", path, strerror(-err));
+		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		return err;
 	}
 	/* The kernel prints it with "%lx": hex without 0x. */
 	if (mp_parse_u64(buf, 16, &bs) || bs == 0) {
-		mp_err("%s: block size '%s' is not a hex number", path, buf);
+		mp_ctx_err(ctx, "%s: block size '%s' is not a hex number", path, buf);
 		return -EINVAL;
 	}
 	if ((bs & (bs - 1)) || bs % MP_SECTION_SIZE) {
-		mp_err("%s: block size 0x%llx is not a power of two multiple of the 128 MiB section",
-		       path, (unsigned long long)bs);
+		mp_ctx_err(
+			ctx,
+			"%s: block size 0x%llx is not a power of two multiple of the 128 MiB section",
+			path, (unsigned long long)bs);
 		return -EINVAL;
 	}
 	geo->page_size = MP_PAGE_SIZE;
@@ -145,6 +153,57 @@ enum mp_block_state mp_block_state_parse(const char *s)
 	return MP_BLOCK_UNKNOWN;
 }
 
+bool mp_block_zones_readable(const struct mp_block *b)
+{
+	return b->nr_nodes > 0 || b->state == MP_BLOCK_ONLINE;
+}
+
+const char *mp_block_format_nodes(const struct mp_block *b, char *buf, size_t len)
+{
+	size_t p = 0;
+	int n = MP_MIN(b->nr_nodes, MP_BLOCK_MAX_NODES);
+
+	if (!len)
+		return buf;
+	if (!n) {
+		snprintf(buf, len, "-");
+		return buf;
+	}
+	buf[0] = '\0';
+	for (int i = 0; i < n && p < len; i++)
+		p += (size_t)snprintf(buf + p, len - p, "%s%d", i ? "," : "", b->nodes[i]);
+	if (b->nr_nodes > n && p < len)
+		snprintf(buf + p, len - p, ",...");
+	return buf;
+}
+
+bool mp_block_same_nodes(const struct mp_block *a, const struct mp_block *b)
+{
+	if (a->nr_nodes != b->nr_nodes)
+		return false;
+	for (int i = 0; i < MP_MIN(a->nr_nodes, MP_BLOCK_MAX_NODES); i++)
+		if (a->nodes[i] != b->nodes[i])
+			return false;
+	return true;
+}
+
+/* Insert @node keeping nodes[] ascending; node = the lowest. */
+static void block_add_node(struct mp_block *b, int node)
+{
+	int n = MP_MIN(b->nr_nodes, MP_BLOCK_MAX_NODES), i;
+
+	for (i = 0; i < n; i++)
+		if (b->nodes[i] == node)
+			return;
+	if (n < MP_BLOCK_MAX_NODES) {
+		for (i = n; i > 0 && b->nodes[i - 1] > node; i--)
+			b->nodes[i] = b->nodes[i - 1];
+		b->nodes[i] = node;
+	}
+	b->nr_nodes++;
+	b->node = b->nodes[0];
+}
+
 static int cmp_block(const void *a, const void *b)
 {
 	const struct mp_block *x = a, *y = b;
@@ -223,7 +282,7 @@ static int sort_blocks(struct mp_memory *mem)
 }
 
 /* List memoryN entries; the directory can have gaps (absent sections). */
-static int list_blocks(DIR *dir, const char *path, struct mp_memory *mem)
+static int list_blocks(const struct mp_ctx *ctx, DIR *dir, const char *path, struct mp_memory *mem)
 {
 	size_t cap = 256;
 	struct dirent *de;
@@ -253,12 +312,14 @@ static int list_blocks(DIR *dir, const char *path, struct mp_memory *mem)
 		b->start = mp_block_to_addr(&mem->geo, id);
 		b->size = mem->geo.block_size;
 		b->node = -1;
+		b->removable = -1;
+		b->memmap_on_memory = -1;
 		b->dev.slot = -1;
 	}
 	if (errno) {
 		int err = -errno;
 
-		mp_err("%s: readdir: %s", path, strerror(-err));
+		mp_ctx_err(ctx, "%s: readdir: %s", path, strerror(-err));
 		return err;
 	}
 	return sort_blocks(mem);
@@ -267,7 +328,8 @@ static int list_blocks(DIR *dir, const char *path, struct mp_memory *mem)
 /*
  * Node membership from node/nodeN/memoryM links: one listing per node.  The
  * kernel creates these links after the block's "add" uevent, so a block
- * without one is reported with node -1, not guessed.
+ * without one is reported with node -1, not guessed.  A block listed under
+ * several nodes keeps them all.
  */
 static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
 {
@@ -285,10 +347,10 @@ static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
 		/* !CONFIG_NUMA has no node directory: every block is node 0. */
 		if (err == -ENOENT) {
 			for (size_t i = 0; i < mem->nr; i++)
-				mem->blocks[i].node = 0;
+				block_add_node(&mem->blocks[i], 0);
 			return 0;
 		}
-		mp_err("%s: %s", path, strerror(-err));
+		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		return err;
 	}
 	while ((de = readdir(top))) {
@@ -304,7 +366,7 @@ static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
 			err = -errno;
 			if (fd >= 0)
 				close(fd);
-			mp_err("%s/%s: %s", path, de->d_name, strerror(-err));
+			mp_ctx_err(ctx, "%s/%s: %s", path, de->d_name, strerror(-err));
 			closedir(top);
 			return err;
 		}
@@ -316,8 +378,8 @@ static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
 			    mp_parse_u64(me->d_name + 6, 10, &id))
 				continue;
 			b = mp_memory_find(mem, id);
-			if (b)
-				b->node = (int)node;
+			if (b && node <= INT_MAX)
+				block_add_node(b, (int)node);
 		}
 		closedir(nd);
 	}
@@ -449,8 +511,8 @@ static int batch_read(struct attr_batch *ab, int dirfd, const char *path, char *
 }
 
 /* memoryN/<name> during a scan; the message names the path. */
-static int scan_attr(struct attr_batch *ab, int memfd, const char *dir, uint64_t id,
-		     const char *name, char *buf, size_t len)
+static int scan_attr(const struct mp_ctx *ctx, struct attr_batch *ab, int memfd, const char *dir,
+		     uint64_t id, const char *name, char *buf, size_t len)
 {
 	char rel[64];
 	int err;
@@ -458,7 +520,64 @@ static int scan_attr(struct attr_batch *ab, int memfd, const char *dir, uint64_t
 	snprintf(rel, sizeof(rel), "memory%llu/%s", (unsigned long long)id, name);
 	err = batch_read(ab, memfd, rel, buf, len);
 	if (err < 0)
-		mp_err("%s/%s: %s", dir, rel, strerror(-err));
+		mp_ctx_err(ctx, "%s/%s: %s", dir, rel, strerror(-err));
+	return err < 0 ? err : 0;
+}
+
+/*
+ * /proc/iomem for a scan.  Without MP_SCAN_IOMEM_OPTIONAL every failure is
+ * the caller's error (the daemon must not guess).  With it, the reasons a
+ * plain user or a dump without procfs gives (absent, unreadable, all-zero
+ * addresses) leave mem->iomem NULL and one sentence in mem->iomem_why, and
+ * nothing is logged: the caller says it once.  A damaged file (malformed
+ * line) stays an error, with its file:line message.
+ */
+static int scan_iomem(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory *mem)
+{
+	char path[PATH_MAX];
+	int err;
+
+	if (!(flags & MP_SCAN_IOMEM_OPTIONAL))
+		return mp_iomem_read(ctx, &mem->iomem);
+	err = mp_ctx_path(ctx, path, sizeof(path), "proc/iomem");
+	if (err)
+		return err;
+	err = mp_iomem_read_flags(ctx, MP_IOMEM_QUIET_ACCESS, &mem->iomem);
+	if (err == -EPERM) {
+		snprintf(mem->iomem_why, sizeof(mem->iomem_why),
+			 "%s: all addresses read as zero (opened without CAP_SYS_ADMIN)", path);
+	} else if (err == -ENOENT || err == -EACCES) {
+		snprintf(mem->iomem_why, sizeof(mem->iomem_why), "%s: %s", path, strerror(-err));
+	} else if (err) {
+		/* A damaged file is an error for everyone (said with its file:line). */
+		return err;
+	}
+	if (!err)
+		return 0;
+	mem->iomem = NULL;
+	return 0;
+}
+
+/* s390's sys/firmware/memory/memoryN/memmap_on_memory, as lsmem reads it. */
+static void read_memmap_on_memory(int fwfd, struct mp_block *b)
+{
+	char rel[64], buf[16];
+	uint64_t v;
+
+	snprintf(rel, sizeof(rel), "memory%llu/memmap_on_memory", (unsigned long long)b->id);
+	if (mp_read_attr(fwfd, rel, buf, sizeof(buf)) >= 0 && !mp_parse_u64(buf, 10, &v))
+		b->memmap_on_memory = v == 1;
+}
+
+/* memoryN/<name> that a kernel may lack: no message. */
+static int scan_attr_quiet(struct attr_batch *ab, int memfd, uint64_t id, const char *name,
+			   char *buf, size_t len)
+{
+	char rel[64];
+	int err;
+
+	snprintf(rel, sizeof(rel), "memory%llu/%s", (unsigned long long)id, name);
+	err = batch_read(ab, memfd, rel, buf, len);
 	return err < 0 ? err : 0;
 }
 
@@ -468,12 +587,13 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 	struct mp_devref last = { .kind = MP_DEV_UNKNOWN };
 	struct attr_batch ab = { 0 };
 	struct mp_memory *mem;
+	bool imply_state;
 	DIR *dir = NULL;
-	int memfd, err;
+	int memfd, fwfd = -1, maj, min, err;
 
 	if (flags & MP_SCAN_DEVICES)
 		flags |= MP_SCAN_IOMEM;
-	/* Zones of offline blocks are read only where a node link exists: see below. */
+	/* Zones are read only where mp_block_zones_readable(): node links first. */
 	if (flags & MP_SCAN_ZONES)
 		flags |= MP_SCAN_NODES;
 	mem = calloc(1, sizeof(*mem));
@@ -488,19 +608,19 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 	dir = opendir(path);
 	if (!dir) {
 		err = -errno;
-		mp_err("%s: %s", path, strerror(-err));
+		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		goto out_free;
 	}
 	memfd = dirfd(dir);
 	if (mp_read_attr(memfd, "auto_online_blocks", mem->auto_online, sizeof(mem->auto_online)) <
 	    0)
 		mem->auto_online[0] = '\0';
-	err = list_blocks(dir, path, mem);
+	err = list_blocks(ctx, dir, path, mem);
 	if (err)
 		goto out_free;
 
 	if (flags & MP_SCAN_IOMEM) {
-		err = mp_iomem_read(ctx, &mem->iomem);
+		err = scan_iomem(ctx, flags, mem);
 		if (err)
 			goto out_free;
 	}
@@ -509,84 +629,86 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 		if (err)
 			goto out_free;
 	}
+	if (flags & MP_SCAN_MEMMAP) {
+		char fw[PATH_MAX];
+
+		if (!mp_ctx_path(ctx, fw, sizeof(fw), "sys/firmware/memory"))
+			fwfd = open(fw, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	}
+	/* Without a release (a dump without proc/) nothing says what one word means. */
+	mp_kernel_version(ctx, &maj, &min);
+	imply_state = mp_kernel_zones_imply_state(maj, min);
 
 	for (size_t i = 0; i < mem->nr; i++) {
 		struct mp_block *b = &mem->blocks[i];
 
-		/*
-		 * The state is not known yet; a block with a node link passes
-		 * mp_block_zones_readable() whether online or offline, and the
-		 * zones then tell the state (below).
-		 */
-		if ((flags & MP_SCAN_ZONES) && b->node >= 0) {
-			err = scan_attr(&ab, memfd, path, b->id, "valid_zones", b->zones,
+		/* Node link known, state not yet: see mp_block_zones_readable(). */
+		if ((flags & MP_SCAN_ZONES) && mp_block_zones_readable(b)) {
+			err = scan_attr(ctx, &ab, memfd, path, b->id, "valid_zones", b->zones,
 					sizeof(b->zones));
 			if (err)
 				goto out_free;
 			/*
-			 * valid_zones_show() prints one word (the zone, or
-			 * "none") only for an online block; an offline one gets
-			 * the default zone plus the kernel zone or Movable,
-			 * whichever differs from it: always two words.  So one
-			 * word means online and "state" need not be read; two
-			 * words can also be going-offline, so read it then.
+			 * From 4.14 valid_zones_show() prints one word (the
+			 * zone, or "none") only for an online block (see
+			 * mp_kernel_zones_imply_state()), so "state" need not
+			 * be read; two words can also be going-offline.
 			 */
-			if (b->zones[0] && !strchr(b->zones, ' ')) {
+			if (imply_state && b->zones[0] && !strchr(b->zones, ' ')) {
 				b->state = MP_BLOCK_ONLINE;
 				goto state_known;
 			}
 		}
-		err = scan_attr(&ab, memfd, path, b->id, "state", buf, sizeof(buf));
+		err = scan_attr(ctx, &ab, memfd, path, b->id, "state", buf, sizeof(buf));
 		if (err)
 			goto out_free;
 		b->state = mp_block_state_parse(buf);
 		if (b->state == MP_BLOCK_UNKNOWN)
-			mp_warn("%s/memory%llu/state: unknown state '%s'", path,
-				(unsigned long long)b->id, buf);
+			mp_ctx_warn(ctx, "%s/memory%llu/state: unknown state '%s'", path,
+				    (unsigned long long)b->id, buf);
 		/* Online without a node link is not the eject window: read the zone. */
-		if ((flags & MP_SCAN_ZONES) && b->node < 0 && b->state == MP_BLOCK_ONLINE) {
-			err = scan_attr(&ab, memfd, path, b->id, "valid_zones", b->zones,
+		if ((flags & MP_SCAN_ZONES) && !b->zones[0] && mp_block_zones_readable(b)) {
+			err = scan_attr(ctx, &ab, memfd, path, b->id, "valid_zones", b->zones,
 					sizeof(b->zones));
 			if (err)
 				goto out_free;
 		}
 state_known:
+		if (flags & MP_SCAN_REMOVABLE) {
+			uint64_t v;
+
+			/* lsmem shows it for online blocks; a kernel without the file: -1 */
+			if (!scan_attr_quiet(&ab, memfd, b->id, "removable", buf, sizeof(buf)) &&
+			    !mp_parse_u64(buf, 10, &v))
+				b->removable = v == 1;
+		}
+		if (fwfd >= 0)
+			read_memmap_on_memory(fwfd, b);
 		if (flags & MP_SCAN_DEVICES) {
 			batch_flush(&ab); /* the helpers below open and close on their own */
 			read_firmware_node(memfd, b, &last);
-			device_from_iomem(mem->iomem, b);
+			if (mem->iomem)
+				device_from_iomem(mem->iomem, b);
 		}
-		if (flags & MP_SCAN_IOMEM)
+		if ((flags & MP_SCAN_IOMEM) && mem->iomem)
 			b->sysram_bytes =
 				mp_iomem_sysram_bytes(mem->iomem, b->start, b->start + b->size - 1);
 	}
 	batch_flush(&ab);
+	if (fwfd >= 0)
+		close(fwfd);
 	closedir(dir);
 	*out = mem;
 	return 0;
 
 out_free:
 	batch_flush(&ab);
+	if (fwfd >= 0)
+		close(fwfd);
 	if (dir)
 		closedir(dir);
 	mp_memory_free(mem);
 	return err;
-}
-
-bool mp_block_zones_readable(const struct mp_block *b)
-{
-	/* Online: valid_zones_show() takes mem->zone, no node lookup. */
-	if (b->state == MP_BLOCK_ONLINE)
-		return true;
-	/*
-	 * Offline: 6.1's valid_zones_show() dereferences NODE_DATA(mem->nid),
-	 * and a DIMM eject resets nid to NUMA_NO_NODE
-	 * (unregister_memory_block_under_nodes()) before the sysfs files go
-	 * away, removing the node link in the same step: a read in that window
-	 * oopses the reader (seen in a Debian 6.1.0 guest at
-	 * zone_for_pfn_range+0x43).  No link, no read.
-	 */
-	return b->state == MP_BLOCK_OFFLINE && b->node >= 0;
 }
 
 void mp_memory_read_zones(const struct mp_ctx *ctx, struct mp_memory *mem, const uint64_t *ids,

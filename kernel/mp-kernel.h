@@ -161,6 +161,18 @@ struct mp_iomem;
 int mp_iomem_parse(const char *text, const char *origin, struct mp_iomem **out);
 /** mp_iomem_read() - read and parse <root>/proc/iomem, see mp_iomem_parse(). */
 int mp_iomem_read(const struct mp_ctx *ctx, struct mp_iomem **out);
+
+enum {
+	/*
+	 * No message for a missing or unreadable file, or one read without
+	 * CAP_SYS_ADMIN (-ENOENT, -EACCES, -EPERM): the caller answers without
+	 * iomem and says so once.  A damaged file is still reported.
+	 */
+	MP_IOMEM_QUIET_ACCESS = 1 << 0,
+};
+
+/** mp_iomem_read_flags() - mp_iomem_read() with MP_IOMEM_* @flags. */
+int mp_iomem_read_flags(const struct mp_ctx *ctx, unsigned int flags, struct mp_iomem **out);
 void mp_iomem_free(struct mp_iomem *io);
 /** mp_iomem_first() - first top-level resource, NULL for an empty file. */
 const struct mp_iomem_res *mp_iomem_first(const struct mp_iomem *io);
@@ -236,12 +248,19 @@ struct mp_devref {
 	int slot; /* DIMM slot, else -1 */
 };
 
+/* Node links one block can record; a block spanning more is cut off (nr_nodes says). */
+#define MP_BLOCK_MAX_NODES 8
+
 struct mp_block {
 	uint64_t id;
 	uint64_t start;
 	uint64_t size;
 	enum mp_block_state state;
-	int node; /* -1 when no nodeN link (yet) */
+	int node; /* lowest linked node, -1 when no nodeN link (yet) */
+	int nr_nodes; /* nodeN links: a boot block on a node boundary has two */
+	int nodes[MP_BLOCK_MAX_NODES]; /* ascending; first MIN(nr_nodes, MAX) */
+	signed char removable; /* memoryN/removable: 0/1, -1 not read (MP_SCAN_REMOVABLE) */
+	signed char memmap_on_memory; /* s390 sys/firmware/memory/memoryN: 0/1, -1 absent */
 	char zones[48]; /* valid_zones as read, "" when not read */
 	uint64_t sysram_bytes; /* System RAM coverage from iomem; only with MP_SCAN_IOMEM */
 	struct mp_devref dev; /* only with MP_SCAN_DEVICES */
@@ -249,12 +268,20 @@ struct mp_block {
 
 /* What mp_memory_scan() reads beyond the block list and state. */
 enum {
-	MP_SCAN_ZONES =
-		1 << 0, /* valid_zones (offline blocks only with a node link); implies NODES */
-	MP_SCAN_NODES = 1 << 1, /* node of every block, from node/nodeN/memoryM */
+	MP_SCAN_ZONES = 1 << 0, /* valid_zones where mp_block_zones_readable(); implies NODES */
+	MP_SCAN_NODES = 1 << 1, /* every node of every block, from node/nodeN/memoryM */
 	MP_SCAN_DEVICES = 1 << 2, /* owning device (firmware_node, iomem); implies IOMEM */
 	MP_SCAN_IOMEM = 1 << 3, /* System RAM coverage (holes) */
-	MP_SCAN_ALL = 0xf,
+	MP_SCAN_ALL = 0xf, /* the four above: what the rules and the daemon need */
+	/* lsmem's extra columns, not in MP_SCAN_ALL */
+	MP_SCAN_REMOVABLE = 1 << 4, /* memoryN/removable */
+	MP_SCAN_MEMMAP = 1 << 5, /* sys/firmware/memory/memoryN/memmap_on_memory (s390) */
+	/*
+	 * With IOMEM/DEVICES: an unreadable /proc/iomem (absent, or all zeros
+	 * for a reader without CAP_SYS_ADMIN) is not an error; the scan goes
+	 * on without it, mem->iomem stays NULL and mem->iomem_why says why.
+	 */
+	MP_SCAN_IOMEM_OPTIONAL = 1 << 6,
 };
 
 struct mp_memory {
@@ -263,6 +290,7 @@ struct mp_memory {
 	size_t nr;
 	struct mp_block *blocks; /* sorted by id */
 	struct mp_iomem *iomem; /* with MP_SCAN_IOMEM/DEVICES, else NULL */
+	char iomem_why[160]; /* MP_SCAN_IOMEM_OPTIONAL: why iomem is NULL, else "" */
 	/* private to memblock.c: id -> index into blocks when ids are dense, else NULL */
 	int32_t *index;
 	uint64_t index_len;
@@ -284,12 +312,19 @@ struct mp_block *mp_memory_find(const struct mp_memory *mem, uint64_t id);
 struct mp_block *mp_memory_find_addr(const struct mp_memory *mem, uint64_t addr);
 
 /**
- * mp_block_zones_readable() - may valid_zones of @b be read without risk?
- * @b: block from a scan with MP_SCAN_NODES
+ * mp_block_zones_readable() - may memoryN/valid_zones be read for @b?
+ * @b: block with its node links read (MP_SCAN_NODES) and, when it has
+ *     none, its state
  *
- * The one rule for every reader of valid_zones: an online block always; an
- * offline block only while its node link exists (6.1 oopses a reader of an
- * offline block's valid_zones during a DIMM eject: see memblock.c).
+ * The one rule every reader of valid_zones follows (scan, verifier,
+ * engine).  6.1's valid_zones_show() of an offline block dereferences
+ * NODE_DATA(mem->nid), and a DIMM eject resets nid to NUMA_NO_NODE
+ * (unregister_memory_block_under_nodes()) before the sysfs files go: a
+ * read in that window oopses the reader.  The node links go in the same
+ * step, so: readable when the block has a node link, or is online (an
+ * online block's zones come from mem->zone, never from nid).
+ *
+ * Return: true when reading valid_zones is safe.
  */
 bool mp_block_zones_readable(const struct mp_block *b);
 
@@ -322,6 +357,17 @@ struct mp_block_links {
  * Return: 0 or -errno (-ENOENT: the block is gone).
  */
 int mp_block_read_links(const struct mp_ctx *ctx, uint64_t id, struct mp_block_links *l);
+
+/**
+ * mp_block_format_nodes() - the block's nodes as "1" or "0,1", "-" for none
+ * Return: @buf.
+ */
+const char *mp_block_format_nodes(const struct mp_block *b, char *buf, size_t len);
+
+/**
+ * mp_block_same_nodes() - do @a and @b link to the same set of nodes?
+ */
+bool mp_block_same_nodes(const struct mp_block *a, const struct mp_block *b);
 
 const char *mp_block_state_name(enum mp_block_state s);
 /** mp_block_state_parse() - "online"/"offline"/"going-offline" to a state (else UNKNOWN). */
@@ -370,6 +416,38 @@ int mp_block_read_phys_index(const struct mp_ctx *ctx, uint64_t id, uint64_t *in
  * already in that state; -EBUSY: unmovable pages; -EINTR: timed out).
  */
 int mp_block_write_state(const struct mp_ctx *ctx, uint64_t id, const char *word, int timeout_ms);
+
+/* ---- the list model as JSON (memjson.c) --------------------------------- */
+
+struct json_object;
+
+/**
+ * mp_memory_to_json() - the one JSON form of a scan (memplugd's "list" answer)
+ * @mem: scan
+ * @sysroot: root the scan read ("" for the running system)
+ *
+ * {"sysroot", "block_size", "auto_online_blocks", "iomem_unavailable"
+ * (string, only when iomem could not be read), "blocks": [{"id", "state",
+ * "zones", "nodes": [..], "removable" (0/1/-1), "device",
+ * "system_ram_bytes"}]}.
+ *
+ * Return: a new object (caller puts it), or NULL without memory.
+ */
+struct json_object *mp_memory_to_json(const struct mp_memory *mem, const char *sysroot);
+
+/**
+ * mp_memory_from_json() - rebuild a scan from mp_memory_to_json() output
+ * @o: parsed JSON
+ * @origin: name for messages (socket path, file)
+ * @out: result, free with mp_memory_free(); untouched on error
+ *
+ * Every field is checked (type, range, known words, block ids ascending and
+ * unique, node ids, device format); the first bad one is logged with its
+ * block index and the model is discarded, never half filled.
+ *
+ * Return: 0, -EPROTO (bad input, message logged), or -ENOMEM.
+ */
+int mp_memory_from_json(struct json_object *o, const char *origin, struct mp_memory **out);
 
 /* ---- /proc/kpageflags -------------------------------------------------- */
 
@@ -524,6 +602,28 @@ struct mp_feature {
 int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t *nr);
 /** mp_kernel_release() - read osrelease into @buf; 0 or -errno. */
 int mp_kernel_release(const struct mp_ctx *ctx, char *buf, size_t len);
+
+/**
+ * mp_kernel_version() - major and minor of proc/sys/kernel/osrelease
+ * @ctx: context
+ * @maj: result
+ * @min: result
+ *
+ * Return: 0; -ENOENT (or another -errno) when the root has no osrelease;
+ * -EINVAL when it does not start with "N.M".  On error both are -1.
+ */
+int mp_kernel_version(const struct mp_ctx *ctx, int *maj, int *min);
+
+/**
+ * mp_kernel_zones_imply_state() - does a one-word valid_zones mean online?
+ * @maj: release major, -1 when unknown
+ * @min: release minor
+ *
+ * True from 4.14 on, where an offline block always prints at least two
+ * zones (see features.c for the kernel history).  False for older and for
+ * unknown releases: read memoryN/state then.
+ */
+bool mp_kernel_zones_imply_state(int maj, int min);
 
 /* ---- snapshots (fixtures, bug reports) ------------------------------------ */
 

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The list model's JSON (kernel/memjson.c): a scan of recorded fixtures
+ * survives mp_memory_to_json() -> text -> mp_memory_from_json() field for
+ * field, and damaged answers give -EPROTO without touching the output.
+ * argv[1]: tests/fixtures; the scans read numa-split-block (a block on two
+ * nodes) and dimm-offline (a DIMM, offline blocks) in place.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "check.h"
+#include "mp-kernel.h"
+
+static void same_model(const struct mp_memory *a, const struct mp_memory *b)
+{
+	CHECK_EQ_U64(b->geo.block_size, a->geo.block_size);
+	CHECK(!strcmp(a->auto_online, b->auto_online));
+	CHECK(!strcmp(a->iomem_why, b->iomem_why));
+	CHECK_EQ_U64(b->nr, a->nr);
+	for (size_t i = 0; i < a->nr && i < b->nr; i++) {
+		const struct mp_block *x = &a->blocks[i], *y = &b->blocks[i];
+
+		CHECK_EQ_U64(y->id, x->id);
+		CHECK_EQ_U64(y->start, x->start);
+		CHECK_EQ_U64(y->size, x->size);
+		CHECK(y->state == x->state);
+		CHECK(!strcmp(y->zones, x->zones));
+		CHECK(mp_block_same_nodes(x, y));
+		CHECK(y->node == x->node);
+		CHECK(y->removable == x->removable);
+		CHECK(y->memmap_on_memory == x->memmap_on_memory);
+		CHECK(y->dev.kind == x->dev.kind && !strcmp(y->dev.name, x->dev.name));
+		CHECK(y->dev.slot == x->dev.slot);
+		CHECK_EQ_U64(y->sysram_bytes, x->sysram_bytes);
+	}
+}
+
+static void round_trip(const char *fixtures, const char *name, int want_multi)
+{
+	char root[512];
+	struct mp_memory *mem = NULL, *back = NULL;
+	struct json_object *o, *parsed;
+	struct mp_ctx *ctx;
+	int multi = 0;
+
+	snprintf(root, sizeof(root), "%s/%s", fixtures, name);
+	CHECK(mp_ctx_new(root, &ctx) == 0);
+	CHECK(mp_memory_scan(ctx, MP_SCAN_ALL | MP_SCAN_REMOVABLE, &mem) == 0);
+	if (!mem) {
+		mp_ctx_free(ctx);
+		return;
+	}
+	for (size_t i = 0; i < mem->nr; i++)
+		multi += mem->blocks[i].nr_nodes > 1;
+	CHECK(multi == want_multi);
+	o = mp_memory_to_json(mem, root);
+	CHECK(o != NULL);
+	/* Through text, as over the socket. */
+	parsed = json_tokener_parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	CHECK(parsed != NULL);
+	CHECK(mp_memory_from_json(parsed, name, &back) == 0);
+	if (back)
+		same_model(mem, back);
+	json_object_put(o);
+	json_object_put(parsed);
+	mp_memory_free(back);
+	mp_memory_free(mem);
+	mp_ctx_free(ctx);
+}
+
+#define BLK(body)                                                                                         \
+	"{\"sysroot\":\"\",\"block_size\":134217728,\"auto_online_blocks\":\"offline\",\"blocks\":[" body \
+	"]}"
+#define GOOD                                                                           \
+	"{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"DMA32\","      \
+	"\"nodes\":[0,1],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\"," \
+	"\"system_ram_bytes\":134217728}"
+
+static const char *const garbage[] = {
+	"[]",
+	"{}",
+	"{\"block_size\":\"128M\",\"blocks\":[]}",
+	"{\"block_size\":100,\"auto_online_blocks\":\"\",\"blocks\":[]}",
+	"{\"block_size\":134217728,\"auto_online_blocks\":\"\",\"blocks\":{}}",
+	"{\"block_size\":134217728,\"blocks\":[]}",
+	BLK("1"),
+	BLK("{}"),
+	BLK(GOOD "," GOOD), /* id not ascending */
+	BLK("{\"id\":1,\"start\":0,\"state\":\"online\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"sleepy\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"\",\"nodes\":[1,0],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"\",\"nodes\":[-3],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"\",\"nodes\":[\"0\"],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"\",\"nodes\":[],\"removable\":7,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"floppy:0\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":999999999999}"),
+	BLK("{\"id\":-1,\"start\":0,\"state\":\"online\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
+	BLK(GOOD ",{\"id\":2}"), /* one good block, then a bad one: nothing half filled */
+};
+
+int main(int argc, char **argv)
+{
+	struct mp_memory *sentinel = (struct mp_memory *)&argc, *out;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: test-memjson FIXTURES_DIR\n");
+		return 2;
+	}
+	round_trip(argv[1], "numa-split-block", 1);
+	round_trip(argv[1], "dimm-offline", 0);
+
+	/* The good block alone parses, so the garbage below fails for its own reason. */
+	{
+		struct json_object *o = json_tokener_parse(BLK(GOOD));
+
+		out = NULL;
+		CHECK(mp_memory_from_json(o, "good", &out) == 0);
+		CHECK(out && out->nr == 1 && out->blocks[0].nr_nodes == 2 &&
+		      out->blocks[0].node == 0);
+		mp_memory_free(out);
+		json_object_put(o);
+	}
+	for (size_t i = 0; i < sizeof(garbage) / sizeof(garbage[0]); i++) {
+		struct json_object *o = json_tokener_parse(garbage[i]);
+
+		out = sentinel;
+		if (!o) {
+			fprintf(stderr, "garbage[%zu] is not JSON\n", i);
+			check_failures++;
+			continue;
+		}
+		if (mp_memory_from_json(o, "garbage", &out) != -EPROTO) {
+			fprintf(stderr, "garbage[%zu] accepted: %s\n", i, garbage[i]);
+			check_failures++;
+		}
+		CHECK(out == sentinel);
+		json_object_put(o);
+	}
+	CHECK_DONE();
+}
