@@ -62,7 +62,6 @@ struct mp_host_plug_req {
 /**
  * struct mp_host_backend_ops - how one way of reaching a VM does each step
  * @name: "qmp" or "libvirt", for messages
- * @is_libvirt: what mp_host_is_libvirt() answers
  * @alias_prefix: what the VM puts before our device ids ("ua-" for libvirt)
  * @owns_objects: QEMU's object ids are the backend's business (libvirt
  *                names backends itself), so plug need not read them
@@ -79,7 +78,6 @@ struct mp_host_plug_req {
  */
 struct mp_host_backend_ops {
 	const char *name;
-	bool is_libvirt;
 	const char *alias_prefix;
 	bool owns_objects;
 	void (*close)(void *be);

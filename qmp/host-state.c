@@ -348,11 +348,6 @@ int mp_host_memdev_get_node(const struct mp_host_memdev *d)
 	return d->node;
 }
 
-bool mp_host_memdev_get_hotplugged(const struct mp_host_memdev *d)
-{
-	return d->hotplugged;
-}
-
 uint64_t mp_host_memdev_get_requested_size(const struct mp_host_memdev *d)
 {
 	return d->requested_size;

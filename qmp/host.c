@@ -86,11 +86,6 @@ void mp_host_set_progress(struct mp_host *h, mp_host_progress_fn fn, void *ud)
 	h->progress_ud = ud;
 }
 
-bool mp_host_is_libvirt(const struct mp_host *h)
-{
-	return h->ops->is_libvirt;
-}
-
 int mp_host_qmp(struct mp_host *h, const char *cmd, struct json_object *args,
 		struct json_object **ret, char *err, size_t errlen)
 {

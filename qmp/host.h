@@ -107,14 +107,6 @@ void mp_host_close(struct mp_host *h);
 void mp_host_set_progress(struct mp_host *h, mp_host_progress_fn fn, void *ud);
 
 /**
- * mp_host_is_libvirt() - whether operations go through libvirt
- * @h: handle
- *
- * Return: true for a libvirt handle.
- */
-bool mp_host_is_libvirt(const struct mp_host *h);
-
-/**
  * mp_host_qmp() - run a raw QMP command (directly, or through libvirt's
  *                 virDomainQemuMonitorCommand)
  * @h: handle
@@ -423,14 +415,6 @@ int mp_host_memdev_get_slot(const struct mp_host_memdev *d);
  * Return: guest NUMA node.
  */
 int mp_host_memdev_get_node(const struct mp_host_memdev *d);
-
-/**
- * mp_host_memdev_get_hotplugged() - memdev hotplugged
- * @d: memory device
- *
- * Return: whether it was hot-added (not there at boot).
- */
-bool mp_host_memdev_get_hotplugged(const struct mp_host_memdev *d);
 
 /**
  * mp_host_memdev_get_requested_size() - memdev requested size

@@ -457,7 +457,6 @@ static int virt_set_requested(struct mp_host *h, const struct mp_host_memdev *d,
 
 const struct mp_host_backend_ops mp_virt_ops = {
 	.name = "libvirt",
-	.is_libvirt = true,
 	/* libvirt turns the alias into QEMU's id with its "ua-" prefix */
 	.alias_prefix = "ua-",
 	/* QEMU's objects and ids are libvirt's business: ours show up as

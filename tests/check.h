@@ -34,6 +34,16 @@ static int check_failures __attribute__((unused));
 		}                                                                                \
 	} while (0)
 
+#define CHECK_EQ(a, b)                                                                    \
+	do {                                                                              \
+		long long _a = (long long)(a), _b = (long long)(b);                       \
+		if (_a != _b) {                                                           \
+			fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", \
+				__FILE__, __LINE__, #a, #b, _a, _b);                      \
+			check_failures++;                                                 \
+		}                                                                         \
+	} while (0)
+
 #define CHECK_DONE()                                                             \
 	do {                                                                     \
 		if (check_failures)                                              \

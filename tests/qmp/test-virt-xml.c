@@ -31,7 +31,7 @@ static void check_xml(const struct mp_host_plug_req *rq, const char *want)
 		return;
 	if (strcmp(x, want)) {
 		fprintf(stderr, "got  %s\nwant %s\n", x, want);
-		tq_failures++;
+		check_failures++;
 	}
 	free(x);
 }

@@ -14,16 +14,6 @@
 #include "qmp.h"
 #include "tq.h"
 
-int tq_failures;
-
-long long tq_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static const char *qemu_bin(void)
 {
 	const char *b = getenv("MEMPLUG_QEMU");
@@ -128,14 +118,4 @@ char *tq_qmp_raw(struct tq_qemu *qm, const char *cmd_json)
 	}
 	json_object_put(req);
 	return s;
-}
-
-int tq_finish(const char *name)
-{
-	if (tq_failures) {
-		fprintf(stderr, "%s: %d check(s) failed\n", name, tq_failures);
-		return 1;
-	}
-	printf("%s: all checks passed\n", name);
-	return 0;
 }

@@ -2,32 +2,16 @@
 #ifndef TQ_H
 #define TQ_H
 
-/* Small helpers for the qmp and libvirt suites: checks, and a real QEMU
+/* Small helpers for the qmp and libvirt suites (checks: tests/check.h): a real QEMU
  * started per test (TCG, QMP on a unix socket in a fresh directory). */
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/types.h>
 
-extern int tq_failures;
+#include "util.h"
 
-#define CHECK(cond)                                                                              \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-			tq_failures++;                                                           \
-		}                                                                                \
-	} while (0)
-
-#define CHECK_EQ(a, b)                                                                    \
-	do {                                                                              \
-		long long _a = (long long)(a), _b = (long long)(b);                       \
-		if (_a != _b) {                                                           \
-			fprintf(stderr, "%s:%d: CHECK failed: %s == %s (%lld != %lld)\n", \
-				__FILE__, __LINE__, #a, #b, _a, _b);                      \
-			tq_failures++;                                                    \
-		}                                                                         \
-	} while (0)
+#include "check.h"
 
 struct tq_qemu {
 	pid_t pid;
@@ -43,7 +27,14 @@ void tq_qemu_kill(struct tq_qemu *qm);
 /* A raw QMP command over a fresh connection; returns the reply's "return"
  * as text (malloc'ed) or NULL on error. */
 char *tq_qmp_raw(struct tq_qemu *qm, const char *cmd_json);
-long long tq_now_ms(void);
-int tq_finish(const char *name);
+static inline long long tq_now_ms(void)
+{
+	return (long long)mp_now_ms();
+}
+
+/* The exit status: the checks of the calling test file (check.h counts per file). */
+#define tq_finish(name)                                                                            \
+	(check_failures ? (fprintf(stderr, "%s: %d check(s) failed\n", name, check_failures), 1) : \
+			  (printf("%s: all checks passed\n", name), 0))
 
 #endif
