@@ -255,10 +255,16 @@ static void drain_print(const struct mp_offline_result *r)
 			else
 				printf("all-or-nothing: memory%llu kpageflags not available: %s\n",
 				       id, r->kpf_error);
-			if (w->nr_dumps)
-				printf("all-or-nothing: memory%llu page dump (%u seen): page dumped because: %s\n%s\n",
-				       id, w->nr_dumps, w->dump_because[0] ? w->dump_because : "?",
-				       w->dump);
+			if (w->nr_dumps) {
+				char dump[sizeof(w->dump)], *save = NULL;
+
+				printf("all-or-nothing: memory%llu page dump (%u seen): page dumped because: %s\n",
+				       id, w->nr_dumps, w->dump_because[0] ? w->dump_because : "?");
+				snprintf(dump, sizeof(dump), "%s", w->dump);
+				for (char *l = strtok_r(dump, "\n", &save); l;
+				     l = strtok_r(NULL, "\n", &save))
+					printf("  %s\n", l);
+			}
 			if (w->nr_migrate_failures)
 				printf("all-or-nothing: memory%llu migration failures: %u, first: %s\n",
 				       id, w->nr_migrate_failures, w->migrate_line);
