@@ -44,7 +44,8 @@
 #define DYNDBG_CONTROL "sys/kernel/debug/dynamic_debug/control"
 #define DYNDBG_FUNC "offline_pages"
 #define MAX_SITES 8
-#define MAX_RECORDS 256
+/* A bound on one read-out, against a log flooded faster than we read. */
+#define MAX_RECORDS 100000
 /* CONSOLE_EXT_LOG_MAX: /dev/kmsg refuses smaller buffers with EINVAL. */
 #define RECORD_MAX 8192
 
@@ -307,52 +308,68 @@ static void append_line(char *buf, size_t len, const char *line)
 	snprintf(buf + n, len - n, "%s%s", n ? "\n" : "", line);
 }
 
-void mp_kmsg_scan_records(const struct mp_kmsg_record *recs, size_t nr, uint64_t start,
-			  uint64_t end, const char *unavailable, struct mp_offline_why *why)
+/* The matcher, one record at a time: a long migration logs hundreds. */
+struct scan {
+	uint64_t start, end, first_pfn, last_pfn;
+	bool in_dump;
+	struct mp_offline_why *why;
+};
+
+static void scan_begin(struct scan *sc, uint64_t start, uint64_t end, struct mp_offline_why *why)
 {
-	const uint64_t first_pfn = mp_addr_to_pfn(start), last_pfn = mp_addr_to_pfn(end);
-	bool in_dump = false;
-
 	memset(why, 0, sizeof(*why));
-	for (size_t i = 0; i < nr; i++) {
-		const char *text = recs[i].text, *reason;
-		uint64_t a, b, pfn;
+	sc->start = start;
+	sc->end = end;
+	sc->first_pfn = mp_addr_to_pfn(start);
+	sc->last_pfn = mp_addr_to_pfn(end);
+	sc->in_dump = false;
+	sc->why = why;
+}
 
-		if (recs[i].facility != 0)
-			continue; /* userspace writing to /dev/kmsg */
-		if (!mp_kmsg_parse_offline_failure(text, &a, &b, &reason)) {
-			if (a >= start && b <= end && !why->from_kernel) {
-				why->from_kernel = true;
-				snprintf(why->reason, sizeof(why->reason), "%s", reason);
-				snprintf(why->message, sizeof(why->message), "%s", text);
-			}
-			in_dump = false;
-			continue;
+static void scan_record(struct scan *sc, const struct mp_kmsg_record *rec)
+{
+	struct mp_offline_why *why = sc->why;
+	const char *text = rec->text, *reason;
+	uint64_t a, b, pfn;
+
+	if (rec->facility != 0)
+		return; /* userspace writing to /dev/kmsg */
+	if (!mp_kmsg_parse_offline_failure(text, &a, &b, &reason)) {
+		if (a >= sc->start && b <= sc->end && !why->from_kernel) {
+			why->from_kernel = true;
+			snprintf(why->reason, sizeof(why->reason), "%s", reason);
+			snprintf(why->message, sizeof(why->message), "%s", text);
 		}
-		if (dump_pfn(text, &pfn)) {
-			in_dump = pfn >= first_pfn && pfn <= last_pfn;
-			if (in_dump && ++why->nr_dumps == 1) {
-				why->dump_pfn = pfn;
-				append_line(why->dump, sizeof(why->dump), text);
-			} else if (in_dump) {
-				in_dump = false; /* count later dumps, keep the first */
-			}
-			continue;
-		}
-		if (in_dump) {
-			append_line(why->dump, sizeof(why->dump), text);
-			if (!strncmp(text, "page dumped because: ", 21)) {
-				snprintf(why->dump_because, sizeof(why->dump_because), "%s",
-					 text + 21);
-				in_dump = false;
-			}
-			continue;
-		}
-		if (migrate_failure_pfn(text, &pfn) && pfn >= first_pfn && pfn <= last_pfn) {
-			if (!why->nr_migrate_failures++)
-				snprintf(why->migrate_line, sizeof(why->migrate_line), "%s", text);
-		}
+		sc->in_dump = false;
+		return;
 	}
+	if (dump_pfn(text, &pfn)) {
+		sc->in_dump = pfn >= sc->first_pfn && pfn <= sc->last_pfn;
+		if (sc->in_dump && ++why->nr_dumps == 1) {
+			why->dump_pfn = pfn;
+			append_line(why->dump, sizeof(why->dump), text);
+		} else {
+			sc->in_dump = false; /* count later dumps, keep the first */
+		}
+		return;
+	}
+	if (sc->in_dump) {
+		append_line(why->dump, sizeof(why->dump), text);
+		if (!strncmp(text, "page dumped because: ", 21)) {
+			snprintf(why->dump_because, sizeof(why->dump_because), "%s", text + 21);
+			sc->in_dump = false;
+		}
+		return;
+	}
+	if (migrate_failure_pfn(text, &pfn) && pfn >= sc->first_pfn && pfn <= sc->last_pfn &&
+	    !why->nr_migrate_failures++)
+		snprintf(why->migrate_line, sizeof(why->migrate_line), "%s", text);
+}
+
+static void scan_end(struct scan *sc, const char *unavailable)
+{
+	struct mp_offline_why *why = sc->why;
+
 	if (why->from_kernel)
 		return;
 	if (unavailable)
@@ -361,27 +378,36 @@ void mp_kmsg_scan_records(const struct mp_kmsg_record *recs, size_t nr, uint64_t
 		snprintf(
 			why->reason, sizeof(why->reason),
 			"kernel reason not available: no 'memory offlining [mem %#llx-%#llx] failed due to' line in the log (refused before offline_pages(), e.g. a block spanning zones, or the log overflowed)",
-			(unsigned long long)start, (unsigned long long)end);
+			(unsigned long long)sc->start, (unsigned long long)sc->end);
+}
+
+void mp_kmsg_scan_records(const struct mp_kmsg_record *recs, size_t nr, uint64_t start,
+			  uint64_t end, const char *unavailable, struct mp_offline_why *why)
+{
+	struct scan sc;
+
+	scan_begin(&sc, start, end, why);
+	for (size_t i = 0; i < nr; i++)
+		scan_record(&sc, &recs[i]);
+	scan_end(&sc, unavailable);
 }
 
 void mp_kmsg_offline_why(struct mp_kmsg *k, uint64_t start, uint64_t end,
 			 struct mp_offline_why *why)
 {
-	struct mp_kmsg_record *recs = NULL;
+	struct mp_kmsg_record rec;
+	struct scan sc;
 	char *buf = NULL;
-	size_t nr = 0;
 
-	if (k->fd >= 0) {
-		recs = malloc(MAX_RECORDS * sizeof(*recs));
+	scan_begin(&sc, start, end, why);
+	if (k->fd >= 0)
 		buf = malloc(RECORD_MAX);
-	}
-	while (recs && buf && nr < MAX_RECORDS) {
+	/* Everything since the mark: the failure line comes after the dumps. */
+	for (size_t n_read = 0; buf && n_read < MAX_RECORDS; n_read++) {
 		ssize_t n = read(k->fd, buf, RECORD_MAX);
 
-		if (n < 0 && errno == EPIPE)
-			continue; /* records overwritten before we read them: go on */
-		if (n < 0 && errno == EINTR)
-			continue;
+		if (n < 0 && (errno == EPIPE || errno == EINTR))
+			continue; /* EPIPE: records overwritten before we read them */
 		if (n < 0) {
 			int err = -errno;
 
@@ -391,10 +417,9 @@ void mp_kmsg_offline_why(struct mp_kmsg *k, uint64_t start, uint64_t end,
 		}
 		if (n == 0)
 			break;
-		if (!mp_kmsg_record_parse(buf, (size_t)n, &recs[nr]))
-			nr++;
+		if (!mp_kmsg_record_parse(buf, (size_t)n, &rec))
+			scan_record(&sc, &rec);
 	}
-	mp_kmsg_scan_records(recs, nr, start, end, mp_kmsg_unavailable(k), why);
-	free(recs);
 	free(buf);
+	scan_end(&sc, mp_kmsg_unavailable(k));
 }
