@@ -124,6 +124,14 @@ static void roll_back(const struct mp_ctx *ctx, struct mp_offline_block *b)
 	enum mp_block_state st = MP_BLOCK_UNKNOWN;
 	int err;
 
+	if (!b->rollback_word) {
+		/* valid_zones named no zone we can ask for ("none"): nowhere to go back to. */
+		b->outcome = MP_OFFLINE_ROLLBACK_FAILED;
+		b->rollback_err = -EINVAL;
+		mp_err("memory%llu: ROLLBACK FAILED: zone '%s' before offlining has no online word; the block stays offline",
+		       (unsigned long long)b->id, b->zone_before);
+		return;
+	}
 	err = mp_block_write_state(ctx, b->id, b->rollback_word, 0);
 	/* Onlining can fail on a transient -ENOMEM (memmap, notifiers): once more. */
 	if (err && err != -EINVAL)
