@@ -202,6 +202,8 @@ out_err:
 		/* Nothing was written: say which block stopped us. */
 		r->failed = (ssize_t)i;
 		b->err = err;
+		snprintf(r->why.reason, sizeof(r->why.reason),
+			 "not written: reading its state or zone failed: %s", strerror(-err));
 		return err;
 	}
 	return 0;
@@ -283,6 +285,9 @@ int mp_blocks_offline(const struct mp_ctx *ctx, const uint64_t *ids, size_t nr, 
 			if (now >= deadline) {
 				r->timed_out = true;
 				r->failed = (ssize_t)order[k];
+				snprintf(r->why.reason, sizeof(r->why.reason),
+					 "not written: the deadline of %d ms passed before it",
+					 timeout_ms);
 				err = -ETIMEDOUT;
 				break;
 			}

@@ -255,6 +255,8 @@ static void test_bad_sets(void)
 	CHECK(mp_blocks_offline(ctx, missing, 2, 1000, 0, &r) == -ENOENT);
 	CHECK(r && r->failed == 1 && r->blocks[1].err == -ENOENT);
 	CHECK(r && r->blocks[0].outcome == MP_OFFLINE_NOT_TRIED);
+	CHECK(r && !strcmp(r->why.reason, "not written: reading its state or zone failed: No such "
+					  "file or directory"));
 	CHECK(state_is(root, 32, "online"));
 	free(r);
 	r = NULL;
