@@ -41,7 +41,7 @@
 
 /*
  * Unsent answer bytes, summed over all clients.  The largest legitimate
- * answer is "list": about 125 bytes a block, 8.3 MB for 65,536 blocks (8 TiB
+ * answer is "list": about 123 bytes a block, 8.0 MB for 65,536 blocks (8 TiB
  * in 128 MiB blocks, 128 TiB in 2 GiB ones; measured on a generated tree).
  * 32 MiB holds that answer four times over, and it is a bound on the whole
  * daemon, not per client, so 16 stalled clients cannot make it 16 times
@@ -645,7 +645,9 @@ static void client_request(struct daemon *d, struct client *c)
 		client_answer(ctl, c, mpd_status_json(d));
 	} else if (!strcmp(name, "list")) {
 		client_answer(ctl, c, mpd_list_json(d));
-	} else if (!strcmp(name, "wait") && (dev = mp_json_get_str(req, "device", NULL))) {
+	} else if (!strcmp(name, "wait") && !(dev = mp_json_get_str(req, "device", NULL))) {
+		client_answer(ctl, c, error_json("bad request: \"wait\" needs \"device\""));
+	} else if (!strcmp(name, "wait")) {
 		snprintf(c->wait_key, sizeof(c->wait_key), "%s", dev);
 		/* Waiting on us, not we on it: no deadline; it hangs up when it gives up. */
 		c->state = CLIENT_WAITING;
@@ -677,6 +679,11 @@ static void client_read(struct daemon *d, struct client *c)
 	r = read(c->fd, c->in + c->in_len, sizeof(c->in) - 1 - c->in_len);
 	if (r < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
+	if (r == 0 && c->in_len) {
+		/* Half-closed after a request without its newline (printf | socat): answer it. */
+		client_request(d, c);
+		return;
+	}
 	if (r <= 0) {
 		c->state = CLIENT_DONE;
 		return;
