@@ -22,6 +22,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "mp-engine.h"
 #include "mp-json.h"
 #include "mp-kernel.h"
 #include "util.h"
@@ -101,183 +102,196 @@ static int parse_timeout_ms(const char *s, uint64_t *ms)
 	return 0;
 }
 
-static const char *errname(int err)
+/* The drain's result as text, from its JSON (mp_offline_result_to_json()): a
+ * local run and memplugd's answer print the same way. */
+static void drain_print(struct json_object *o)
 {
-	const char *n = mp_cli_errname(err);
+	struct json_object *blocks, *f;
+	const char *result = mp_json_get_str(o, "result", "?");
 
-	if (strcmp(n, "E?"))
-		return n;
-	n = strerrorname_np(-err);
-	return n ? n : "E?";
-}
+	if (json_object_object_get_ex(o, "blocks", &blocks) &&
+	    json_object_is_type(blocks, json_type_array)) {
+		for (size_t i = 0; i < json_object_array_length(blocks); i++) {
+			struct json_object *b = json_object_array_get_idx(blocks, i);
+			unsigned long long id = mp_json_get_u64(b, "block", 0);
+			const char *out = mp_json_get_str(b, "outcome", "?");
 
-static struct json_object *drain_kpf_json(const struct mp_kpf_counts *k)
-{
-	struct json_object *o = json_object_new_object();
-
-	mp_json_add_u64(o, "pfns", k->pfns);
-	mp_json_add_u64(o, "nopage", k->nopage);
-	mp_json_add_u64(o, "slab", k->slab);
-	mp_json_add_u64(o, "pgtable", k->pgtable);
-	mp_json_add_u64(o, "reserved", k->reserved);
-	mp_json_add_u64(o, "memmap_on_memory", k->memmap_self);
-	mp_json_add_u64(o, "unmovable", k->unmovable);
-	mp_json_add_u64(o, "hwpoison", k->hwpoison);
-	mp_json_add_u64(o, "offline", k->offline);
-	mp_json_add_u64(o, "lru", k->lru);
-	mp_json_add_u64(o, "buddy", k->buddy);
-	return o;
-}
-
-static void drain_print_json(const struct mp_offline_result *r)
-{
-	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
-	const struct mp_offline_why *w = &r->why;
-
-	mp_json_add_str(root, "result", r->err ? errname(r->err) : "ok");
-	mp_json_add_bool(root, "timed_out", r->timed_out);
-	mp_json_add_bool(root, "rollback_failed", r->rollback_failed);
-	mp_json_add_u64(root, "rolled_back", r->rolled_back);
-	mp_json_add_u64(root, "deadline_ms", r->deadline_ms);
-	mp_json_add_u64(root, "elapsed_ms", r->elapsed_ms);
-	for (size_t i = 0; i < r->nr; i++) {
-		const struct mp_offline_block *b = &r->blocks[i];
-		struct json_object *o = json_object_new_object();
-
-		mp_json_add_u64(o, "block", b->id);
-		mp_json_add_str(o, "outcome", mp_offline_outcome_name(b->outcome));
-		mp_json_add_u64(o, "tried", b->tried);
-		mp_json_add_bool(o, "suspect", b->suspect);
-		mp_json_add_str(o, "zone_before", b->zone_before);
-		mp_json_add_str(o, "zone_after", b->zone_after);
-		mp_json_add_str(o, "rollback_word", b->rollback_word);
-		mp_json_add_str(o, "errno", b->err ? errname(b->err) : "");
-		mp_json_add_str(o, "rollback_errno",
-				b->rollback_err ? errname(b->rollback_err) : "");
-		mp_json_add_u64(o, "write_ms", b->write_ms);
-		json_object_array_add(arr, o);
-	}
-	json_object_object_add(root, "blocks", arr);
-	if (r->failed >= 0) {
-		const struct mp_offline_block *f = &r->blocks[r->failed];
-		struct json_object *o = json_object_new_object();
-
-		mp_json_add_u64(o, "block", f->id);
-		mp_json_add_str(o, "errno", f->err ? errname(f->err) : "");
-		mp_json_add_bool(o, "reason_from_kernel", w->from_kernel);
-		mp_json_add_str(o, "reason", w->reason);
-		mp_json_add_str(o, "message", w->message);
-		mp_json_add_u64(o, "page_dumps", w->nr_dumps);
-		mp_json_add_str(o, "dump_because", w->dump_because);
-		mp_json_add_u64(o, "dump_pfn", w->dump_pfn);
-		mp_json_add_str(o, "dump", w->dump);
-		mp_json_add_u64(o, "migrate_failures", w->nr_migrate_failures);
-		mp_json_add_str(o, "migrate_line", w->migrate_line);
-		if (r->kpf_valid)
-			json_object_object_add(o, "kpageflags", drain_kpf_json(&r->kpf));
-		else if (f->tried)
-			mp_json_add_str(o, "kpageflags_error", r->kpf_error);
-		json_object_object_add(root, "failed", o);
-	}
-	printf("%s\n", json_object_to_json_string_ext(
-			       root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
-	json_object_put(root);
-}
-
-static void drain_print(const struct mp_offline_result *r)
-{
-	const struct mp_offline_why *w = &r->why;
-
-	for (size_t i = 0; i < r->nr; i++) {
-		const struct mp_offline_block *b = &r->blocks[i];
-		unsigned long long id = (unsigned long long)b->id;
-
-		switch (b->outcome) {
-		case MP_OFFLINE_REFUSED:
-			printf("memory%llu: offline: refused: %s (%s) after %llu ms\n", id,
-			       strerror(-b->err), errname(b->err), (unsigned long long)b->write_ms);
-			break;
-		case MP_OFFLINE_ROLLED_BACK:
-			printf("memory%llu: offline: rolled back: %s, zones %s\n", id,
-			       b->rollback_word, b->zone_after);
-			break;
-		case MP_OFFLINE_ROLLBACK_ZONE:
-			printf("memory%llu: offline: ROLLBACK INTO ANOTHER ZONE: %s gave %s, was %s\n",
-			       id, b->rollback_word, b->zone_after, b->zone_before);
-			break;
-		case MP_OFFLINE_ROLLBACK_FAILED:
-			printf("memory%llu: offline: ROLLBACK FAILED: %s: %s (%s); the block stays offline\n",
-			       id, b->rollback_word ? b->rollback_word : "(no zone word)",
-			       strerror(-b->rollback_err), errname(b->rollback_err));
-			break;
-		case MP_OFFLINE_OFFLINED:
-			printf("memory%llu: offline: ok (was %s) in %llu ms\n", id, b->zone_before,
-			       (unsigned long long)b->write_ms);
-			break;
-		default:
-			printf("memory%llu: offline: %s\n", id,
-			       mp_offline_outcome_name(b->outcome));
-			break;
+			if (!strcmp(out, "refused"))
+				printf("memory%llu: offline: refused: %s after %llu ms\n", id,
+				       mp_json_get_str(b, "errno", "?"),
+				       (unsigned long long)mp_json_get_u64(b, "write_ms", 0));
+			else if (!strcmp(out, "rolled back"))
+				printf("memory%llu: offline: rolled back: %s, zones %s\n", id,
+				       mp_json_get_str(b, "rollback_word", ""),
+				       mp_json_get_str(b, "zone_after", ""));
+			else if (!strcmp(out, "offlined"))
+				printf("memory%llu: offline: ok (was %s) in %llu ms\n", id,
+				       mp_json_get_str(b, "zone_before", ""),
+				       (unsigned long long)mp_json_get_u64(b, "write_ms", 0));
+			else if (!strcmp(out, "rolled back into another zone"))
+				printf("memory%llu: offline: ROLLBACK INTO ANOTHER ZONE: %s gave %s, was %s\n",
+				       id, mp_json_get_str(b, "rollback_word", ""),
+				       mp_json_get_str(b, "zone_after", ""),
+				       mp_json_get_str(b, "zone_before", ""));
+			else if (mp_json_get_str(b, "rollback_errno", "")[0])
+				printf("memory%llu: offline: %s: %s %s; the block stays offline\n",
+				       id, out,
+				       mp_json_get_str(b, "rollback_word", "(no zone word)"),
+				       mp_json_get_str(b, "rollback_errno", ""));
+			else
+				printf("memory%llu: offline: %s\n", id, out);
 		}
 	}
-	if (r->failed >= 0) {
-		const struct mp_offline_block *f = &r->blocks[r->failed];
-		unsigned long long id = (unsigned long long)f->id;
+	if (json_object_object_get_ex(o, "failed", &f)) {
+		unsigned long long id = mp_json_get_u64(f, "block", 0);
+		struct json_object *k;
 
-		if (f->outcome == MP_OFFLINE_NOT_TRIED && r->timed_out)
+		bool tried = mp_json_get_u64(f, "tried", 0) > 0;
+		bool timed_out = mp_json_get_bool(o, "timed_out", false);
+		const char *en = mp_json_get_str(f, "errno", result), *et;
+
+		et = mp_json_get_str(f, "error", "");
+		if (!tried && timed_out)
 			printf("all-or-nothing: deadline of %llu ms passed before memory%llu\n",
-			       (unsigned long long)r->deadline_ms, id);
-		else if (f->outcome == MP_OFFLINE_NOT_TRIED)
-			printf("all-or-nothing: memory%llu: %s (%s): nothing was written\n", id,
-			       strerror(-f->err), errname(f->err));
+			       (unsigned long long)mp_json_get_u64(o, "deadline_ms", 0), id);
+		else if (!tried)
+			printf("all-or-nothing: memory%llu: %s (%s): nothing was written\n", id, et,
+			       en);
 		else
-			printf("all-or-nothing: refused by memory%llu: %s (%s)%s\n", id,
-			       errname(f->err), strerror(-f->err),
-			       r->timed_out ?
+			printf("all-or-nothing: refused by memory%llu: %s (%s)%s\n", id, en, et,
+			       timed_out ?
 				       ": the deadline interrupted the kernel's migration retries" :
 				       "");
-		if (f->tried) {
-			printf("all-or-nothing: kernel reason: %s\n", w->reason);
-			if (w->message[0])
-				printf("all-or-nothing: kernel message: %s\n", w->message);
-			if (r->kpf_valid)
-				printf("all-or-nothing: memory%llu kpageflags: pfns %llu, slab %llu, pgtable %llu, reserved %llu, unmovable %llu, hwpoison %llu, offline %llu, lru %llu, buddy %llu, nopage %llu\n",
-				       id, (unsigned long long)r->kpf.pfns,
-				       (unsigned long long)r->kpf.slab,
-				       (unsigned long long)r->kpf.pgtable,
-				       (unsigned long long)r->kpf.reserved,
-				       (unsigned long long)r->kpf.unmovable,
-				       (unsigned long long)r->kpf.hwpoison,
-				       (unsigned long long)r->kpf.offline,
-				       (unsigned long long)r->kpf.lru,
-				       (unsigned long long)r->kpf.buddy,
-				       (unsigned long long)r->kpf.nopage);
-			else
-				printf("all-or-nothing: memory%llu kpageflags not available: %s\n",
-				       id, r->kpf_error);
-			if (w->nr_dumps) {
-				char dump[sizeof(w->dump)], *save = NULL;
-
-				printf("all-or-nothing: memory%llu page dump (%u seen): page dumped because: %s\n",
-				       id, w->nr_dumps, w->dump_because[0] ? w->dump_because : "?");
-				snprintf(dump, sizeof(dump), "%s", w->dump);
-				for (char *l = strtok_r(dump, "\n", &save); l;
-				     l = strtok_r(NULL, "\n", &save))
-					printf("  %s\n", l);
+		if (!tried)
+			goto done_failed;
+		printf("all-or-nothing: kernel reason: %s\n", mp_json_get_str(f, "reason", "?"));
+		if (mp_json_get_str(f, "message", "")[0])
+			printf("all-or-nothing: kernel message: %s\n",
+			       mp_json_get_str(f, "message", ""));
+		if (json_object_object_get_ex(f, "kpageflags", &k)) {
+			printf("all-or-nothing: memory%llu kpageflags:", id);
+			json_object_object_foreach(k, key, val)
+			{
+				printf(" %s %lld", key, (long long)json_object_get_int64(val));
 			}
-			if (w->nr_migrate_failures)
-				printf("all-or-nothing: memory%llu migration failures: %u, first: %s\n",
-				       id, w->nr_migrate_failures, w->migrate_line);
+			putchar('\n');
+		} else if (mp_json_get_str(f, "kpageflags_error", NULL)) {
+			printf("all-or-nothing: memory%llu kpageflags not available: %s\n", id,
+			       mp_json_get_str(f, "kpageflags_error", ""));
 		}
+		if (mp_json_get_u64(f, "page_dumps", 0)) {
+			char dump[1024], *save = NULL;
+
+			printf("all-or-nothing: memory%llu page dump (%llu seen): page dumped because: %s\n",
+			       id, (unsigned long long)mp_json_get_u64(f, "page_dumps", 0),
+			       mp_json_get_str(f, "dump_because", "?"));
+			snprintf(dump, sizeof(dump), "%s", mp_json_get_str(f, "dump", ""));
+			for (char *l = strtok_r(dump, "\n", &save); l;
+			     l = strtok_r(NULL, "\n", &save))
+				printf("  %s\n", l);
+		}
+		if (mp_json_get_u64(f, "migrate_failures", 0))
+			printf("all-or-nothing: memory%llu migration failures: %llu, first: %s\n",
+			       id, (unsigned long long)mp_json_get_u64(f, "migrate_failures", 0),
+			       mp_json_get_str(f, "migrate_line", ""));
 	}
-	if (r->rollback_failed)
+done_failed:
+	if (mp_json_get_bool(o, "rollback_failed", false))
 		printf("all-or-nothing: ROLLBACK FAILED: the device is left partly offline\n");
-	else if (r->err)
-		printf("all-or-nothing: rolled back %u block(s): the device is as it was\n",
-		       r->rolled_back);
+	else if (strcmp(result, "ok"))
+		printf("all-or-nothing: rolled back %llu block(s): the device is as it was\n",
+		       (unsigned long long)mp_json_get_u64(o, "rolled_back", 0));
 	else
-		printf("all-or-nothing: all %zu block(s) offline in %llu ms\n", r->nr,
-		       (unsigned long long)r->elapsed_ms);
+		printf("all-or-nothing: all %zu block(s) offline in %llu ms\n",
+		       json_object_is_type(blocks, json_type_array) ?
+			       json_object_array_length(blocks) :
+			       (size_t)0,
+		       (unsigned long long)mp_json_get_u64(o, "elapsed_ms", 0));
+}
+
+static int drain_exit(int err)
+{
+	return !err ? MP_EXIT_OK : err == -ENOTRECOVERABLE ? MP_EXIT_PARTIAL : MP_EXIT_FAIL;
+}
+
+static void drain_show(struct json_object *o, bool json)
+{
+	if (json)
+		printf("%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY |
+								 JSON_C_TO_STRING_NOSLASHESCAPE));
+	else
+		drain_print(o);
+}
+
+/* Print @r as JSON or text; the exit status for @err. */
+static int drain_report(const struct mp_offline_result *r, int err, bool json)
+{
+	struct json_object *o = mp_offline_result_to_json(r);
+
+	if (!o)
+		return MP_EXIT_FAIL;
+	drain_show(o, json);
+	json_object_put(o);
+	return drain_exit(err);
+}
+
+/*
+ * drain/undrain through memplugd, which then knows the device is drained.
+ * Return: the exit status, or -1 when no memplugd answers (do it here).
+ */
+static int drain_via_daemon(const char *cmd, const char *device, uint64_t timeout_ms, bool json)
+{
+	struct json_object *o, *res;
+	char req[256], *answer = NULL;
+	int err, rc;
+
+	if (mp_cli.sysroot || getenv("MEMPLUG_SYSROOT"))
+		return -1; /* a sysroot is not the system memplugd runs on */
+	if (strlen(device) > 64 || strpbrk(device, "\"\\")) {
+		fprintf(stderr, "memplugctl %s: bad device name '%s'\n", cmd, device);
+		return MP_EXIT_USAGE;
+	}
+	snprintf(req, sizeof(req), "{\"command\":\"%s\",\"device\":\"%s\",\"timeout_ms\":%llu}\n",
+		 cmd, device, (unsigned long long)timeout_ms);
+	/* The daemon answers when the drain is done: its deadline plus time to roll back. */
+	err = mp_cli_ask_daemon(MP_DAEMON_SOCKET, req, (int)timeout_ms + 60000, &answer);
+	if (err == -ENOENT || err == -ECONNREFUSED)
+		return -1;
+	if (err) {
+		fprintf(stderr, "memplugctl %s: memplugd (%s): %s\n", cmd, MP_DAEMON_SOCKET,
+			strerror(-err));
+		return MP_EXIT_FAIL;
+	}
+	o = json_tokener_parse(answer);
+	free(answer);
+	if (!o || !json_object_object_get_ex(o, "err", NULL)) {
+		fprintf(stderr, "memplugctl %s: memplugd says: %s\n", cmd,
+			o ? mp_json_get_str(o, "error", "?") : "(not JSON)");
+		json_object_put(o);
+		return MP_EXIT_FAIL;
+	}
+	err = (int)mp_json_get_int(o, "err", -EPROTO);
+	if (json_object_object_get_ex(o, "drain", &res)) {
+		drain_show(res, json);
+		rc = drain_exit(err);
+	} else if (json) {
+		drain_show(o, true);
+		rc = err ? MP_EXIT_FAIL : MP_EXIT_OK;
+	} else {
+		if (err)
+			fprintf(stderr, "memplugctl %s: %s: %s\n", cmd,
+				mp_json_get_str(o, "device", device),
+				mp_json_get_str(o, "error", strerror(-err)));
+		else
+			printf("%s: %s%s%s\n", mp_json_get_str(o, "device", device),
+			       mp_json_get_str(o, "outcome", ""),
+			       mp_json_get_str(o, "outcome", "")[0] ? ": " : "",
+			       mp_json_get_str(o, "message", ""));
+		rc = err ? MP_EXIT_FAIL : MP_EXIT_OK;
+	}
+	json_object_put(o);
+	return rc;
 }
 
 /* Collect the blocks of every spec, then drain them as one device. */
@@ -325,14 +339,109 @@ static int drain(int argc, char **argv, int first, uint64_t timeout_ms, unsigned
 			err == -EINVAL ? " (a block given twice?)" : "");
 		rc = MP_EXIT_FAIL;
 	} else {
-		if (json)
-			drain_print_json(r);
-		else
-			drain_print(r);
-		rc = !err ? MP_EXIT_OK : err == -ENOTRECOVERABLE ? MP_EXIT_PARTIAL : MP_EXIT_FAIL;
+		rc = drain_report(r, err, json);
 	}
 	free(r);
 	free(ids);
+	mp_ctx_free(ctx);
+	return rc;
+}
+
+static void drain_usage(FILE *f)
+{
+	fputs("Usage: memplugctl drain [--timeout SEC] [-J] DEVICE\n"
+	      "       memplugctl undrain DEVICE\n"
+	      "DEVICE: memoryN (its device), dimm:slotN, slotN, dax:daxX.Y, virtio-mem:virtioN.\n"
+	      "drain: offline every block of the device, or none (rolled back into their zones),\n"
+	      "       under one deadline, with the refusing block, errno, the kernel's reason and\n"
+	      "       page-flag evidence; the device is then left offline until undrained.\n"
+	      "undrain: online a drained device again, in the zone it had, and verify it.\n"
+	      "Exit: 0 done, 1 refused or failed (nothing changed), 64 rollback failed.\n",
+	      f);
+}
+
+/* memplugctl drain|undrain DEVICE: the engine's device drain (engine/drain.c). */
+int mp_cmd_drain(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "timeout", required_argument, NULL, 't' },
+		{ "json", no_argument, NULL, 'J' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	bool undrain = !strcmp(argv[0], "undrain"), json = false;
+	struct mp_engine_config cfg = { 0 };
+	struct mp_offline_result *r = NULL;
+	struct mp_engine *e = NULL;
+	struct mp_ctx *ctx = NULL;
+	uint64_t timeout_ms = 30000;
+	int c, err, rc;
+
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "+t:Jh", opts, NULL)) != -1) {
+		switch (c) {
+		case 't':
+			if (undrain || parse_timeout_ms(optarg, &timeout_ms)) {
+				fprintf(stderr, "memplugctl %s: bad --timeout '%s'\n", argv[0],
+					optarg);
+				return MP_EXIT_USAGE;
+			}
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'h':
+			drain_usage(stdout);
+			return MP_EXIT_OK;
+		default:
+			drain_usage(stderr);
+			return MP_EXIT_USAGE;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "memplugctl %s: name one device\n", argv[0]);
+		drain_usage(stderr);
+		return MP_EXIT_USAGE;
+	}
+	rc = drain_via_daemon(argv[0], argv[optind], timeout_ms, json);
+	if (rc >= 0)
+		return rc;
+	if (mp_cli_ctx(&ctx))
+		return MP_EXIT_FAIL;
+	/*
+	 * No memplugd: the engine here, recording the drain where memplugd
+	 * will find it when it starts (on a sysroot: nowhere).
+	 */
+	cfg.state_path = mp_ctx_root(ctx)[0] ? NULL : MEMPLUG_STATE_FILE;
+	err = mp_engine_new(ctx, &cfg, &e);
+	if (err) {
+		fprintf(stderr, "memplugctl %s: %s\n", argv[0], strerror(-err));
+		mp_ctx_free(ctx);
+		return MP_EXIT_FAIL;
+	}
+	if (undrain) {
+		const struct mp_device *dev;
+
+		err = mp_engine_undrain(e, argv[optind], &dev);
+		if (dev && err != -EINVAL)
+			printf("%s: %s: %s\n", dev->key, mp_device_state_name(dev->state),
+			       dev->message);
+		rc = err ? MP_EXIT_FAIL : MP_EXIT_OK;
+		goto out;
+	}
+	err = mp_engine_drain(e, argv[optind], (int)timeout_ms, &r);
+	if (!r) {
+		if (err)
+			fprintf(stderr, "memplugctl drain: %s: %s\n", argv[optind], strerror(-err));
+		else
+			printf("%s: every block was offline already\n", argv[optind]);
+		rc = err ? MP_EXIT_FAIL : MP_EXIT_OK;
+		goto out;
+	}
+	rc = drain_report(r, err, json);
+out:
+	free(r);
+	mp_engine_free(e);
 	mp_ctx_free(ctx);
 	return rc;
 }

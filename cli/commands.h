@@ -23,6 +23,7 @@ int mp_cmd_list(int argc, char **argv);
 int mp_cmd_explain(int argc, char **argv);
 int mp_cmd_kernel(int argc, char **argv);
 int mp_cmd_online(int argc, char **argv);
+int mp_cmd_drain(int argc, char **argv);
 int mp_cmd_snapshot(int argc, char **argv);
 int mp_cmd_policy(int argc, char **argv);
 int mp_cmd_host(int argc, char **argv);

@@ -28,6 +28,8 @@ static const struct {
 	{ "kernel", mp_cmd_kernel, "which hotplug behaviours the running kernel offers" },
 	{ "online", mp_cmd_online, "online memory blocks" },
 	{ "offline", mp_cmd_online, "offline memory blocks (under a timeout)" },
+	{ "drain", mp_cmd_drain, "offline a whole device for an unplug, or none of it" },
+	{ "undrain", mp_cmd_drain, "online a drained device again (the unplug was cancelled)" },
 	{ "snapshot", mp_cmd_snapshot, "record sysfs/procfs hotplug state into a directory" },
 #ifdef MP_HAVE_CMD_POLICY
 	{ "policy", mp_cmd_policy, "check and show onlining policies" },

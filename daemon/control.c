@@ -80,6 +80,7 @@ struct client {
 	enum client_state state;
 	uint64_t deadline_us; /* READING: request due; WRITING: next byte due; 0: none */
 	char wait_key[48];
+	bool drain_waiter; /* "drain": mpd_control_drain_done() answers */
 	char *out; /* unsent tail of the answer */
 	size_t out_len, out_off, answer_len;
 	size_t in_len;
@@ -480,6 +481,31 @@ out:
 	json_object_put(o);
 }
 
+/* "undrain": quick (onlining takes milliseconds per block), answered at once. */
+static struct json_object *undrain_json(struct daemon *d, const char *dev)
+{
+	const struct mp_device *r = NULL;
+	struct json_object *o = json_object_new_object();
+	int err = mp_engine_undrain(d->engine, dev, &r);
+
+	mp_json_add_str(o, "device", r ? r->key : dev);
+	mp_json_add_int(o, "err", err);
+	if (err == -EINVAL && r) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "%s, not drained", mp_device_state_name(r->state));
+		mp_json_add_str(o, "error", why);
+	} else if (err) {
+		mp_json_add_str(o, "error",
+				err == -ENOENT ? "no such drained device" : strerror(-err));
+	}
+	if (r) {
+		mp_json_add_str(o, "outcome", mp_device_state_name(r->state));
+		mp_json_add_str(o, "message", r->message);
+	}
+	return o;
+}
+
 /* The request line is in c->in (NUL-terminated at its newline). */
 static void client_request(struct daemon *d, struct client *c)
 {
@@ -521,6 +547,37 @@ static void client_request(struct daemon *d, struct client *c)
 		c->state = CLIENT_WAITING;
 		c->deadline_us = 0;
 		mpd_control_wake(d);
+	} else if ((!strcmp(name, "drain") || !strcmp(name, "undrain")) &&
+		   !(dev = mp_json_get_str(req, "device", NULL))) {
+		client_answer(ctl, c, error_json("bad request: \"drain\" needs \"device\""));
+	} else if (!strcmp(name, "undrain")) {
+		client_answer(ctl, c, undrain_json(d, dev));
+	} else if (!strcmp(name, "drain")) {
+		int64_t tmo = mp_json_get_int(req, "timeout_ms", 30000);
+		int err;
+
+		if (tmo < 0 || tmo > 3600 * 1000) {
+			client_answer(ctl, c, error_json("bad request: timeout_ms out of range"));
+			goto out;
+		}
+		err = mpd_drain_start(d, dev, (int)tmo);
+		if (err == 0) {
+			/* Answered when the drain process ends, however long that takes. */
+			c->state = CLIENT_WAITING;
+			c->wait_key[0] = '\0';
+			c->drain_waiter = true;
+			c->deadline_us = 0;
+		} else {
+			struct json_object *o = json_object_new_object();
+
+			mp_json_add_str(o, "device", dev);
+			mp_json_add_int(o, "err", err == 1 ? 0 : err);
+			if (err == 1)
+				mp_json_add_str(o, "message", "every block was offline already");
+			else
+				mp_json_add_str(o, "error", strerror(-err));
+			client_answer(ctl, c, o);
+		}
 	} else {
 		mp_info("control: pid %d: unknown command '%.40s'", (int)c->pid, name);
 		client_answer(ctl, c, error_json("unknown command"));
@@ -665,7 +722,7 @@ void mpd_control_wake(struct daemon *d)
 		struct client *c = ctl->clients[i];
 		const struct mp_device *r;
 
-		if (c->state != CLIENT_WAITING)
+		if (c->state != CLIENT_WAITING || c->drain_waiter)
 			continue;
 		r = mp_engine_device_find(d->engine, c->wait_key);
 		if (!r || !mp_device_final(r))
@@ -674,4 +731,21 @@ void mpd_control_wake(struct daemon *d)
 	}
 	/* Finished clients are closed by the next mpd_control_fds() or _handle(), not here:
 	 * this runs inside mpd_control_handle() too, for a "wait" that is already decided. */
+}
+
+void mpd_control_drain_done(struct daemon *d, struct json_object *o)
+{
+	struct mpd_control *ctl = d->control;
+
+	for (int i = 0; ctl && i < ctl->nr; i++) {
+		struct client *c = ctl->clients[i];
+
+		if (c->state == CLIENT_WAITING && c->drain_waiter) {
+			c->drain_waiter = false;
+			client_answer(ctl, c, o);
+			return;
+		}
+	}
+	/* The client gave up waiting: the outcome is in status and the log. */
+	json_object_put(o);
 }

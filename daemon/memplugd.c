@@ -274,7 +274,7 @@ static int detach(int *ready_fd)
 
 static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 {
-	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_CONTROL };
+	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_DRAIN, P_CONTROL };
 	struct pollfd pfd[P_CONTROL + MPD_CONTROL_MAX_FDS];
 	int settle_fd, wd_fd = -1, ready_fd = -1;
 	uint64_t wd_usec = 0, settle_at = 0;
@@ -339,6 +339,8 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		pfd[P_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[P_SETTLE] = (struct pollfd){ .fd = settle_fd, .events = POLLIN };
 		pfd[P_WATCHDOG] = (struct pollfd){ .fd = wd_fd, .events = POLLIN };
+		pfd[P_DRAIN] = (struct pollfd){ .fd = d->drain.pid > 0 ? d->drain.fd : -1,
+						.events = POLLIN };
 		nc = mpd_control_fds(d->control, pfd + P_CONTROL, MPD_CONTROL_MAX_FDS);
 		/* Deferred page-flag checks run only when nothing else is waiting. */
 		n = poll(pfd, P_CONTROL + nc, mp_engine_deferred_pending(d->engine) ? 0 : -1);
@@ -394,10 +396,14 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 			(void)!read(wd_fd, &x, sizeof(x));
 			sd_notify(0, "WATCHDOG=1");
 		}
+		if (pfd[P_DRAIN].revents)
+			mpd_drain_read(d);
 		if (nc)
 			mpd_control_handle(d, pfd + P_CONTROL, nc);
 	}
 out:
+	/* A drain half done would leave a device half offline: let it finish or roll back. */
+	mpd_drain_wait(d);
 	mpd_control_free(d->control); /* removes the socket */
 	d->control = NULL;
 	close(settle_fd);
@@ -410,6 +416,7 @@ out:
 static void daemon_release(struct daemon *d)
 {
 	mpd_control_free(d->control); /* NULL unless main_loop() failed early */
+	mp_drain_plan_free(&d->drain.plan);
 	mp_engine_free(d->engine);
 	mp_ctx_free(d->ctx);
 	free(d->policy_errors);
@@ -485,7 +492,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
-	struct daemon d = { .socket_path = MEMPLUG_CONTROL_SOCKET,
+	struct daemon d = { .drain.fd = -1,
+			    .socket_path = MEMPLUG_CONTROL_SOCKET,
 			    .state_path = MEMPLUG_STATE_FILE };
 	/* On the stack: every early return below would otherwise leak it. */
 	const char *dirs[argc + 1];

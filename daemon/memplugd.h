@@ -14,6 +14,7 @@
 
 #include <json-c/json.h>
 #include <poll.h>
+#include <sys/types.h>
 
 #include "mp-engine.h"
 
@@ -31,10 +32,25 @@ struct daemon {
 	bool dirty; /* something happened: reconcile */
 	char status[256]; /* last STATUS= sent */
 	struct mpd_control *control; /* the control socket; NULL: none */
+	/* a drain running in a child process (drain.c); pid 0: none */
+	struct {
+		pid_t pid;
+		int fd; /* its result pipe */
+		struct mp_drain_plan plan;
+		char *buf;
+		size_t len, cap;
+	} drain;
 };
 
 /* memplugd.c */
 int mpd_reload(struct daemon *d, bool first);
+/* drain.c */
+/* Start draining @device; 0 started, 1 nothing to offline, or -errno (-EBUSY: one runs). */
+int mpd_drain_start(struct daemon *d, const char *device, int timeout_ms);
+/* The drain's pipe is readable: collect, and at its end record and answer. */
+void mpd_drain_read(struct daemon *d);
+/* Stopping: let a running drain finish (it rolls back on its own if refused). */
+void mpd_drain_wait(struct daemon *d);
 /* control.c */
 struct json_object *mpd_status_json(struct daemon *d);
 struct json_object *mpd_list_json(struct daemon *d);
@@ -48,5 +64,7 @@ void mpd_control_free(struct mpd_control *ctl);
 int mpd_control_fds(struct mpd_control *ctl, struct pollfd *pfd, int max);
 void mpd_control_handle(struct daemon *d, const struct pollfd *pfd, int n);
 void mpd_control_wake(struct daemon *d);
+/* Answer the client waiting for the drain with @o (taken). */
+void mpd_control_drain_done(struct daemon *d, struct json_object *o);
 
 #endif

@@ -11,6 +11,8 @@ struct mp_persisted {
 	uint64_t start;
 	char zone[16];
 	bool done;
+	bool drained; /* offlined for an unplug: not to be onlined again */
+	const char *why; /* not persisted: why this zone, "" = "decided by an earlier run" */
 };
 
 /* A block waiting for the every-PFN kpageflags pass. */
@@ -67,6 +69,12 @@ struct mp_engine_scan {
 int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s);
 void mp_engine_scan_free(struct mp_engine_scan *s);
 struct mp_device *mp_engine_dev_find(const struct mp_engine *e, const char *key);
+struct mp_device *mp_engine_dev_add(struct mp_engine *e, const char *key);
+/* The group @name means: memoryN (its device), a key, a device or ACPI name. */
+struct mp_devgroup *mp_engine_scan_find(struct mp_engine_scan *s, const char *name);
+/* Online @g's offline blocks by policy, or into @p's zone when given, and verify. */
+void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
+			    struct mp_device *r, const struct mp_persisted *p);
 
 /* persist.c */
 void mp_engine_state_load(struct mp_engine *e);

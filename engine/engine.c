@@ -47,6 +47,7 @@ const char *mp_device_state_name(enum mp_device_state s)
 		[MP_DEVICE_UNIDENTIFIED] = "unidentified",
 		[MP_DEVICE_FAILED] = "failed",
 		[MP_DEVICE_DRAINED] = "drained",
+		[MP_DEVICE_DRAINING] = "draining",
 	};
 
 	return s < MP_ARRAY_SIZE(names) && names[s] ? names[s] : "unknown";
@@ -163,7 +164,7 @@ char *mp_engine_summary(const struct mp_engine *e, char *buf, size_t len)
 
 /* ---- model helpers ----------------------------------------------------------- */
 
-static struct mp_device *dev_add(struct mp_engine *e, const char *key)
+struct mp_device *mp_engine_dev_add(struct mp_engine *e, const char *key)
 {
 	struct mp_device *nd = realloc(e->devs, (e->nr_devs + 1) * sizeof(*nd)), *r;
 
@@ -279,6 +280,24 @@ int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s)
 	return err;
 }
 
+static bool names_group(const struct mp_devgroup *g, const char *name)
+{
+	return !strcmp(g->key, name) || (g->dev.name[0] && !strcmp(g->dev.name, name)) ||
+	       (g->dev.acpi[0] && !strcmp(g->dev.acpi, name));
+}
+
+struct mp_devgroup *mp_engine_scan_find(struct mp_engine_scan *s, const char *name)
+{
+	uint64_t id;
+
+	if (!strncmp(name, "memory", 6) && !mp_block_parse_name(name, &id))
+		return mp_devgroup_find_block(s->groups, s->ng, id);
+	for (size_t i = 0; i < s->ng; i++)
+		if (names_group(&s->groups[i], name))
+			return &s->groups[i];
+	return NULL;
+}
+
 /* ---- dax devices ---------------------------------------------------------- */
 
 static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const struct mp_dax_dev *x)
@@ -292,7 +311,7 @@ static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const s
 	snprintf(key, sizeof(key), "dax:%s", x->name);
 	r = mp_engine_dev_find(e, key);
 	if (!r) {
-		r = dev_add(e, key);
+		r = mp_engine_dev_add(e, key);
 		if (!r)
 			return;
 		r->kind = kind;
@@ -315,7 +334,7 @@ static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const s
 	mp_dax_subject(x, &s);
 	/*
 	 * The one policy match for a dax device: its Mode= and, once kmem has
-	 * added the blocks, its zone come from this decision (online_group()).
+	 * added the blocks, its zone come from this decision (mp_engine_online_group()).
 	 */
 	err = e->set ? mp_policyset_match(e->set, &s, &r->decision) : -ENOENT;
 	if (err) {
@@ -425,8 +444,8 @@ static int decide(struct mp_engine *e, const struct mp_devgroup *g, const struct
 	return mp_devgroup_decide(e->set, g, mem, new_bytes, dec);
 }
 
-static void online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
-			 struct mp_device *r, const struct mp_persisted *p)
+void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
+			    struct mp_device *r, const struct mp_persisted *p)
 {
 	struct mp_policy_decision dec;
 	enum mp_policy_zone zone;
@@ -439,7 +458,8 @@ static void online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 	if (p && p->zone[0]) {
 		/* An earlier run decided this device: finish it the same way. */
 		zone = strcmp(p->zone, "movable") ? MP_POLICY_ZONE_KERNEL : MP_POLICY_ZONE_MOVABLE;
-		snprintf(r->zone_why, sizeof(r->zone_why), "decided by an earlier run");
+		snprintf(r->zone_why, sizeof(r->zone_why), "%s",
+			 p->why && p->why[0] ? p->why : "decided by an earlier run");
 	} else {
 		err = decide(e, g, mem, r, &dec);
 		if (err == -ENOENT) {
@@ -689,7 +709,7 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 
 	r = mp_engine_dev_find(e, g->key);
 	if (!r) {
-		r = dev_add(e, g->key);
+		r = mp_engine_dev_add(e, g->key);
 		if (!r)
 			return;
 		r->start = g->start;
@@ -705,7 +725,15 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 	p = mp_engine_persisted_find(e, g->key, g->start);
 	if (p)
 		r->persisted_ours = true;
-	if (r->state == MP_DEVICE_BOOT || r->state == MP_DEVICE_DRAINED)
+	if (r->state == MP_DEVICE_SETTLING && p && p->drained) {
+		/* Drained for an unplug by an earlier run: stays offline until undrained. */
+		r->state = MP_DEVICE_DRAINED;
+		snprintf(r->zone, sizeof(r->zone), "%s", p->zone);
+		snprintf(r->message, sizeof(r->message),
+			 "drained for an unplug by an earlier run: left offline");
+	}
+	if (r->state == MP_DEVICE_BOOT || r->state == MP_DEVICE_DRAINED ||
+	    r->state == MP_DEVICE_DRAINING)
 		return;
 
 	if (!g->pkind) {
@@ -730,7 +758,7 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 		    (r->state == MP_DEVICE_ONLINE || r->state == MP_DEVICE_PARTIAL)) {
 			/* virtio-mem grows block by block: online what appeared (§10). */
 			mp_memory_read_zones(e->ctx, mem, g->ids, g->nr);
-			online_group(e, mem, g, r, NULL);
+			mp_engine_online_group(e, mem, g, r, NULL);
 			return;
 		}
 		if (r->state == MP_DEVICE_ONLINE) {
@@ -776,7 +804,7 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 	}
 	/* Zones of the blocks about to be onlined, for the predictions. */
 	mp_memory_read_zones(e->ctx, mem, g->ids, g->nr);
-	online_group(e, mem, g, r, r->persisted_ours ? p : NULL);
+	mp_engine_online_group(e, mem, g, r, r->persisted_ours ? p : NULL);
 }
 
 static void check_auto_online(struct mp_engine *e, const struct mp_memory *mem)

@@ -12,24 +12,6 @@
 
 #include "engine-private.h"
 
-static bool names_group(const struct mp_devgroup *g, const char *name)
-{
-	return !strcmp(g->key, name) || (g->dev.name[0] && !strcmp(g->dev.name, name)) ||
-	       (g->dev.acpi[0] && !strcmp(g->dev.acpi, name));
-}
-
-static struct mp_devgroup *find_group(struct mp_engine_scan *s, const char *name)
-{
-	uint64_t id;
-
-	if (!strncmp(name, "memory", 6) && !mp_block_parse_name(name, &id))
-		return mp_devgroup_find_block(s->groups, s->ng, id);
-	for (size_t i = 0; i < s->ng; i++)
-		if (names_group(&s->groups[i], name))
-			return &s->groups[i];
-	return NULL;
-}
-
 static const struct mp_dax_dev *find_dax(const struct mp_engine_scan *s, const char *name)
 {
 	if (!strncmp(name, "dax:", 4))
@@ -72,7 +54,7 @@ int mp_engine_explain(struct mp_engine *e, const char *name, FILE *f)
 	r = mp_engine_scan(e, &s);
 	if (r)
 		return r;
-	g = find_group(&s, name);
+	g = mp_engine_scan_find(&s, name);
 	if (!g && (x = find_dax(&s, name))) {
 		/* A dax device not (yet) handed to kmem has no blocks: describe it from sysfs. */
 		mp_dax_subject(x, &subj);

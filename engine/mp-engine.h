@@ -207,6 +207,7 @@ enum mp_device_state {
 	MP_DEVICE_UNIDENTIFIED, /* offline memory with no device: not ours to online */
 	MP_DEVICE_FAILED,
 	MP_DEVICE_DRAINED, /* offlined for an unplug (mp_engine_drain()) */
+	MP_DEVICE_DRAINING, /* a drain is running: reconcile leaves it alone */
 };
 
 struct mp_device {
@@ -391,6 +392,75 @@ void mp_status_print(struct json_object *o, FILE *f);
  * policy matches (the text says which); -errno from the scan.
  */
 int mp_engine_explain(struct mp_engine *e, const char *name, FILE *f);
+
+/**
+ * mp_engine_drain() - empty one device for an unplug: all its blocks offline, or none
+ * @e: engine
+ * @name: as for mp_engine_explain(): memoryN (its device), a key or a name
+ * @timeout_ms: one deadline for the whole device (0: none)
+ * @out: the per-block result (kernel/mp-kernel.h, mp_blocks_offline()):
+ *       which block refused, the errno, the kernel's own reason and the
+ *       kpageflags evidence; free() it.  NULL when nothing was tried.
+ *
+ * Takes a fresh scan, finds the device and offlines every online block of
+ * it; if one refuses or time runs out, every block offlined is put back
+ * into the zone it was in.  A drained device is recorded as such (also in
+ * the persisted state), so that neither this engine nor a restarted one
+ * onlines it again: only mp_engine_undrain() does.
+ *
+ * Return: 0 when the whole device is offline; the refusal's -errno or
+ * -ETIMEDOUT after a complete rollback; -ENOTRECOVERABLE when a rollback
+ * failed (the device is left partly offline and says so); -ENOENT for no
+ * such device; -EPERM for boot memory and memory of no known device (not
+ * the engine's to unplug).
+ */
+int mp_engine_drain(struct mp_engine *e, const char *name, int timeout_ms,
+		    struct mp_offline_result **out);
+
+/*
+ * mp_engine_drain() in two halves, for a caller that runs the offlining
+ * (mp_blocks_offline(), seconds of page migration) away from its event loop,
+ * e.g. in a child process: prepare, offline @plan->ids, finish.
+ */
+struct mp_drain_plan {
+	char key[48]; /* the device */
+	enum mp_device_state prev; /* its state before, restored if the drain is undone */
+	size_t nr;
+	uint64_t *ids; /* its online blocks, malloc'ed */
+};
+
+/**
+ * mp_engine_drain_prepare() - find the device and the blocks a drain must offline
+ * Return: 0 (the device is now MP_DEVICE_DRAINING: reconcile leaves it
+ * alone until mp_engine_drain_finish()); 1 when every block was offline
+ * already (the device is recorded drained, nothing to do); -ENOENT,
+ * -EPERM (boot memory or no known device), -EBUSY (already draining), -errno.
+ */
+int mp_engine_drain_prepare(struct mp_engine *e, const char *name, struct mp_drain_plan *plan);
+/**
+ * mp_engine_drain_finish() - record what the offlining did
+ * @err: mp_blocks_offline()'s return
+ * @res: its result, or NULL when it could not run
+ */
+void mp_engine_drain_finish(struct mp_engine *e, struct mp_drain_plan *plan, int err,
+			    const struct mp_offline_result *res);
+/** mp_drain_plan_free() - release @plan's block list. */
+void mp_drain_plan_free(struct mp_drain_plan *plan);
+
+/**
+ * mp_engine_undrain() - the unplug was cancelled: online a drained device again
+ * @e: engine
+ * @name: the device
+ * @dev: if not NULL, receives the engine's record of it (its message says
+ *       what onlining and verification found)
+ *
+ * Onlines its offline blocks into the zone it had before the drain, and
+ * verifies them as reconcile does.
+ *
+ * Return: 0, -ENOENT (no such device), -EINVAL (not drained), -EIO (some
+ * block failed: see the device's message).
+ */
+int mp_engine_undrain(struct mp_engine *e, const char *name, const struct mp_device **dev);
 
 /** mp_policy_kind_of_dev() - the policy kind for a kernel-layer device (dax: nvdimm or dax). */
 enum mp_policy_kind mp_policy_kind_of_dev(const struct mp_devref *d, const struct mp_dax_dev *dax,

@@ -48,6 +48,7 @@ void mp_engine_state_load(struct mp_engine *e)
 		p->start = mp_json_get_u64(o, "start", 0);
 		snprintf(p->zone, sizeof(p->zone), "%s", mp_json_get_str(o, "zone", ""));
 		p->done = mp_json_get_bool(o, "done", false);
+		p->drained = mp_json_get_bool(o, "drained", false);
 		e->nr_persist++;
 	}
 	json_object_put(root);
@@ -88,14 +89,19 @@ void mp_engine_state_save(struct mp_engine *e)
 		const struct mp_device *r = &e->devs[i];
 		struct json_object *o;
 
-		if (!r->zone[0] || (r->state != MP_DEVICE_ONLINE && r->state != MP_DEVICE_PARTIAL &&
-				    r->state != MP_DEVICE_SETTLING && r->state != MP_DEVICE_KMEM))
+		if (!r->zone[0] ||
+		    (r->state != MP_DEVICE_ONLINE && r->state != MP_DEVICE_PARTIAL &&
+		     r->state != MP_DEVICE_SETTLING && r->state != MP_DEVICE_KMEM &&
+		     r->state != MP_DEVICE_DRAINED && r->state != MP_DEVICE_DRAINING))
 			continue;
 		o = json_object_new_object();
 		mp_json_add_str(o, "key", r->key);
 		mp_json_add_u64(o, "start", r->start);
 		mp_json_add_str(o, "zone", r->zone);
+		/* A drain that is running counts as done: the device was online, and is again if undone. */
 		mp_json_add_bool(o, "done", mp_device_final(r));
+		if (r->state == MP_DEVICE_DRAINED)
+			mp_json_add_bool(o, "drained", true);
 		json_object_array_add(devs, o);
 	}
 	/* Written aside and renamed: a crash mid-write leaves the previous record. */

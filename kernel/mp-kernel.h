@@ -832,6 +832,11 @@ enum {
  */
 int mp_blocks_offline(const struct mp_ctx *ctx, const uint64_t *ids, size_t nr, int timeout_ms,
 		      unsigned int flags, struct mp_offline_result **out);
+/**
+ * mp_offline_result_to_json() - @r as a JSON document (memplugctl -J, memplugd's answer)
+ * Return: a new object, or NULL on -ENOMEM.
+ */
+struct json_object *mp_offline_result_to_json(const struct mp_offline_result *r);
 /** mp_offline_outcome_name() - "offlined", "rolled back", ... */
 const char *mp_offline_outcome_name(enum mp_offline_outcome o);
 

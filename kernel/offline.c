@@ -36,6 +36,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "mp-json.h"
 #include "mp-kernel.h"
 #include "util.h"
 
@@ -364,4 +365,85 @@ out_free:
 	free(offlined);
 	free(r);
 	return err;
+}
+/* "EBUSY" for -EBUSY: the names operators grep for. */
+static const char *err_name(int err)
+{
+	const char *n = strerrorname_np(-err);
+
+	return n ? n : "E?";
+}
+
+static struct json_object *kpf_json(const struct mp_kpf_counts *k)
+{
+	struct json_object *o = json_object_new_object();
+
+	mp_json_add_u64(o, "pfns", k->pfns);
+	mp_json_add_u64(o, "nopage", k->nopage);
+	mp_json_add_u64(o, "slab", k->slab);
+	mp_json_add_u64(o, "pgtable", k->pgtable);
+	mp_json_add_u64(o, "reserved", k->reserved);
+	mp_json_add_u64(o, "memmap_on_memory", k->memmap_self);
+	mp_json_add_u64(o, "unmovable", k->unmovable);
+	mp_json_add_u64(o, "hwpoison", k->hwpoison);
+	mp_json_add_u64(o, "offline", k->offline);
+	mp_json_add_u64(o, "lru", k->lru);
+	mp_json_add_u64(o, "buddy", k->buddy);
+	return o;
+}
+
+struct json_object *mp_offline_result_to_json(const struct mp_offline_result *r)
+{
+	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
+	const struct mp_offline_why *w = &r->why;
+
+	mp_json_add_str(root, "result", r->err ? err_name(r->err) : "ok");
+	mp_json_add_bool(root, "timed_out", r->timed_out);
+	mp_json_add_bool(root, "rollback_failed", r->rollback_failed);
+	mp_json_add_u64(root, "rolled_back", r->rolled_back);
+	mp_json_add_u64(root, "deadline_ms", r->deadline_ms);
+	mp_json_add_u64(root, "elapsed_ms", r->elapsed_ms);
+	for (size_t i = 0; i < r->nr; i++) {
+		const struct mp_offline_block *b = &r->blocks[i];
+		struct json_object *o = json_object_new_object();
+
+		mp_json_add_u64(o, "block", b->id);
+		mp_json_add_str(o, "outcome", mp_offline_outcome_name(b->outcome));
+		mp_json_add_u64(o, "tried", b->tried);
+		mp_json_add_bool(o, "suspect", b->suspect);
+		mp_json_add_str(o, "zone_before", b->zone_before);
+		mp_json_add_str(o, "zone_after", b->zone_after);
+		mp_json_add_str(o, "rollback_word", b->rollback_word);
+		mp_json_add_str(o, "errno", b->err ? err_name(b->err) : "");
+		mp_json_add_str(o, "rollback_errno",
+				b->rollback_err ? err_name(b->rollback_err) : "");
+		mp_json_add_u64(o, "write_ms", b->write_ms);
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(root, "blocks", arr);
+	if (r->failed >= 0) {
+		const struct mp_offline_block *f = &r->blocks[r->failed];
+		struct json_object *o = json_object_new_object();
+
+		mp_json_add_u64(o, "block", f->id);
+		mp_json_add_str(o, "outcome", mp_offline_outcome_name(f->outcome));
+		mp_json_add_u64(o, "tried", f->tried);
+		mp_json_add_str(o, "errno", f->err ? err_name(f->err) : "");
+		mp_json_add_str(o, "error", f->err ? strerror(-f->err) : "");
+		mp_json_add_bool(o, "reason_from_kernel", w->from_kernel);
+		mp_json_add_str(o, "reason", w->reason);
+		mp_json_add_str(o, "message", w->message);
+		mp_json_add_u64(o, "page_dumps", w->nr_dumps);
+		mp_json_add_str(o, "dump_because", w->dump_because);
+		mp_json_add_u64(o, "dump_pfn", w->dump_pfn);
+		mp_json_add_str(o, "dump", w->dump);
+		mp_json_add_u64(o, "migrate_failures", w->nr_migrate_failures);
+		mp_json_add_str(o, "migrate_line", w->migrate_line);
+		if (r->kpf_valid)
+			json_object_object_add(o, "kpageflags", kpf_json(&r->kpf));
+		else if (f->tried)
+			mp_json_add_str(o, "kpageflags_error", r->kpf_error);
+		json_object_object_add(root, "failed", o);
+	}
+	return root;
 }

@@ -233,6 +233,38 @@ int main(int argc, char **argv)
 	CHECK(strstr(d->message, "onlined by an earlier memplugd run"));
 	mp_engine_free(e2);
 	printf("ok   the persisted state: a restart recognises its own work\n");
+
+	/* ---- drain for an unplug, survive a restart, undrain ---- */
+	{
+		struct mp_offline_result *res = NULL;
+		const struct mp_device *dd;
+
+		CHECK(mp_engine_drain(e, "memory33", 10000, &res) == 0);
+		REQUIRE(res);
+		CHECK(res->nr == 4 && res->failed < 0);
+		for (size_t i = 0; i < res->nr; i++)
+			CHECK(res->blocks[i].outcome == MP_OFFLINE_OFFLINED);
+		free(res);
+		d = must_find(e, "dimm:slot0");
+		CHECK(d->state == MP_DEVICE_DRAINED && !strcmp(d->zone, "movable"));
+		CHECK(mp_memory_find(mp_engine_memory(e), 34)->state == MP_BLOCK_OFFLINE);
+		/* Not "offlined by someone else", and never onlined again by reconcile. */
+		CHECK(mp_engine_reconcile(e) == 0 && f.writes == 8);
+		CHECK(must_find(e, "dimm:slot0")->state == MP_DEVICE_DRAINED);
+		CHECK(mp_engine_drain(e, "boot", 1000, &res) == -EPERM && !res);
+		CHECK(mp_engine_drain(e, "slot7", 1000, &res) == -ENOENT && !res);
+		CHECK(mp_engine_undrain(e, "dimm:slot1", NULL) == -EINVAL);
+
+		REQUIRE(!mp_engine_new(ctx, &cfg, &e2));
+		mp_engine_set_policies(e2, set);
+		CHECK(mp_engine_reconcile(e2) == 0 && f.writes == 8);
+		CHECK(must_find(e2, "dimm:slot0")->state == MP_DEVICE_DRAINED);
+		CHECK(mp_engine_undrain(e2, "slot0", &dd) == 0);
+		CHECK(dd && dd->state == MP_DEVICE_ONLINE && f.writes == 12);
+		CHECK(!strcmp(mp_memory_find(mp_engine_memory(e2), 35)->zones, "Movable"));
+		mp_engine_free(e2);
+	}
+	printf("ok   drain: all blocks offline, kept offline across a restart, undrain onlines again\n");
 	mp_engine_free(e);
 	cleanup(root);
 

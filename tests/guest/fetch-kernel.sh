@@ -14,8 +14,9 @@ die() { echo "fetch-kernel: $*" >&2; exit 1; }
 [ $# -eq 1 ] || die "usage: $0 OUTDIR | --kver"
 out=$1
 
-kver=
+kver=${MEMPLUG_GUEST_KERNEL:-}
 for img in /boot/vmlinuz-*; do
+	[ -z "${MEMPLUG_GUEST_KERNEL:-}" ] || break
 	[ -e "$img" ] || continue
 	v=${img#/boot/vmlinuz-}
 	[ -d "/lib/modules/$v" ] || continue
