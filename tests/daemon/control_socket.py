@@ -24,6 +24,7 @@ generous upper bound against a hang.
     control_socket.py BUILDDIR [CASE...]
 """
 import errno
+import contextlib
 import json
 import os
 import shutil
@@ -156,6 +157,17 @@ class Daemon:
             self.p.wait()
 
 
+@contextlib.contextmanager
+def running(d):
+    """The daemon of one case: killed if the case fails, stopped and checked if it passes."""
+    try:
+        yield d
+    except BaseException:
+        d.kill()
+        raise
+    d.stop()
+
+
 def read_all(s):
     """Everything until EOF; 'eof', 'reset' (ECONNRESET) or 'timeout' says how it ended."""
     data = b''
@@ -232,61 +244,56 @@ def socket_buffer():
 def case_stuck_reader():
     # ~121 bytes of answer a block (measured): an answer of 3 socket buffers or more.
     blocks = max(4096, 3 * socket_buffer() // 100)
-    d = Daemon(blocks=blocks)
     stuck = None
-    try:
-        data, end = d.ask({'command': 'list'})
-        assert end == 'eof' and len(json.loads(data)['blocks']) == blocks, (end, data[:200])
-        full_len = len(data)
-        assert full_len > 3 * socket_buffer(), (full_len, socket_buffer())
+    with running(Daemon(blocks=blocks)) as d:
+        try:
+            data, end = d.ask({'command': 'list'})
+            assert end == 'eof' and len(json.loads(data)['blocks']) == blocks, (end, data[:200])
+            full_len = len(data)
+            assert full_len > 3 * socket_buffer(), (full_len, socket_buffer())
 
-        n_stuck = 3
-        stuck = subprocess.Popen([sys.executable, '-c', STUCK, d.sock, str(n_stuck)],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        pending = json.loads(stuck.stdout.readline())
-        # memplugd started every answer, and none fits in the socket: the rest waits
-        # in memplugd's queue (the old blocking write would now hang the whole loop).
-        assert len(pending) == n_stuck and all(0 < b < full_len for b in pending), pending
+            n_stuck = 3
+            stuck = subprocess.Popen([sys.executable, '-c', STUCK, d.sock, str(n_stuck)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            pending = json.loads(stuck.stdout.readline())
+            # memplugd started every answer, and none fits in the socket: the rest waits
+            # in memplugd's queue (the old blocking write would now hang the whole loop).
+            assert len(pending) == n_stuck and all(0 < b < full_len for b in pending), pending
 
-        # Meanwhile another client is served, every time.
-        answered = 0
-        for _ in range(20):
-            st = d.ask_json({'command': 'status'})
-            answered += 'devices' in st and st['pid'] == d.p.pid
-        assert answered == 20, answered
-        # "list" too, for a client that reads.
-        assert len(d.ask_json({'command': 'list'})['blocks']) == blocks
+            # Meanwhile another client is served, every time.
+            answered = 0
+            for _ in range(20):
+                st = d.ask_json({'command': 'status'})
+                answered += 'devices' in st and st['pid'] == d.p.pid
+            assert answered == 20, answered
+            # "list" too, for a client that reads.
+            assert len(d.ask_json({'command': 'list'})['blocks']) == blocks
 
-        # No byte taken for the stall time: each stuck connection is dropped, by pid.
-        log = d.wait_log('control: pid %d stopped reading its answer' % stuck.pid, n_stuck)
-        assert 'bytes unsent, none taken for 5 s): dropped' in log, log
-        stuck.stdin.write('read\n')
-        stuck.stdin.flush()
-        got = json.loads(stuck.stdout.readline())
-        stuck.wait(HANG)
-        # Closed by memplugd: the client reads what was in its socket, then EOF or
-        # ECONNRESET (its unread second request makes the close a reset); never the
-        # whole answer, never a hang.
-        for n, end in got:
-            assert end in ('eof', 'reset') and n < full_len, (got, full_len)
+            # No byte taken for the stall time: each stuck connection is dropped, by pid.
+            log = d.wait_log('control: pid %d stopped reading its answer' % stuck.pid, n_stuck)
+            assert 'bytes unsent, none taken for 5 s): dropped' in log, log
+            stuck.stdin.write('read\n')
+            stuck.stdin.flush()
+            got = json.loads(stuck.stdout.readline())
+            stuck.wait(HANG)
+            # Closed by memplugd: the client reads what was in its socket, then EOF or
+            # ECONNRESET (its unread second request makes the close a reset); never the
+            # whole answer, never a hang.
+            for n, end in got:
+                assert end in ('eof', 'reset') and n < full_len, (got, full_len)
 
-        # And the daemon serves on, with nothing queued left over.
-        assert d.ask_json({'command': 'status'})['pid'] == d.p.pid
-    except BaseException:
-        d.kill()
-        raise
-    finally:
-        if stuck and stuck.poll() is None:
-            stuck.kill()
-            stuck.wait()
-    d.stop()
+            # And the daemon serves on, with nothing queued left over.
+            assert d.ask_json({'command': 'status'})['pid'] == d.p.pid
+        finally:
+            if stuck and stuck.poll() is None:
+                stuck.kill()
+                stuck.wait()
     print('  list answer %d bytes (%d blocks), socket buffer %d; stuck client got %s'
           % (full_len, blocks, socket_buffer(), got))
 
 
 def case_half_request():
-    d = Daemon('numa2-two-dimms')
-    try:
+    with running(Daemon('numa2-two-dimms')) as d:
         half = d.connect()
         half.sendall(b'{"command":"sta')
         # Served while the half request waits.
@@ -304,15 +311,10 @@ def case_half_request():
         # A client that connects and hangs up without a word is just closed.
         d.connect().close()
         assert 'devices' in d.ask_json({'command': 'status'})
-    except BaseException:
-        d.kill()
-        raise
-    d.stop()
 
 
 def case_garbage():
-    d = Daemon('numa2-two-dimms')
-    try:
+    with running(Daemon('numa2-two-dimms')) as d:
         for req, want in ((b'\x00\xffnot json}\n', 'bad request'),
                           (b'not json at all\n', 'bad request'),
                           (b'[1, 2]\n', 'bad request: not an object'),
@@ -332,45 +334,37 @@ def case_garbage():
         data, end = d.ask(b'{"command":"status"}\n{"command":"list"}\n')
         assert 'devices' in json.loads(data.split(b'\n')[0]), data[:200]
         assert 'devices' in d.ask_json({'command': 'status'})
-    except BaseException:
-        d.kill()
-        raise
-    d.stop()
 
 
 def case_too_many():
-    d = Daemon('numa2-two-dimms')
     waiters = []
-    try:
-        # "wait" on a device that never comes: held open with no deadline.
-        for _ in range(MAX_CLIENTS):
-            s = d.connect()
-            s.sendall(b'{"command":"wait","device":"dimm:nosuch"}\n')
-            waiters.append(s)
-        # Refused unread: the request still in memplugd's socket makes the close a reset.
-        a = d.ask_json({'command': 'status'}, ends=('eof', 'reset'))
-        assert a == {'error': 'too many clients: try again'}, a
-        log = d.wait_log('control: %d clients already: refused pid %d' % (MAX_CLIENTS, os.getpid()))
-        # Waiting clients cost nothing: POLLOUT is never asked for them (a writable
-        # socket would make poll() return at once, forever).  CPU ticks over a second.
-        t0 = cpu_ticks(d.p.pid)
-        time.sleep(1)
-        assert cpu_ticks(d.p.pid) - t0 < 10, (t0, cpu_ticks(d.p.pid))
-        # One leaves: the next one is served (once memplugd saw the hang-up).
-        waiters.pop().close()
-        for _ in range(HANG * 10):
+    with running(Daemon('numa2-two-dimms')) as d:
+        try:
+            # "wait" on a device that never comes: held open with no deadline.
+            for _ in range(MAX_CLIENTS):
+                s = d.connect()
+                s.sendall(b'{"command":"wait","device":"dimm:nosuch"}\n')
+                waiters.append(s)
+            # Refused unread: the request still in memplugd's socket makes the close a reset.
             a = d.ask_json({'command': 'status'}, ends=('eof', 'reset'))
-            if 'error' not in a:
-                break
-            time.sleep(0.1)
-        assert 'devices' in a, a
-    except BaseException:
-        d.kill()
-        raise
-    finally:
-        for s in waiters:
-            s.close()
-    d.stop()
+            assert a == {'error': 'too many clients: try again'}, a
+            log = d.wait_log('control: %d clients already: refused pid %d' % (MAX_CLIENTS, os.getpid()))
+            # Waiting clients cost nothing: POLLOUT is never asked for them (a writable
+            # socket would make poll() return at once, forever).  CPU ticks over a second.
+            t0 = cpu_ticks(d.p.pid)
+            time.sleep(1)
+            assert cpu_ticks(d.p.pid) - t0 < 10, (t0, cpu_ticks(d.p.pid))
+            # One leaves: the next one is served (once memplugd saw the hang-up).
+            waiters.pop().close()
+            for _ in range(HANG * 10):
+                a = d.ask_json({'command': 'status'}, ends=('eof', 'reset'))
+                if 'error' not in a:
+                    break
+                time.sleep(0.1)
+            assert 'devices' in a, a
+        finally:
+            for s in waiters:
+                s.close()
 
 
 CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith('case_')}
