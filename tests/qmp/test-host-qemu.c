@@ -58,6 +58,18 @@ static struct mp_host_plug_spec dimm(uint64_t size, int node)
 	return s;
 }
 
+/* A QEMU of its own for one test (@machine_args: see tq_qemu_start()) and a
+ * host handle on it, @timeout_ms per command; NULL (and a failed check) when
+ * either did not come up. */
+static struct mp_host *host_start(struct tq_qemu *qm, const char *machine_args, int timeout_ms)
+{
+	struct mp_host *h = NULL;
+
+	CHECK_EQ(tq_qemu_start(qm, machine_args), 0);
+	CHECK_EQ(mp_host_open_qmp(qm->sock, timeout_ms, &h), 0);
+	return h;
+}
+
 static void test_plug_list_rollback(void)
 {
 	struct tq_qemu qm;
@@ -68,8 +80,7 @@ static void test_plug_list_rollback(void)
 	char id[64];
 	int r, i;
 
-	CHECK_EQ(tq_qemu_start(&qm, "-M pc,nvdimm=on -m 1G,slots=3,maxmem=8G"), 0);
-	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	h = host_start(&qm, "-M pc,nvdimm=on -m 1G,slots=3,maxmem=8G", 10000);
 	if (!h)
 		goto out;
 
@@ -195,8 +206,7 @@ static void test_nvdimm_vmem(void)
 	struct mp_host_plug_spec s = dimm(256 * M, 0);
 	char id[64], path[200];
 
-	CHECK_EQ(tq_qemu_start(&qm, NULL), 0);
-	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	h = host_start(&qm, NULL, 10000);
 	if (!h)
 		goto out;
 	snprintf(path, sizeof(path), "%s/nv0", qm.dir);
@@ -240,8 +250,7 @@ static void test_nvdimm_vmem(void)
 	h = NULL;
 
 	/* a machine without nvdimm=on: refused before sending, saying why */
-	CHECK_EQ(tq_qemu_start(&qm2, "-M pc -m 1G,slots=4,maxmem=8G"), 0);
-	CHECK_EQ(mp_host_open_qmp(qm2.sock, 10000, &h), 0);
+	h = host_start(&qm2, "-M pc -m 1G,slots=4,maxmem=8G", 10000);
 	if (h) {
 		s = dimm(256 * M, 0);
 		s.mem_path = path;
@@ -254,7 +263,10 @@ out:
 }
 
 /* Without a guest OS the unplug request is never answered: a timeout with
- * the DIMM in place; QEMU killed during the wait: a prompt error. */
+ * the DIMM in place; QEMU killed during the wait: an error, not the end of
+ * the wait.  No wall-clock bounds (a loaded machine stretches any duration):
+ * what each call returns says why it returned, and one that hangs is ended
+ * by meson's timeout for this test (180 s). */
 static void test_unplug_no_guest_and_kill(void)
 {
 	struct tq_qemu qm;
@@ -262,55 +274,48 @@ static void test_unplug_no_guest_and_kill(void)
 	struct mp_host_state *st;
 	struct mp_host_plug_spec s = dimm(128 * M, 0);
 	char id[64];
-	long long t0;
 	pid_t killer;
 	int r;
 
-	CHECK_EQ(tq_qemu_start(&qm, NULL), 0);
-	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	h = host_start(&qm, NULL, 10000);
 	if (!h)
 		goto out;
 	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), 0);
 	CHECK_EQ(mp_host_unplug(h, "mp-nope", 1000), -ENODEV);
-	t0 = tq_now_ms();
 	CHECK_EQ(mp_host_unplug(h, id, 800), -ETIMEDOUT);
-	CHECK(tq_now_ms() - t0 < 3000);
 	CHECK_EQ(mp_host_state_get(h, &st), 0);
 	CHECK(mp_host_state_find(st, id) != NULL);
 	mp_host_state_free(st);
 
-	/* kill QEMU 300 ms into a 20 s wait */
+	/* kill QEMU 300 ms into a wait longer than meson's timeout: only
+	 * noticing the closed connection can end it in time */
 	killer = fork();
 	if (killer == 0) {
 		usleep(300000);
 		kill(qm.pid, SIGKILL);
 		_exit(0);
 	}
-	t0 = tq_now_ms();
-	r = mp_host_unplug(h, id, 20000);
+	r = mp_host_unplug(h, id, 3600 * 1000);
 	CHECK(r == -ECONNRESET || r == -EREMOTEIO);
-	CHECK(tq_now_ms() - t0 < 5000);
 	waitpid(killer, NULL, 0);
-	/* and every later call fails at once */
-	t0 = tq_now_ms();
-	CHECK(mp_host_plug_dimm(h, &s, id, sizeof(id)) < 0);
-	CHECK(tq_now_ms() - t0 < 1000);
+	/* and every later call fails at once: the connection is marked dead,
+	 * nothing is sent (ENOTCONN, not a timeout or EPIPE) */
+	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ENOTCONN);
 	mp_host_close(h);
 out:
 	tq_qemu_kill(&qm);
 }
 
-/* QEMU stopped (SIGSTOP) gives a timeout, not a hang. */
+/* QEMU stopped (SIGSTOP) gives a timeout, not a hang (a hang is ended by
+ * meson's timeout for this test, 180 s: no wall-clock bound here). */
 static void test_stopped_qemu(void)
 {
 	struct tq_qemu qm;
 	struct mp_host *h = NULL;
 	struct mp_host_plug_spec s = dimm(128 * M, 0);
-	char id[64];
-	long long t0;
+	char id[64], *x;
 
-	CHECK_EQ(tq_qemu_start(&qm, NULL), 0);
-	CHECK_EQ(mp_host_open_qmp(qm.sock, 1000, &h), 0);
+	h = host_start(&qm, NULL, 1000);
 	if (!h)
 		goto out;
 	kill(qm.pid, SIGSTOP);
@@ -320,10 +325,16 @@ static void test_stopped_qemu(void)
 	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -EINVAL);
 	s.id = "a&b";
 	CHECK_EQ(mp_host_plug_virtio_mem(h, &s, id, sizeof(id)), -EINVAL);
+	/* running again, QEMU has nothing of them, and the connection is in
+	 * step (a command sent while it was stopped would have been answered
+	 * late, or timed out and left the handle dead) */
+	kill(qm.pid, SIGCONT);
+	x = raw(h, "qom-list", "{\"path\":\"/objects\"}");
+	CHECK(x && !strstr(x, "\"mp-"));
+	free(x);
+	kill(qm.pid, SIGSTOP);
 	s.id = NULL;
-	t0 = tq_now_ms();
 	CHECK_EQ(mp_host_plug_dimm(h, &s, id, sizeof(id)), -ETIMEDOUT);
-	CHECK(tq_now_ms() - t0 < 3000);
 	kill(qm.pid, SIGCONT);
 	mp_host_close(h);
 out:
@@ -374,13 +385,11 @@ static void test_numa_plan(void)
 	mp_host_plan_free(p);
 	CHECK_EQ(mp_host_plan_new_proxmox(768 * M, 0, nodes, 2, &p), -EINVAL);
 
-	CHECK_EQ(tq_qemu_start(&qm, "-M pc -m 1G,slots=4,maxmem=8G "
-				    "-object memory-backend-ram,id=r0,size=512M "
-				    "-numa node,nodeid=0,memdev=r0 "
-				    "-object memory-backend-ram,id=r1,size=512M "
-				    "-numa node,nodeid=1,memdev=r1"),
-		 0);
-	CHECK_EQ(mp_host_open_qmp(qm.sock, 10000, &h), 0);
+	h = host_start(&qm,
+		       "-M pc -m 1G,slots=4,maxmem=8G "
+		       "-object memory-backend-ram,id=r0,size=512M -numa node,nodeid=0,memdev=r0 "
+		       "-object memory-backend-ram,id=r1,size=512M -numa node,nodeid=1,memdev=r1",
+		       10000);
 	if (!h)
 		goto out;
 	/* 6 DIMMs don't fit 4 slots: refused as a whole, nothing sent */
