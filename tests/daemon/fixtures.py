@@ -246,8 +246,13 @@ def case_explain():
 
 def case_sd_notify():
     """The systemd protocol without systemd (PID 1 here is not systemd): READY=1
-    after the first scan, STATUS=, WATCHDOG=1 at half of WATCHDOG_USEC, RELOADING=1
-    then READY=1 on SIGHUP, STOPPING=1 on SIGTERM, all on NOTIFY_SOCKET."""
+    after the first scan, STATUS=, WATCHDOG=1 pings, RELOADING=1 then READY=1 on
+    SIGHUP, STOPPING=1 on SIGTERM, all on NOTIFY_SOCKET.  No wall-clock bounds
+    (a loaded machine stretches any duration): each step waits for what it
+    expects, and a memplugd that never sends it is ended by meson's timeout
+    (120 s).  The ping interval (half of WATCHDOG_USEC) is printed, not
+    asserted; that the pings follow WATCHDOG_USEC at all is checked with an
+    interval this test cannot outlast: no ping then."""
     c = Case('numa2-two-dimms', NODE_POLICIES)
     ns = os.path.join(c.tmp, 'notify')
     rx = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
@@ -255,40 +260,66 @@ def case_sd_notify():
     rx.settimeout(0.1)
     fifo = os.path.join(c.tmp, 'uevents')
     os.mkfifo(fifo)
-    env = dict(os.environ, NOTIFY_SOCKET=ns, WATCHDOG_USEC='200000')
-    env.pop('WATCHDOG_PID', None)
     logf = open(os.path.join(c.tmp, 'log'), 'w+')
-    # No -n: under NOTIFY_SOCKET memplugd must not detach (Type=notify tracks the pid).
-    p = subprocess.Popen([MEMPLUGD, '--sysroot', c.root, '-p', c.pol, '--events', fifo,
-                          '--socket', os.path.join(c.tmp, 'sock'),
-                          '--state', os.path.join(c.tmp, 'state.json')], stderr=logf, env=env)
-    w = os.open(fifo, os.O_WRONLY)
     msgs = []
 
-    def collect(seconds):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
+    def start(watchdog_usec):
+        env = dict(os.environ, NOTIFY_SOCKET=ns, WATCHDOG_USEC=watchdog_usec)
+        env.pop('WATCHDOG_PID', None)
+        # No -n: under NOTIFY_SOCKET memplugd must not detach (Type=notify tracks the pid).
+        return subprocess.Popen([MEMPLUGD, '--sysroot', c.root, '-p', c.pol, '--events', fifo,
+                                 '--socket', os.path.join(c.tmp, 'sock'),
+                                 '--state', os.path.join(c.tmp, 'state.json')],
+                                stderr=logf, env=env)
+
+    def collect_until(p, done):
+        while not done():
             try:
                 msgs.extend(rx.recv(4096).decode().split('\n'))
             except socket.timeout:
-                pass
+                # after an exit, what it sent is already queued here
+                assert p.poll() is None, ('memplugd exited (detached?) with %s' % p.returncode,
+                                          msgs)
 
+    def after(first, then):
+        return first in msgs and then in msgs[msgs.index(first):]
+
+    # Pings every 100 ms
+    p = start('200000')
+    w = os.open(fifo, os.O_WRONLY)
     try:
-        collect(1.2)
-        assert p.poll() is None, 'memplugd exited (detached?) under NOTIFY_SOCKET'
-        assert msgs and msgs[0] == 'READY=1', msgs
+        t0 = time.monotonic()
+        collect_until(p, lambda: msgs.count('WATCHDOG=1') >= 4)
+        print('  4 watchdog pings in %.2f s' % (time.monotonic() - t0))
+        assert msgs[0] == 'READY=1', msgs
         assert any(m.startswith('STATUS=') for m in msgs), msgs
-        pings = msgs.count('WATCHDOG=1')
-        assert 6 <= pings <= 14, (pings, msgs)   # every 100 ms for ~1.2 s
         msgs.clear()
         p.send_signal(signal.SIGHUP)
-        collect(0.5)
-        assert 'RELOADING=1' in msgs and 'READY=1' in msgs[msgs.index('RELOADING=1'):], msgs
+        collect_until(p, lambda: after('RELOADING=1', 'READY=1'))
         msgs.clear()
         p.send_signal(signal.SIGTERM)
-        assert p.wait(10) == 0
-        collect(0.2)
-        assert 'STOPPING=1' in msgs, msgs
+        assert p.wait() == 0
+        collect_until(p, lambda: 'STOPPING=1' in msgs)
+    finally:
+        os.close(w)
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+    # WATCHDOG_USEC of two hours: no ping from start to stop
+    msgs.clear()
+    p = start('7200000000')
+    w = os.open(fifo, os.O_WRONLY)
+    try:
+        collect_until(p, lambda: 'READY=1' in msgs)
+        p.send_signal(signal.SIGHUP)
+        collect_until(p, lambda: after('RELOADING=1', 'READY=1'))
+        p.send_signal(signal.SIGTERM)
+        assert p.wait() == 0
+        collect_until(p, lambda: 'STOPPING=1' in msgs)
+        assert 'WATCHDOG=1' not in msgs, msgs
+        logf.seek(0)
+        assert logf.read().count('watchdog on') == 2, 'watchdog not armed in both runs'
     finally:
         os.close(w)
         if p.poll() is None:
