@@ -320,42 +320,46 @@ static void test_stopped_qemu(struct tq_qemu *qm, struct mp_host *h)
 
 static const int nodes[] = { 0, 1 };
 
-/* Splitting a size over nodes: pure, no QEMU. */
+/* Splitting a size over nodes: pure, no QEMU.  Each plan as its DIMMs,
+ * "MiB@node" in order; NULL: refused (-EINVAL). */
 static void test_plan(void)
 {
-	struct mp_host_plan *p;
+	static const struct {
+		bool proxmox;
+		uint64_t total;
+		uint64_t arg; /* DIMM size (0: one per node), or Proxmox's first DIMM */
+		const char *want;
+	} plans[] = {
+		{ false, 1 * G, 0, "512@0 512@1" },
+		{ false, 640 * M, 0, "384@0 256@1" },
+		{ false, 1280 * M, 512 * M, "512@0 512@1 256@0" },
+		{ false, 100 * M, 0, NULL },
+		/* Proxmox's grid: 512M DIMMs, node = index in class % nodes;
+		 * from DIMM 31 on: one 512M (node 1), then 1G DIMMs from node 0 */
+		{ true, 2 * G, 0, "512@0 512@1 512@0 512@1" },
+		{ true, 2560 * M, 31, "512@1 1024@0 1024@1" },
+		{ true, 768 * M, 0, NULL },
+	};
 
-	CHECK_EQ(mp_host_plan_new(1 * G, 0, nodes, 2, &p), 0);
-	CHECK_EQ(mp_host_plan_get_count(p), 2);
-	CHECK_EQ(mp_host_plan_get_size(p, 0), 512 * M);
-	CHECK_EQ(mp_host_plan_get_node(p, 1), 1);
-	mp_host_plan_free(p);
-	CHECK_EQ(mp_host_plan_new(640 * M, 0, nodes, 2, &p), 0);
-	CHECK_EQ(mp_host_plan_get_size(p, 0), 384 * M);
-	CHECK_EQ(mp_host_plan_get_size(p, 1), 256 * M);
-	mp_host_plan_free(p);
-	CHECK_EQ(mp_host_plan_new(1280 * M, 512 * M, nodes, 2, &p), 0);
-	CHECK_EQ(mp_host_plan_get_count(p), 3);
-	CHECK_EQ(mp_host_plan_get_size(p, 2), 256 * M);
-	CHECK_EQ(mp_host_plan_get_node(p, 2), 0);
-	mp_host_plan_free(p);
-	CHECK_EQ(mp_host_plan_new(100 * M, 0, nodes, 2, &p), -EINVAL);
-	/* Proxmox's grid: 512M DIMMs, node = index in class % nodes; from
-	 * DIMM 31 on: one 512M (node 1), then 1G DIMMs from node 0 again */
-	CHECK_EQ(mp_host_plan_new_proxmox(2 * G, 0, nodes, 2, &p), 0);
-	CHECK_EQ(mp_host_plan_get_count(p), 4);
-	CHECK_EQ(mp_host_plan_get_size(p, 3), 512 * M);
-	CHECK_EQ(mp_host_plan_get_node(p, 3), 1);
-	mp_host_plan_free(p);
-	CHECK_EQ(mp_host_plan_new_proxmox(2560 * M, 31, nodes, 2, &p), 0);
-	CHECK_EQ(mp_host_plan_get_count(p), 3);
-	CHECK_EQ(mp_host_plan_get_size(p, 0), 512 * M);
-	CHECK_EQ(mp_host_plan_get_node(p, 0), 1);
-	CHECK_EQ(mp_host_plan_get_size(p, 1), 1 * G);
-	CHECK_EQ(mp_host_plan_get_node(p, 1), 0);
-	CHECK_EQ(mp_host_plan_get_node(p, 2), 1);
-	mp_host_plan_free(p);
-	CHECK_EQ(mp_host_plan_new_proxmox(768 * M, 0, nodes, 2, &p), -EINVAL);
+	for (size_t i = 0; i < MP_ARRAY_SIZE(plans); i++) {
+		struct mp_host_plan *p = NULL;
+		char got[256] = "";
+		size_t len = 0;
+		int r = plans[i].proxmox ?
+				mp_host_plan_new_proxmox(plans[i].total, plans[i].arg, nodes, 2,
+							 &p) :
+				mp_host_plan_new(plans[i].total, plans[i].arg, nodes, 2, &p);
+
+		CHECK_EQ(r, plans[i].want ? 0 : -EINVAL);
+		if (r < 0)
+			continue;
+		for (unsigned int j = 0; j < mp_host_plan_get_count(p) && len < sizeof(got); j++)
+			len += snprintf(got + len, sizeof(got) - len, "%s%llu@%d", j ? " " : "",
+					(unsigned long long)(mp_host_plan_get_size(p, j) / M),
+					mp_host_plan_get_node(p, j));
+		CHECK_STR(got, plans[i].want);
+		mp_host_plan_free(p);
+	}
 }
 
 /* A plan plugged into a two-node QEMU, and host placement. */
