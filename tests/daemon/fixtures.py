@@ -179,6 +179,20 @@ def ask(sock, req):
     return json.loads(data)
 
 
+def wait_for(p, cond, what):
+    """Polls cond() until it holds.  No deadline (a loaded machine stretches
+    any duration): a memplugd that never gets there is ended by meson's
+    timeout (120 s); one that exits fails here at once."""
+    while not cond():
+        assert p.poll() is None, 'memplugd exited (%s) before %s' % (p.returncode, what)
+        time.sleep(0.05)
+
+
+def log_has(logf, text):
+    logf.seek(0)
+    return text in logf.read()
+
+
 def case_daemon_events():
     """The loop: FIFO uevents, settling on an incomplete DIMM, wait, SIGHUP reload."""
     c = Case('numa2-two-dimms', NODE_POLICIES)
@@ -193,10 +207,7 @@ def case_daemon_events():
                          stderr=logf)
     w = os.open(fifo, os.O_WRONLY)
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+        wait_for(p, lambda: os.path.exists(sock), 'its control socket')
         st = ask(sock, {'command': 'status'})
         devs = {d['device']: d for d in st['devices']}
         assert devs['dimm:slot0']['outcome'] == 'online', devs
@@ -216,13 +227,13 @@ def case_daemon_events():
             f.write('[Match]\nKind=floppy\n')
         os.chmod(os.path.join(c.pol, '05-bad.conf'), 0o644)
         p.send_signal(signal.SIGHUP)
-        time.sleep(0.3)
+        wait_for(p, lambda: log_has(logf, 'reload refused'), 'the reload')
         st = ask(sock, {'command': 'status'})
         assert len(st['policies']) == 2 and '05-bad.conf:2' in st['refused_reload'], st
     finally:
         os.close(w)
         p.send_signal(signal.SIGTERM)
-        rc = p.wait(10)
+        rc = p.wait()
         logf.seek(0)
         log = logf.read()
     assert rc == 0, log
@@ -342,27 +353,20 @@ def case_enobufs_rescan():
                           '--state', os.path.join(c.tmp, 'state.json')], stderr=logf)
     trigger = '/sys/devices/system/memory/memory0/uevent'
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
-                break
-            time.sleep(0.05)
+        wait_for(p, lambda: os.path.exists(sock), 'its control socket')
         scans = ask(sock, {'command': 'status'})['scans']
         p.send_signal(signal.SIGSTOP)
         for _ in range(200):
             with open(trigger, 'w') as f:
                 f.write('change')
         p.send_signal(signal.SIGCONT)
-        for _ in range(100):
-            logf.seek(0)
-            if 'ENOBUFS' in logf.read():
-                break
-            time.sleep(0.05)
+        wait_for(p, lambda: log_has(logf, 'ENOBUFS'), 'ENOBUFS')
         st = ask(sock, {'command': 'status'})
         assert st['scans'] > scans, (scans, st['scans'])
     finally:
         p.send_signal(signal.SIGCONT)
         p.send_signal(signal.SIGTERM)
-        rc = p.wait(10)
+        rc = p.wait()
         logf.seek(0)
         log = logf.read()
     assert rc == 0, log
