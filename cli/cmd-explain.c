@@ -401,25 +401,6 @@ int mp_cmd_explain(int argc, char **argv)
 					    "not readable (see error above); page-level rules not applied"));
 			}
 			mp_rules_block(mem, b, kc, &v);
-			/*
-			 * Zones are per node, so a block on a node boundary
-			 * spans two zones.  memory_block_add_nid() sets
-			 * mem->zone = NULL when an early block gets a second
-			 * node, and memory_block_offline() then refuses with
-			 * EINVAL before offline_pages() (whose own check of
-			 * the first and last page's zone, "multizone range",
-			 * would refuse it too).  valid_zones reads "none".
-			 */
-			if (b->nr_nodes > 1 && b->state == MP_BLOCK_ONLINE) {
-				char nodes[64];
-
-				v.offline.err = -EINVAL;
-				v.offline.certain = true;
-				snprintf(
-					v.offline.rule, sizeof(v.offline.rule),
-					"the block spans nodes %s, so two zones (zones are per node): the kernel refuses to offline a multizone block (§3)",
-					mp_block_format_nodes(b, nodes, sizeof(nodes)));
-			}
 			o = json_object_new_object();
 			if (b->state == MP_BLOCK_OFFLINE) {
 				add(o, "online", prediction_json(&v.online));

@@ -274,9 +274,9 @@ static int detach(int *ready_fd)
 
 static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 {
-	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_LISTEN, P_CLIENTS };
-	struct pollfd pfd[P_CLIENTS + 16];
-	int settle_fd, wd_fd = -1, lfd = -1, ready_fd = -1;
+	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_CONTROL };
+	struct pollfd pfd[P_CONTROL + MPD_CONTROL_MAX_FDS];
+	int settle_fd, wd_fd = -1, ready_fd = -1;
 	uint64_t wd_usec = 0, settle_at = 0;
 
 	settle_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
@@ -288,9 +288,10 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 			arm(wd_fd, wd_usec * 500, wd_usec * 500); /* half of WATCHDOG_USEC, in ns */
 	}
 	if (d->socket_path && d->socket_path[0]) {
-		lfd = mpd_control_open(d->socket_path);
-		if (lfd < 0)
-			return lfd;
+		int err = mpd_control_new(d->socket_path, &d->control);
+
+		if (err)
+			return err;
 	}
 	if (!d->foreground && !getenv("NOTIFY_SOCKET")) {
 		int err = detach(&ready_fd);
@@ -338,10 +339,9 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		pfd[P_SIGNAL] = (struct pollfd){ .fd = sfd, .events = POLLIN };
 		pfd[P_SETTLE] = (struct pollfd){ .fd = settle_fd, .events = POLLIN };
 		pfd[P_WATCHDOG] = (struct pollfd){ .fd = wd_fd, .events = POLLIN };
-		pfd[P_LISTEN] = (struct pollfd){ .fd = lfd, .events = POLLIN };
-		nc = mpd_control_fds(d, pfd + P_CLIENTS, 16);
+		nc = mpd_control_fds(d->control, pfd + P_CONTROL, MPD_CONTROL_MAX_FDS);
 		/* Deferred page-flag checks run only when nothing else is waiting. */
-		n = poll(pfd, P_CLIENTS + nc, mp_engine_deferred_pending(d->engine) ? 0 : -1);
+		n = poll(pfd, P_CONTROL + nc, mp_engine_deferred_pending(d->engine) ? 0 : -1);
 		if (n == 0) {
 			mp_engine_run_deferred(d->engine);
 			continue;
@@ -394,17 +394,12 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 			(void)!read(wd_fd, &x, sizeof(x));
 			sd_notify(0, "WATCHDOG=1");
 		}
-		if (lfd >= 0 && pfd[P_LISTEN].revents)
-			mpd_control_accept(d, lfd);
 		if (nc)
-			mpd_control_handle(d, pfd + P_CLIENTS, nc);
+			mpd_control_handle(d, pfd + P_CONTROL, nc);
 	}
 out:
-	mpd_control_close_all();
-	if (lfd >= 0) {
-		close(lfd);
-		unlink(d->socket_path);
-	}
+	mpd_control_free(d->control); /* removes the socket */
+	d->control = NULL;
 	close(settle_fd);
 	if (wd_fd >= 0)
 		close(wd_fd);
@@ -414,6 +409,7 @@ out:
 /* Everything the daemon holds, released on every exit path (LeakSanitizer runs the tests). */
 static void daemon_release(struct daemon *d)
 {
+	mpd_control_free(d->control); /* NULL unless main_loop() failed early */
 	mp_engine_free(d->engine);
 	mp_ctx_free(d->ctx);
 	free(d->policy_errors);
@@ -489,7 +485,8 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{},
 	};
-	struct daemon d = { .socket_path = MEMPLUG_CONTROL_SOCKET, .state_path = MEMPLUG_STATE_FILE };
+	struct daemon d = { .socket_path = MEMPLUG_CONTROL_SOCKET,
+			    .state_path = MEMPLUG_STATE_FILE };
 	/* On the stack: every early return below would otherwise leak it. */
 	const char *dirs[argc + 1];
 	bool check = false;

@@ -30,6 +30,7 @@ struct daemon {
 	uint64_t uevents;
 	bool dirty; /* something happened: reconcile */
 	char status[256]; /* last STATUS= sent */
+	struct mpd_control *control; /* the control socket; NULL: none */
 };
 
 /* memplugd.c */
@@ -37,11 +38,15 @@ int mpd_reload(struct daemon *d, bool first);
 /* control.c */
 struct json_object *mpd_status_json(struct daemon *d);
 struct json_object *mpd_list_json(struct daemon *d);
-int mpd_control_open(const char *path);
-void mpd_control_accept(struct daemon *d, int lfd);
-int mpd_control_fds(struct daemon *d, struct pollfd *pfd, int max);
-void mpd_control_handle(struct daemon *d, struct pollfd *pfd, int n);
+/* The control socket's listening fd, deadline timer and clients (private to control.c). */
+struct mpd_control;
+#define MPD_CONTROL_MAX_CLIENTS 16
+/* Entries mpd_control_fds() may fill: listening socket, timer, clients. */
+#define MPD_CONTROL_MAX_FDS (2 + MPD_CONTROL_MAX_CLIENTS)
+int mpd_control_new(const char *path, struct mpd_control **out);
+void mpd_control_free(struct mpd_control *ctl);
+int mpd_control_fds(struct mpd_control *ctl, struct pollfd *pfd, int max);
+void mpd_control_handle(struct daemon *d, const struct pollfd *pfd, int n);
 void mpd_control_wake(struct daemon *d);
-void mpd_control_close_all(void);
 
 #endif

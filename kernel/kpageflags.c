@@ -96,6 +96,17 @@ static void count_one(uint64_t f, struct mp_kpf_counts *c)
 		c->offline++;
 	if (f & (1ULL << MP_KPF_HWPOISON))
 		c->hwpoison++;
+	if (f & (1ULL << MP_KPF_LRU))
+		c->lru++;
+	/*
+	 * THP tail pages carry no LRU bit of their own (only the head's
+	 * state shows as KPF_THP), so huge pages are left out of
+	 * "unmovable" rather than counted as kernel allocations.
+	 */
+	if (!(f & ((1ULL << MP_KPF_NOPAGE) | (1ULL << MP_KPF_BUDDY) | (1ULL << MP_KPF_LRU) |
+		   (1ULL << MP_KPF_THP) | (1ULL << MP_KPF_HUGE))) &&
+	    (f & self) != self)
+		c->unmovable++;
 }
 
 int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,

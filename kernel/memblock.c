@@ -840,6 +840,12 @@ int mp_block_write_state(const struct mp_ctx *ctx, uint64_t id, const char *word
 		sigprocmask(SIG_UNBLOCK, &alrm, &old_mask);
 		it.it_value.tv_sec = timeout_ms / 1000;
 		it.it_value.tv_usec = (timeout_ms % 1000) * 1000;
+		/*
+		 * Keep firing: an alarm that lands before write(2) enters the
+		 * kernel is handled and gone, and the write would then retry
+		 * migration unbounded (short deadlines, a loaded machine).
+		 */
+		it.it_interval.tv_usec = 20 * 1000;
 		setitimer(ITIMER_REAL, &it, &old_it);
 	}
 	err = mp_write_attr(AT_FDCWD, path, word);

@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include <syslog.h>
 
 /* ---- context ----------------------------------------------------------- */
@@ -452,10 +453,13 @@ int mp_memory_from_json(struct json_object *o, const char *origin, struct mp_mem
 /* ---- /proc/kpageflags -------------------------------------------------- */
 
 /* UAPI bits (include/uapi/linux/kernel-page-flags.h) */
+#define MP_KPF_LRU 5
 #define MP_KPF_SLAB 7
 #define MP_KPF_BUDDY 10
+#define MP_KPF_HUGE 17
 #define MP_KPF_HWPOISON 19
 #define MP_KPF_NOPAGE 20
+#define MP_KPF_THP 22
 #define MP_KPF_OFFLINE 23
 #define MP_KPF_PGTABLE 26
 /* Kernel-only bits (include/linux/kernel-page-flags.h), stable in 6.1..6.18 */
@@ -473,6 +477,14 @@ struct mp_kpf_counts {
 	uint64_t pgtable;
 	uint64_t offline;
 	uint64_t hwpoison;
+	uint64_t lru;
+	/*
+	 * In use but neither free, on an LRU list nor part of a huge page or
+	 * THP: kernel allocations migration can't move (slab, page tables,
+	 * reserved, vmalloc, stacks), plus per-cpu free pages that
+	 * offline_pages() drains first.  memmap_on_memory pages not counted.
+	 */
+	uint64_t unmovable;
 };
 
 struct mp_kpageflags;
@@ -647,5 +659,180 @@ int mp_snapshot_record(const struct mp_ctx *ctx, const char *dest);
  * Return: 0, -ENOENT when there is no .rle, or -errno.
  */
 int mp_snapshot_expand(const char *root);
+
+/* ---- the kernel's log: why an offline failed (kmsg.c) -------------------- */
+
+/* One record of /dev/kmsg ("prio,seq,usec,flags[,...];text"). */
+struct mp_kmsg_record {
+	int level; /* prio & 7: 7 = KERN_DEBUG */
+	int facility; /* prio >> 3: 0 = kernel */
+	uint64_t seq;
+	uint64_t ts_us;
+	char text[1024]; /* the message as /dev/kmsg escapes it (\xNN) */
+};
+
+/**
+ * mp_kmsg_record_parse() - split one /dev/kmsg record
+ * @buf: what one read(2) of /dev/kmsg returned (need not be NUL-terminated)
+ * @len: its length
+ * @r: result; dictionary lines (" KEY=value") after the text are skipped
+ *
+ * Return: 0, or -EINVAL when the header is malformed.
+ */
+int mp_kmsg_record_parse(const char *buf, size_t len, struct mp_kmsg_record *r);
+
+/**
+ * mp_kmsg_parse_offline_failure() - parse offline_pages()'s failure line
+ * @text: a record's text
+ * @start: first byte of the range the kernel tried
+ * @end: last byte (inclusive)
+ * @reason: receives a pointer into @text: the words after "failed due to "
+ *
+ * The line is mm/memory_hotplug.c offline_pages()'s pr_debug
+ * "memory offlining [mem %#010llx-%#010llx] failed due to %s" (6.1).
+ *
+ * Return: 0, or -ENOENT when @text is not such a line.
+ */
+int mp_kmsg_parse_offline_failure(const char *text, uint64_t *start, uint64_t *end,
+				  const char **reason);
+
+/* What the kernel said about one offline write. */
+struct mp_offline_why {
+	bool from_kernel; /* @reason is the kernel's own words */
+	char reason[200]; /* "failure to isolate range", or "kernel reason not available: <why>" */
+	char message[256]; /* the kernel's whole line, "" when none was seen */
+	unsigned int nr_dumps; /* dump_page() reports about pages of the block */
+	uint64_t dump_pfn; /* the first one's pfn */
+	char dump_because[64]; /* its "page dumped because: ..." */
+	char dump[1024]; /* its lines, '\n'-separated */
+	unsigned int nr_migrate_failures; /* "migrating pfn ... failed" / "failed to isolate pfn" */
+	char migrate_line[160]; /* the first of them */
+};
+
+struct mp_kmsg;
+
+/**
+ * mp_kmsg_open() - get ready to read the kernel's reasons for offline failures
+ * @ctx: context: <root>/dev/kmsg and <root>/sys/kernel/debug/dynamic_debug
+ * @out: result, free with mp_kmsg_close()
+ *
+ * Opens /dev/kmsg non-blocking and turns on the dynamic-debug call sites of
+ * offline_pages() that are off ("func offline_pages +p"); mp_kmsg_close()
+ * turns exactly those off again.  Whatever is missing (no kmsg, no debugfs,
+ * no permission, a kernel without the call site) does not fail the call: it
+ * is recorded and every report says "kernel reason not available: <why>".
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int mp_kmsg_open(const struct mp_ctx *ctx, struct mp_kmsg **out);
+/** mp_kmsg_close() - restore the dynamic-debug settings changed, close kmsg. */
+void mp_kmsg_close(struct mp_kmsg *k);
+/**
+ * mp_kmsg_unavailable() - why the kernel's reason can't be read
+ * Return: NULL when both kmsg and the offline_pages() call site are usable,
+ * else the explanation (kmsg may still give page dumps when only dynamic
+ * debug is missing).
+ */
+const char *mp_kmsg_unavailable(const struct mp_kmsg *k);
+/** mp_kmsg_mark() - skip to the end of the log: call right before a state write. */
+void mp_kmsg_mark(struct mp_kmsg *k);
+/**
+ * mp_kmsg_offline_why() - what the kernel logged since mp_kmsg_mark() about
+ * offlining [@start, @end]
+ * @k: reader
+ * @start: block's first byte
+ * @end: block's last byte (inclusive)
+ * @why: result; @why->reason is never empty
+ */
+void mp_kmsg_offline_why(struct mp_kmsg *k, uint64_t start, uint64_t end,
+			 struct mp_offline_why *why);
+/**
+ * mp_kmsg_scan_records() - the record matcher behind mp_kmsg_offline_why()
+ * @recs: records in log order
+ * @nr: how many
+ * @start: block's first byte
+ * @end: block's last byte (inclusive)
+ * @unavailable: mp_kmsg_unavailable(), for the reason when no line matched
+ * @why: result
+ */
+void mp_kmsg_scan_records(const struct mp_kmsg_record *recs, size_t nr, uint64_t start,
+			  uint64_t end, const char *unavailable, struct mp_offline_why *why);
+
+/* ---- draining a device: offline all its blocks or none (offline.c) ------- */
+
+enum mp_offline_outcome {
+	MP_OFFLINE_NOT_TRIED = 0, /* an earlier block refused, or the deadline passed first */
+	MP_OFFLINE_ALREADY, /* offline before the call: left alone */
+	MP_OFFLINE_OFFLINED, /* offlined by this call and left offline */
+	MP_OFFLINE_REFUSED, /* the kernel refused (err); it stays online */
+	MP_OFFLINE_ROLLED_BACK, /* offlined, then onlined again into its old zone */
+	MP_OFFLINE_ROLLBACK_FAILED, /* offlined, onlining again failed (rollback_err): offline */
+	MP_OFFLINE_ROLLBACK_ZONE, /* onlined again, but valid_zones differs from before */
+};
+
+struct mp_offline_block {
+	uint64_t id;
+	uint64_t start, size;
+	enum mp_offline_outcome outcome;
+	unsigned int tried; /* position in the order tried, 1-based; 0: never written */
+	bool suspect; /* kpageflags or valid_zones predicted a refusal (order) */
+	char zone_before[16]; /* valid_zones before offlining ("Movable", "Normal", ...) */
+	char zone_after[16]; /* valid_zones after a rollback */
+	const char *rollback_word; /* "online_movable" / "online_kernel", NULL if none */
+	int err; /* REFUSED: the offline write's -errno */
+	int rollback_err; /* ROLLBACK_FAILED: the online write's -errno */
+	uint64_t write_ms; /* time the offline write took */
+};
+
+struct mp_offline_result {
+	int err; /* 0, the refusal's -errno, or -ETIMEDOUT */
+	bool timed_out; /* the deadline passed (a write interrupted, or blocks left untried) */
+	bool rollback_failed; /* some block could not be put back: see its outcome */
+	unsigned int rolled_back;
+	ssize_t failed; /* index of the block that refused / where time ran out, or -1 */
+	struct mp_offline_why why; /* the kernel's reason for @failed */
+	bool kpf_valid;
+	struct mp_kpf_counts kpf; /* @failed's page flags right after the refusal */
+	char kpf_error[96]; /* why @kpf is missing */
+	uint64_t deadline_ms, elapsed_ms;
+	size_t nr;
+	struct mp_offline_block blocks[]; /* in the order the caller gave */
+};
+
+/* mp_blocks_offline() flags */
+enum {
+	/*
+	 * Offline in ascending address order, as the kernel's ACPI eject does
+	 * (acpi_bus_offline() walks the DIMM's physical nodes in bind order).
+	 * Default: blocks predicted to refuse first, then ascending.
+	 */
+	MP_OFFLINE_ADDRESS_ORDER = 1 << 0,
+};
+
+/**
+ * mp_blocks_offline() - offline a set of blocks (a device's) all or nothing
+ * @ctx: context
+ * @ids: block numbers
+ * @nr: how many (at least 1, no duplicates)
+ * @timeout_ms: overall deadline; each write gets the time left (0: none)
+ * @flags: MP_OFFLINE_*
+ * @out: result, always set when the return is not -ENOMEM/-EINVAL for
+ *       arguments; free with free()
+ *
+ * Every block online at the start has its zone read from valid_zones; if a
+ * block refuses or time runs out, every block this call offlined is onlined
+ * again into that zone (newest first), and the refusal is reported with the
+ * kernel's reason (dynamic debug + /dev/kmsg) and the block's kpageflags.
+ *
+ * Return: 0 when every block is offline; the refusal's -errno (-EBUSY,
+ * -EINVAL, -EINTR ...) or -ETIMEDOUT after a complete rollback;
+ * -ENOTRECOVERABLE when a rollback failed (the result says which block and
+ * why: the device is left partly offline); -ENOENT when a block does not
+ * exist (nothing written); -EINVAL, -ENOMEM.
+ */
+int mp_blocks_offline(const struct mp_ctx *ctx, const uint64_t *ids, size_t nr, int timeout_ms,
+		      unsigned int flags, struct mp_offline_result **out);
+/** mp_offline_outcome_name() - "offlined", "rolled back", ... */
+const char *mp_offline_outcome_name(enum mp_offline_outcome o);
 
 #endif

@@ -78,6 +78,22 @@ static void rules_online_block(const struct mp_block *b, const struct mp_kpf_cou
 			(unsigned long long)v->sysram_bytes, (unsigned long long)b->size);
 		return;
 	}
+	/*
+	 * Zones are per node, so a block on a node boundary spans two zones.
+	 * memory_block_add_nid() sets mem->zone = NULL when an early block
+	 * gets a second node, and memory_block_offline() then refuses with
+	 * EINVAL before offline_pages() (whose own check of the first and
+	 * last page's zone, "multizone range", would refuse it too).
+	 * valid_zones reads "none".
+	 */
+	if (b->nr_nodes > 1) {
+		char nodes[64];
+
+		predict(&v->offline, -EINVAL, true, NULL,
+			"the block spans nodes %s, so two zones (zones are per node): the kernel refuses to offline a multizone block (§3)",
+			mp_block_format_nodes(b, nodes, sizeof(nodes)));
+		return;
+	}
 	if (v->multizone) {
 		predict(&v->offline, -EINVAL, true, NULL,
 			"block spans several zones (valid_zones reads 'none'); offline_pages() refuses a multizone range (§3)");
@@ -163,7 +179,8 @@ void mp_rules_block(const struct mp_memory *mem, const struct mp_block *b,
 	memset(v, 0, sizeof(*v));
 	v->sysram_bytes = mem->iomem ? b->sysram_bytes : b->size;
 	v->holes = mem->iomem && b->sysram_bytes < b->size;
-	v->multizone = b->state == MP_BLOCK_ONLINE && !strcmp(b->zones, "none");
+	v->multizone =
+		b->state == MP_BLOCK_ONLINE && (b->nr_nodes > 1 || !strcmp(b->zones, "none"));
 
 	switch (b->state) {
 	case MP_BLOCK_ONLINE:
