@@ -9,6 +9,7 @@ device XML.
 
 Usage: test_libvirt.py MEMPLUGCTL
 """
+import difflib
 import json
 import os
 import sys
@@ -27,6 +28,12 @@ def host(dom=DOM):
 
 def live_xml(dom=DOM):
     return virsh('dumpxml', dom)
+
+
+def assert_xml_unchanged(before, dom=DOM):
+    after = live_xml(dom)
+    assert after == before, ''.join(difflib.unified_diff(
+        before.splitlines(True), after.splitlines(True), 'before', 'after'))
 
 
 def test(g):
@@ -70,7 +77,7 @@ def test(g):
     before = live_xml()
     r = ctl('plug', '128M', '--id', "x'/><memory model='dimm", rc=1)
     assert 'not a valid device id' in r.stderr, r.stderr
-    assert live_xml() == before
+    assert_xml_unchanged(before)
 
     # errors name the object
     r = ctl('unplug', 'mp-nope', rc=1)
@@ -134,7 +141,7 @@ def test_nvdimm(workdir):
                 r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[2],
                         '--host-node', '0', rc=1)
                 assert 'numatune' in r.stderr, r.stderr
-                assert live_xml(name) == before
+                assert_xml_unchanged(before, name)
             else:
                 ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[3],
                     '--host-node', '0')
