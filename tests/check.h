@@ -44,6 +44,17 @@ static int check_failures __attribute__((unused));
 		}                                                                         \
 	} while (0)
 
+#define CHECK_STR(a, b)                                                                          \
+	do {                                                                                     \
+		const char *_a = (a), *_b = (b);                                                 \
+		if (!_a || !_b || strcmp(_a, _b)) {                                              \
+			fprintf(stderr,                                                          \
+				"%s:%d: CHECK failed: %s\n  got:      '%s'\n  expected: '%s'\n", \
+				__FILE__, __LINE__, #a, _a ? _a : "(null)", _b ? _b : "(null)"); \
+			check_failures++;                                                        \
+		}                                                                                \
+	} while (0)
+
 #define CHECK_DONE()                                                             \
 	do {                                                                     \
 		if (check_failures)                                              \

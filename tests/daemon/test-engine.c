@@ -13,13 +13,13 @@
  *   test-engine FIXTURE-DIR MEMPLUGCTL
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "check.h"
+#include "fake-kernel.h"
 #include "mp-engine.h"
 #include "mp-json.h"
 #include "util.h"
@@ -34,38 +34,14 @@ struct logbuf {
 	size_t len;
 };
 
-static void put(const char *root, uint64_t id, const char *attr, const char *val)
-{
-	char path[4096];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%llu/%s", root,
-		 (unsigned long long)id, attr);
-	f = fopen(path, "w");
-	REQUIRE(f);
-	fprintf(f, "%s\n", val);
-	fclose(f);
-}
-
 /* A kernel that does as told: state, zone, and buddy pages in kpageflags. */
 static int fake_write(void *priv, const struct mp_ctx *ctx, uint64_t id, const char *word)
 {
 	struct fake *f = priv;
-	uint64_t n = 32768, flags = 1ULL << MP_KPF_BUDDY, *buf = malloc(n * 8);
-	char path[4096];
-	int fd;
 
 	f->writes++;
-	put(f->root, id, "state", "online");
-	put(f->root, id, "valid_zones", strcmp(word, "online_movable") ? "Normal" : "Movable");
-	snprintf(path, sizeof(path), "%s/proc/kpageflags", f->root);
-	fd = open(path, O_WRONLY);
-	REQUIRE(fd >= 0 && buf);
-	for (uint64_t i = 0; i < n; i++)
-		buf[i] = flags;
-	REQUIRE(pwrite(fd, buf, n * 8, (off_t)(id * n * 8)) == (ssize_t)(n * 8));
-	close(fd);
-	free(buf);
+	fk_online(f->root, id, strcmp(word, "online_movable") ? "Normal" : "Movable",
+		  1ULL << MP_KPF_BUDDY);
 	return 0;
 }
 
@@ -81,27 +57,6 @@ static void capture(void *data, int priority, const char *fmt, va_list ap)
 		l->len = MP_MIN(l->len + (size_t)n, sizeof(l->text) - 2);
 	l->text[l->len++] = '\n';
 	l->text[l->len] = '\0';
-}
-
-static char *fresh_copy(const char *fixture, const char *memplugctl)
-{
-	char *dir = strdup("/tmp/test-engine-XXXXXX");
-	char cmd[8192];
-
-	REQUIRE(dir && mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/' && '%s' snapshot --expand '%s'", fixture,
-		 dir, memplugctl, dir);
-	REQUIRE(system(cmd) == 0);
-	return dir;
-}
-
-static void cleanup(char *dir)
-{
-	char cmd[4200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	(void)!system(cmd);
-	free(dir);
 }
 
 static struct mp_policyset *policies(const char *root)
@@ -153,7 +108,7 @@ int main(int argc, char **argv)
 	}
 
 	/* ---- explain first: it must not write anything ---- */
-	root = fresh_copy(argv[1], argv[2]);
+	root = fk_fixture_copy(argv[1], argv[2]);
 	f.root = root;
 	snprintf(state, sizeof(state), "%s/state.json", root);
 	cfg.state_path = state;
@@ -266,10 +221,10 @@ int main(int argc, char **argv)
 	}
 	printf("ok   drain: all blocks offline, kept offline across a restart, undrain onlines again\n");
 	mp_engine_free(e);
-	cleanup(root);
+	fk_fixture_remove(root);
 
 	/* ---- settling: a block without its node link waits on the timer ---- */
-	root = fresh_copy(argv[1], argv[2]);
+	root = fk_fixture_copy(argv[1], argv[2]);
 	f.root = root;
 	f.writes = 0;
 	cfg.state_path = NULL;
@@ -310,7 +265,7 @@ int main(int argc, char **argv)
 		mp_ctx_free(c2);
 	}
 	printf("ok   settling waits on the timer until the node link appears\n");
-	cleanup(root);
+	fk_fixture_remove(root);
 
 	mp_policyset_unref(set);
 	mp_ctx_free(ctx);

@@ -14,11 +14,17 @@ GiB = 1 << 30
 def test(g):
     mpd.start(g, POLICIES)
     g.qmp('qom-set', path='vm0', property='requested-size', value=2 * GiB)
-    deadline = time.monotonic() + 150
-    while g.qmp('qom-get', path='vm0', property='size') != 2 * GiB:
-        assert time.monotonic() < deadline, 'virtio-mem stalled at %d bytes' % (
-            g.qmp('qom-get', path='vm0', property='size'))
-        time.sleep(0.5)
+    # No deadline (a loaded machine stretches any duration): a driver that
+    # stalls is ended by meson's timeout (300 s), and the last size printed
+    # here says where it stopped.
+    seen = None
+    while seen != 2 * GiB:
+        size = g.qmp('qom-get', path='vm0', property='size')
+        if size == seen:
+            time.sleep(0.5)
+            continue
+        print('virtio-mem size %d MiB' % (size >> 20), flush=True)
+        seen = size
     blocks = list(range(32, 48))
     g.wait_until(' && '.join('grep -q "^online" %s/memory%d/state' % (mpd.MEM, b)
                              for b in blocks), 60)

@@ -417,21 +417,26 @@ class Guest:
 
     # ---- command channel -------------------------------------------------
 
-    def _chan_fill(self, deadline, what):
-        """Reads what the channel has (waiting until deadline) into the buffer."""
+    def _recv(self, sock, deadline, what, name):
+        """The next bytes from sock (the connection called name), waiting
+        until deadline for them; checks on QEMU while it waits."""
         while True:
-            self._check_alive()
             left = deadline - time.monotonic()
             if left <= 0:
                 raise GuestTimeout('timed out waiting for %s' % what)
-            r, _, _ = select.select([self._chan], [], [], min(left, 0.5))
+            r, _, _ = select.select([sock], [], [], min(left, 0.5))
             if r:
-                data = self._chan.recv(1 << 16)
+                data = sock.recv(1 << 16)
                 if not data:
                     self._check_alive()
-                    raise GuestError('command channel closed')
-                self._chbuf += data
-                return
+                    raise GuestError('%s closed' % name)
+                return data
+            self._check_alive()
+
+    def _chan_fill(self, deadline, what):
+        """Reads what the channel has (waiting until deadline) into the buffer."""
+        self._check_alive()
+        self._chbuf += self._recv(self._chan, deadline, what, 'command channel')
 
     def _chan_until(self, marker, deadline, what):
         """Reads the channel until marker is in the buffer; returns the index
@@ -589,18 +594,7 @@ class Guest:
                 if line.strip():
                     return json.loads(line)
                 continue
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise GuestTimeout('timed out waiting for QMP')
-            r, _, _ = select.select([self._qmp], [], [], min(left, 0.5))
-            if r:
-                data = self._qmp.recv(1 << 16)
-                if not data:
-                    self._check_alive()
-                    raise GuestError('QMP connection closed')
-                self._qbuf += data
-            elif self.proc.poll() is not None:
-                self._check_alive()
+            self._qbuf += self._recv(self._qmp, deadline, 'QMP', 'QMP connection')
 
     def qmp(self, cmd, timeout=30, **args):
         """Executes a QMP command; returns its 'return' value or raises

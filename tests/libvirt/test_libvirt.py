@@ -9,47 +9,41 @@ device XML.
 
 Usage: test_libvirt.py MEMPLUGCTL
 """
+import difflib
 import json
 import os
-import subprocess
 import sys
 
 from guest import SYSMEM, GuestSkip
+from hostctl import HostCtl, pin_in_kernel_zone
 from virtguest import URI, Daemons, VirtGuest, virsh
 
 CTL = sys.argv[1]
 DOM = 'memplug-test-libvirt'
 
 
-def ctl(*args, rc=0, timeout=180):
-    r = subprocess.run([CTL, 'host', '--connect', URI, '--domain', DOM] + list(args),
-                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                       timeout=timeout)
-    print('$ memplugctl host %s -> %d\n%s%s' % (' '.join(args), r.returncode, r.stdout,
-                                                 r.stderr), flush=True)
-    if rc is not None and r.returncode != rc:
-        raise AssertionError('exit %d, expected %d: %s' % (r.returncode, rc, r.stderr))
-    return r
+def host(dom=DOM):
+    return HostCtl(CTL, '--connect', URI, '--domain', dom)
 
 
-def devices():
-    return {d['id']: d for d in json.loads(ctl('-J', 'list').stdout)['devices']}
+def live_xml(dom=DOM):
+    return virsh('dumpxml', dom)
 
 
-def live_xml():
-    return virsh('dumpxml', DOM)
+def assert_xml_unchanged(before, dom=DOM):
+    after = live_xml(dom)
+    assert after == before, ''.join(difflib.unified_diff(
+        before.splitlines(True), after.splitlines(True), 'before', 'after'))
 
 
 def test(g):
+    ctl = host()
     # attach: libvirt's own device XML, alias ua-mp-dimm0
-    ctl('plug', '256M')
-    d = devices()['ua-mp-dimm0']
+    blocks = ctl.plug(g, '256M', 'ua-mp-dimm0')
     assert "<alias name='ua-mp-dimm0'/>" in live_xml()
-    blocks = g.blocks_of(d['addr'], d['size'])
-    g.wait_for_blocks(blocks)
     # detach, waiting for DEVICE_REMOVED (either spelling of the id works)
     ctl('unplug', 'mp-dimm0', '--timeout', '60')
-    assert 'ua-mp-dimm0' not in devices()
+    assert 'ua-mp-dimm0' not in ctl.devices()
     assert 'ua-mp-dimm0' not in live_xml()
     g.wait_until('! [ -e %s/memory%d ]' % (SYSMEM, blocks[0]))
 
@@ -60,25 +54,18 @@ def test(g):
     ctl('unplug', 'ua-mp-dimm0', '--timeout', '60')
 
     # refused: online_kernel + dentries/inodes in the DIMM
-    ctl('plug', '128M')
-    d = devices()['ua-mp-dimm0']
-    blocks = g.blocks_of(d['addr'], d['size'])
-    g.wait_for_blocks(blocks)
-    for b in blocks:
-        g.set_block_state(b, 'online_kernel')
-    g.check('mkdir -p /run/pin && i=0; while [ $i -lt 3000 ]; do mkdir /run/pin/d$i; '
-            'i=$((i+1)); done; find /sys >/dev/null 2>&1; true', timeout=300)
+    pin_in_kernel_zone(g, ctl.plug(g, '128M', 'ua-mp-dimm0'))
     r = ctl('unplug', 'mp-dimm0', '--timeout', '60', rc=1)
     assert 'refused' in r.stderr and 'DEVICE_REMOVAL_FAILED' in r.stderr, r.stderr
-    assert 'ua-mp-dimm0' in devices()
+    assert 'ua-mp-dimm0' in ctl.devices()
     assert "<alias name='ua-mp-dimm0'/>" in live_xml()
 
     # virtio-mem: requested size through the live device XML; up and back
     ctl('resize', 'virtiomem0', '256M', '--timeout', '120')
-    assert devices()['virtiomem0']['size'] == 256 << 20
+    assert ctl.devices()['virtiomem0']['size'] == 256 << 20
     assert "<requested unit='KiB'>262144</requested>" in live_xml()
     ctl('resize', 'virtiomem0', '0', '--timeout', '120')
-    assert devices()['virtiomem0']['size'] == 0
+    assert ctl.devices()['virtiomem0']['size'] == 0
     ctl('resize', 'virtiomem0', '2G', rc=1)
 
     # libvirt refuses a node the domain lacks: nothing left behind
@@ -90,14 +77,13 @@ def test(g):
     before = live_xml()
     r = ctl('plug', '128M', '--id', "x'/><memory model='dimm", rc=1)
     assert 'not a valid device id' in r.stderr, r.stderr
-    assert live_xml() == before
+    assert_xml_unchanged(before)
 
     # errors name the object
     r = ctl('unplug', 'mp-nope', rc=1)
     assert 'mp-nope' in r.stderr
-    r = subprocess.run([CTL, 'host', '--connect', URI, '--domain', 'no-such-domain', 'list'],
-                       stderr=subprocess.PIPE, text=True)
-    assert r.returncode == 1 and 'no-such-domain' in r.stderr, r.stderr
+    r = host('no-such-domain')('list', rc=1)
+    assert 'no-such-domain' in r.stderr, r.stderr
 
 
 def qom(dom, path, prop):
@@ -114,7 +100,6 @@ def test_nvdimm(workdir):
     seen in QEMU's backend) when the domain has one, refused when not.  A
     backing path with XML's special characters reaches QEMU unchanged.  No
     guest OS needed: the domains stay paused."""
-    global DOM
     os.makedirs(workdir, exist_ok=True)
     os.chmod(workdir, 0o755)
     files = []
@@ -140,56 +125,59 @@ def test_nvdimm(workdir):
 </domain>""" % (name, tune, nv))
         virsh('destroy', name, check=False)
         virsh('create', xml, '--paused')
+        ctl = host(name)
         try:
-            DOM = name
             if not nv:
                 r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[2], rc=1)
                 assert 'nvdimm=on' in r.stderr, r.stderr
             elif not tune:
                 ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[1])
-                d = devices()['ua-mp-nvdimm0']
+                d = ctl.devices()['ua-mp-nvdimm0']
                 assert d['kind'] == 'nvdimm' and d['size'] == 256 << 20, d
                 r = ctl('unplug', 'ua-mp-nvdimm0', rc=1)
                 assert 'cannot hot-unplug NVDIMMs' in r.stderr
                 # no numatune: the host node cannot be had, said before sending
-                before = live_xml()
+                before = live_xml(name)
                 r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[2],
                         '--host-node', '0', rc=1)
                 assert 'numatune' in r.stderr, r.stderr
-                assert live_xml() == before
+                assert_xml_unchanged(before, name)
             else:
                 ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[3],
                     '--host-node', '0')
-                backend = devices()['ua-mp-nvdimm0']['backend']
-                assert qom(DOM, '/objects/' + backend, 'host-nodes') == [0]
-                assert qom(DOM, '/objects/' + backend, 'policy') == 'bind'
+                backend = ctl.devices()['ua-mp-nvdimm0']['backend']
+                assert qom(name, '/objects/' + backend, 'host-nodes') == [0]
+                assert qom(name, '/objects/' + backend, 'policy') == 'bind'
                 # asking for another node than the domain binds: refused
                 r = ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[4],
                         '--host-node', '1', rc=1)
                 assert 'numatune' in r.stderr, r.stderr
                 # the awkward path, attached and intact
                 ctl('plug', '256M', '--kind', 'nvdimm', '--mem-path', files[4], '--id', 'odd')
-                backend = devices()['ua-mp-odd']['backend']
-                assert qom(DOM, '/objects/' + backend, 'mem-path') == files[4]
+                backend = ctl.devices()['ua-mp-odd']['backend']
+                assert qom(name, '/objects/' + backend, 'mem-path') == files[4]
         finally:
             virsh('destroy', name, check=False)
 
 
 def test_stopped_libvirtd():
     """A libvirtd that stops answering: memplugctl gives up after --timeout
-    plus its 30 s grace, saying why, instead of hanging."""
+    plus its 30 s grace, saying why, instead of hanging.  Its own message is
+    the evidence that its timeout fired; no wall-clock bound here (a loaded
+    machine stretches any duration): a memplugctl that hangs is ended by
+    meson's timeout (600 s), whose SIGTERM guest.py turns into SystemExit,
+    so libvirtd still gets its SIGCONT."""
     import signal
     import time
     pid = int(open('/run/libvirtd.pid').read().split()[0])
     os.kill(pid, signal.SIGSTOP)
     try:
         t0 = time.monotonic()
-        r = ctl('--timeout', '1', 'list', rc=1, timeout=120)
-        dt = time.monotonic() - t0
+        r = host()('--timeout', '1', 'list', rc=1, timeout=None)
+        print('memplugctl gave up after %.1f s' % (time.monotonic() - t0))
     finally:
         os.kill(pid, signal.SIGCONT)
     assert 'libvirt did not answer in time' in r.stderr, r.stderr
-    assert dt < 45, dt
 
 
 def main():

@@ -132,6 +132,7 @@ class VirtGuest(Guest):
                     console=self.console_log(), chan=self._chan_path, vmem=vmem)
 
     def start(self):
+        self._install_sigterm()
         vmlinux, initrd = guest.prepare(self.builddir)
         shutil.rmtree(self.workdir, ignore_errors=True)
         os.makedirs(self.workdir)

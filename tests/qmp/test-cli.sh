@@ -86,12 +86,14 @@ check 0 "cleanup again" $h -J cleanup
 grep -q '"found": 0' $dir/out || { echo "FAIL: orphan still there"; fail=1; }
 # QEMU killed while memplugctl waits for device_add's reply: a prompt,
 # clear error naming the backend it could not roll back (slots are full
-# by now: --force gets it to device_add)
+# by now: --force gets it to device_add).  "Prompt" without a wall-clock
+# bound: its --timeout outlasts meson's timeout for this test, so only the
+# closed connection (which its message names) can end the wait in time.
 python3 - "$dir" "$ctl" "$qpid" <<'PY'
 import os, signal, socket, subprocess, sys, threading, time
 d, ctl, qpid = sys.argv[1], sys.argv[2], int(sys.argv[3])
 srv = socket.socket(socket.AF_UNIX); srv.bind(d + "/proxy2.sock"); srv.listen(1)
-p = subprocess.Popen([ctl, "host", "--qmp", d + "/proxy2.sock", "--timeout", "60", "plug", "128M", "--force"],
+p = subprocess.Popen([ctl, "host", "--qmp", d + "/proxy2.sock", "--timeout", "3600", "plug", "128M", "--force"],
                      stderr=subprocess.PIPE, text=True)
 c, _ = srv.accept()
 q = socket.socket(socket.AF_UNIX); q.connect(d + "/q.sock")
@@ -122,10 +124,10 @@ while True:
 		q.sendall(line + b"\n")
 t0 = time.monotonic()
 os.kill(qpid, signal.SIGKILL)
-err = p.communicate(timeout=20)[1]
+err = p.communicate()[1]
 dt = time.monotonic() - t0
 print(err, end="")
-ok = p.returncode == 1 and "closed the QMP connection" in err and "left behind" in err and dt < 5
+ok = p.returncode == 1 and "closed the QMP connection" in err and "left behind" in err
 print("ok: QEMU killed mid-plug (%.2f s)" % dt if ok else "FAIL: QEMU killed mid-plug (rc %d, %.2f s)" % (p.returncode, dt))
 sys.exit(0 if ok else 1)
 PY

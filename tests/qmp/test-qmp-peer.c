@@ -3,7 +3,14 @@
  * The QMP client against a scripted peer: the one place a fake QMP server is
  * right, because real QEMU never sends malformed or unexpected replies.
  * Each scenario is a list of steps run by a child process on the other end
- * of a socketpair: send text, read one request line, sleep, or close.
+ * of a socketpair: send text, read one request line, sleep, close, or hang
+ * until killed.
+ *
+ * No wall-clock bounds (a loaded machine stretches any duration): a peer
+ * that hangs can only be left by the client's own timeout, and a wait that
+ * only the peer's close may end is longer than meson's timeout for this
+ * test; the error returned says which ended it, and a client that hangs is
+ * ended by meson.
  */
 #include <errno.h>
 #include <poll.h>
@@ -24,7 +31,7 @@
 	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 0, \"minor\": 2, \"major\": 7}}, \"capabilities\": []}}\r\n"
 #define CAPS_OK "{\"return\": {}, \"id\": \"mp-0\"}\r\n"
 
-enum step_kind { SEND, READ, SLEEP, CLOSE, SEND_BIG };
+enum step_kind { SEND, READ, SLEEP, CLOSE, SEND_BIG, HANG };
 struct step {
 	enum step_kind kind;
 	const char *text;
@@ -70,6 +77,9 @@ static void peer_run(int fd, const struct step *steps)
 		case SLEEP:
 			usleep(steps->ms * 1000);
 			break;
+		case HANG: /* until peer_end() */
+			for (;;)
+				pause();
 		case CLOSE:
 			break;
 		}
@@ -123,7 +133,7 @@ static void test_handshakes(void)
 					{ SLEEP, .ms = 500 },
 					{ CLOSE } };
 	const struct step scalar[] = { { SEND, "42\r\n" }, { SLEEP, .ms = 500 }, { CLOSE } };
-	const struct step silent[] = { { SLEEP, .ms = 2000 }, { CLOSE } };
+	const struct step silent[] = { { HANG } };
 	const struct step closes[] = { { CLOSE } };
 	const struct step half[] = { { SEND, "{\"QMP\": {\"vers" }, { CLOSE } };
 	const struct step caps_err[] = {
@@ -148,15 +158,12 @@ static void test_handshakes(void)
 				      { SEND, ": {}, \"id\": \"mp-0\"}" },
 				      { SLEEP, .ms = 500 },
 				      { CLOSE } };
-	long long t0;
 
 	CHECK_EQ(handshake(ok, 2000), 0);
 	CHECK_EQ(handshake(split, 2000), 0);
 	CHECK_EQ(handshake(garbage, 2000), -EPROTO);
 	CHECK_EQ(handshake(scalar, 2000), -EPROTO);
-	t0 = tq_now_ms();
 	CHECK_EQ(handshake(silent, 300), -ETIMEDOUT);
-	CHECK(tq_now_ms() - t0 < 1500);
 	CHECK_EQ(handshake(closes, 2000), -ECONNRESET);
 	CHECK_EQ(handshake(half, 2000), -ECONNRESET);
 	CHECK_EQ(handshake(caps_err, 2000), -EOPNOTSUPP);
@@ -244,8 +251,9 @@ out:
 
 static void test_timeouts_and_close(void)
 {
-	const struct step silent[] = { { SEND, GREETING },    { READ }, { SEND, CAPS_OK }, { READ },
-				       { SLEEP, .ms = 3000 }, { CLOSE } };
+	const struct step silent[] = {
+		{ SEND, GREETING }, { READ }, { SEND, CAPS_OK }, { READ }, { HANG }
+	};
 	const struct step dies[] = { { SEND, GREETING },	 { READ },
 				     { SEND, CAPS_OK },		 { READ },
 				     { SEND, "{\"return\": {" }, { CLOSE } };
@@ -259,16 +267,13 @@ static void test_timeouts_and_close(void)
 				     { SLEEP, .ms = 200 },
 				     { CLOSE } };
 	struct mp_qmp *q = NULL;
-	long long t0;
 	int fd;
 	pid_t pid;
 
 	pid = peer_start(silent, &fd);
 	CHECK_EQ(mp_qmp_new_fd(fd, 2000, &q), 0);
 	mp_qmp_set_timeout(q, 300);
-	t0 = tq_now_ms();
 	CHECK_EQ(mp_qmp_execute(q, "slow", NULL, NULL), -ETIMEDOUT);
-	CHECK(tq_now_ms() - t0 < 1500);
 	/* a reply may still come for the timed-out command: no reuse */
 	CHECK_EQ(mp_qmp_execute(q, "next", NULL, NULL), -ENOTCONN);
 	mp_qmp_close(q);
@@ -286,13 +291,12 @@ static void test_timeouts_and_close(void)
 	mp_qmp_close(q);
 	peer_end(pid);
 
-	/* an event wait sees the event, then the close */
+	/* an event wait sees the event, then the close (in a wait that would
+	 * outlast meson's timeout) */
 	pid = peer_start(late, &fd);
 	CHECK_EQ(mp_qmp_new_fd(fd, 2000, &q), 0);
 	CHECK_EQ(mp_qmp_event_wait(q, match_name, "X", 2000, NULL), 0);
-	t0 = tq_now_ms();
-	CHECK_EQ(mp_qmp_event_wait(q, match_name, "X", 5000, NULL), -ECONNRESET);
-	CHECK(tq_now_ms() - t0 < 2000);
+	CHECK_EQ(mp_qmp_event_wait(q, match_name, "X", 3600 * 1000, NULL), -ECONNRESET);
 	mp_qmp_close(q);
 	peer_end(pid);
 }
@@ -305,7 +309,6 @@ static void test_busy_listener(void)
 	char dir[] = "/tmp/mp-tq-busy-XXXXXX";
 	struct mp_qmp *q = NULL;
 	int lfd, fds[64], n = 0, i;
-	long long t0;
 
 	if (!mkdtemp(dir)) {
 		CHECK(0);
@@ -316,9 +319,7 @@ static void test_busy_listener(void)
 	CHECK(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) == 0);
 	CHECK(listen(lfd, 1) == 0);
 
-	t0 = tq_now_ms();
 	CHECK_EQ(mp_qmp_connect(sa.sun_path, 300, &q), -ETIMEDOUT);
-	CHECK(tq_now_ms() - t0 < 1500);
 
 	/* fill the queue */
 	for (n = 0; n < 64; n++) {
@@ -329,9 +330,7 @@ static void test_busy_listener(void)
 		}
 	}
 	CHECK(n < 64);
-	t0 = tq_now_ms();
 	CHECK_EQ(mp_qmp_connect(sa.sun_path, 300, &q), -ETIMEDOUT);
-	CHECK(tq_now_ms() - t0 < 1500);
 	for (i = 0; i < n; i++)
 		close(fds[i]);
 	close(lfd);

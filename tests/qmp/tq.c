@@ -51,8 +51,8 @@ int tq_qemu_start(struct tq_qemu *qm, const char *machine_args)
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	deadline = tq_now_ms() + 20000;
-	while (tq_now_ms() < deadline) {
+	deadline = (long long)mp_now_ms() + 20000;
+	while ((long long)mp_now_ms() < deadline) {
 		struct sockaddr_un sa = { .sun_family = AF_UNIX };
 		int st;
 

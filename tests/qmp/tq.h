@@ -27,10 +27,6 @@ void tq_qemu_kill(struct tq_qemu *qm);
 /* A raw QMP command over a fresh connection; returns the reply's "return"
  * as text (malloc'ed) or NULL on error. */
 char *tq_qmp_raw(struct tq_qemu *qm, const char *cmd_json);
-static inline long long tq_now_ms(void)
-{
-	return (long long)mp_now_ms();
-}
 
 /* The exit status: the checks of the calling test file (check.h counts per file). */
 #define tq_finish(name)                                                                            \
