@@ -25,6 +25,7 @@ generous upper bound against a hang.
 """
 import errno
 import contextlib
+import importlib.util
 import json
 import os
 import shutil
@@ -35,6 +36,8 @@ import sys
 import tempfile
 import time
 
+import cases
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, '..', '..', 'build')
 MEMPLUGD = os.path.join(BUILD, 'daemon', 'memplugd')
@@ -44,34 +47,13 @@ HANG = 60   # seconds: only against a hang, never a pass/fail threshold
 MAX_CLIENTS = 16   # MPD_CONTROL_MAX_CLIENTS
 
 
-def generate(root, n, bs=128 << 20):
-    """A generated sysroot: n online boot blocks over two nodes (see the docstring)."""
-    mem = os.path.join(root, 'sys/devices/system/memory')
-    node = os.path.join(root, 'sys/devices/system/node')
-    os.makedirs(mem)
-    for k in (0, 1):
-        os.makedirs(os.path.join(node, 'node%d' % k))
-    for f, v in (('online', '0-1'), ('possible', '0-1')):
-        with open(os.path.join(node, f), 'w') as fh:
-            fh.write(v + '\n')
-    with open(os.path.join(mem, 'block_size_bytes'), 'w') as f:
-        f.write('%x\n' % bs)
-    with open(os.path.join(mem, 'auto_online_blocks'), 'w') as f:
-        f.write('offline\n')
-    for i in range(n):
-        d = os.path.join(mem, 'memory%d' % i)
-        os.mkdir(d)
-        nd = 0 if i < n // 2 else 1
-        for k, v in (('state', 'online'), ('online', '1'), ('phys_index', '%08x' % i),
-                     ('phys_device', '0'), ('removable', '1'), ('valid_zones', 'Normal')):
-            with open(os.path.join(d, k), 'w') as f:
-                f.write(v + '\n')
-        os.symlink('../../node/node%d' % nd, os.path.join(d, 'node%d' % nd))
-        os.symlink('../../memory/memory%d' % i,
-                   os.path.join(node, 'node%d' % nd, 'memory%d' % i))
-    os.makedirs(os.path.join(root, 'proc'))
-    with open(os.path.join(root, 'proc/iomem'), 'w') as f:
-        f.write('00000000-%08x : System RAM\n' % (n * bs - 1))
+def generate(root, n):
+    """A generated sysroot: n online blocks over two nodes, System RAM in iomem."""
+    spec = importlib.util.spec_from_file_location('gen_blocks', os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), '..', '..', 'bench', 'gen-blocks.py'))
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    gen.generate(root, n, all_online=True, iomem=True)
 
 
 class Daemon:
@@ -367,19 +349,5 @@ def case_too_many():
                 s.close()
 
 
-CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith('case_')}
-
 if __name__ == '__main__':
-    if os.geteuid() != 0:
-        print('SKIP: the control socket is root only (SO_PEERCRED): run as root')
-        sys.exit(77)
-    failed = 0
-    for name in sys.argv[2:] or CASES:
-        t0 = time.monotonic()
-        try:
-            CASES[name]()
-            print('ok   %s (%.1f s)' % (name, time.monotonic() - t0))
-        except Exception as e:   # noqa: BLE001 (report every case)
-            failed += 1
-            print('FAIL %s: %r' % (name, e))
-    sys.exit(1 if failed else 0)
+    cases.run(globals(), 'the control socket is root only (SO_PEERCRED)')

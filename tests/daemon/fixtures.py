@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+import cases
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, 'fixtures')
 BUILD = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else os.path.join(HERE, '..', '..', 'build')
@@ -374,18 +376,5 @@ def case_enobufs_rescan():
     c.done()
 
 
-CASES = {n[5:]: f for n, f in sorted(globals().items()) if n.startswith('case_')}
-
 if __name__ == '__main__':
-    if os.geteuid() != 0:
-        print('SKIP: policy files must be root-owned (memplugd never accepts others): run as root')
-        sys.exit(77)
-    failed = 0
-    for name in sys.argv[2:] or CASES:
-        try:
-            CASES[name]()
-            print('ok   %s' % name)
-        except Exception as e:   # noqa: BLE001 (report every case)
-            failed += 1
-            print('FAIL %s: %r' % (name, e))
-    sys.exit(1 if failed else 0)
+    cases.run(globals(), 'policy files must be root-owned (memplugd never accepts others)')
