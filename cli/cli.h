@@ -3,6 +3,7 @@
 #define MP_CLI_H
 
 #include <errno.h>
+#include <stdio.h>
 
 #include "mp-kernel.h"
 
@@ -20,5 +21,16 @@ const char *mp_cli_errname(int err);
  * Return: 0 or -errno (-ENOENT/-ECONNREFUSED: no daemon, -ETIMEDOUT).
  */
 int mp_cli_ask_daemon(const char *path, const char *request, int timeout_ms, char **answer);
+
+struct option;
+
+/*
+ * getopt_long() for a command that answers -h/--help and unknown options
+ * the same way everywhere: -h prints @usage_fn to stdout and exits 0; an
+ * option getopt refused (it has said why) prints @usage_fn to stderr and
+ * exits 2.  Return: the next option, -1 at the end.
+ */
+int mp_cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
+		  void (*usage_fn)(FILE *f));
 
 #endif

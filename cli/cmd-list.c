@@ -510,7 +510,7 @@ int mp_cmd_list(int argc, char **argv)
 
 	o.n = (int)MP_ARRAY_SIZE(default_cols);
 	memcpy(o.c, default_cols, sizeof(default_cols));
-	while ((opt = getopt_long(argc, argv, "abJPrno:S:s:h", opts, NULL)) != -1) {
+	while ((opt = mp_cli_getopt(argc, argv, "abJPrno:S:s:h", opts, usage)) != -1) {
 		switch (opt) {
 		case 'a':
 			o.all = true;
@@ -570,13 +570,8 @@ int mp_cmd_list(int argc, char **argv)
 		case OPT_SOCKET:
 			sock = optarg;
 			break;
-		case 'h':
-			usage(stdout);
-			return MP_EXIT_OK;
 		default:
-			/* getopt_long() has said what was wrong. */
-			usage(stderr);
-			return MP_EXIT_USAGE;
+			break; /* -h and bad options: mp_cli_getopt() */
 		}
 	}
 	if (optind < argc) {

@@ -378,7 +378,7 @@ int mp_cmd_drain(int argc, char **argv)
 	int c, err, rc;
 
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+t:Jh", opts, NULL)) != -1) {
+	while ((c = mp_cli_getopt(argc, argv, "+t:Jh", opts, drain_usage)) != -1) {
 		switch (c) {
 		case 't':
 			if (undrain || parse_timeout_ms(optarg, &timeout_ms)) {
@@ -390,12 +390,8 @@ int mp_cmd_drain(int argc, char **argv)
 		case 'J':
 			json = true;
 			break;
-		case 'h':
-			drain_usage(stdout);
-			return MP_EXIT_OK;
 		default:
-			drain_usage(stderr);
-			return MP_EXIT_USAGE;
+			break; /* -h and bad options: mp_cli_getopt() */
 		}
 	}
 	if (optind != argc - 1) {

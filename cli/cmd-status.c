@@ -112,7 +112,7 @@ int mp_cmd_status(int argc, char **argv)
 	if (!path)
 		path = MP_DAEMON_SOCKET;
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "+Jh", opts, NULL)) != -1) {
+	while ((c = mp_cli_getopt(argc, argv, "+Jh", opts, status_usage)) != -1) {
 		switch (c) {
 		case 'J':
 			json = true;
@@ -126,12 +126,8 @@ int mp_cmd_status(int argc, char **argv)
 		case OPT_TIMEOUT:
 			timeout_ms = atoi(optarg) * 1000;
 			break;
-		case 'h':
-			status_usage(stdout);
-			return MP_EXIT_OK;
 		default:
-			status_usage(stderr);
-			return MP_EXIT_USAGE;
+			break; /* -h and bad options: mp_cli_getopt() */
 		}
 	}
 	if (wait && (strlen(wait) > 64 || strpbrk(wait, "\"\\"))) {

@@ -64,7 +64,7 @@ int main(int argc, char **argv)
 
 	mp_log_set_ident("memplugctl");
 	/* '+': stop at the command name so its own options reach it. */
-	while ((c = getopt_long(argc, argv, "+vhV", opts, NULL)) != -1) {
+	while ((c = mp_cli_getopt(argc, argv, "+vhV", opts, usage)) != -1) {
 		switch (c) {
 		case 'r':
 			mp_cli.sysroot = optarg;
@@ -73,15 +73,11 @@ int main(int argc, char **argv)
 			mp_cli.verbose++;
 			mp_log_set_level(mp_cli.verbose > 1 ? LOG_DEBUG : LOG_INFO);
 			break;
-		case 'h':
-			usage(stdout);
-			return MP_EXIT_OK;
 		case 'V':
 			printf("memplugctl %s\n", MEMPLUG_VERSION);
 			return MP_EXIT_OK;
 		default:
-			usage(stderr);
-			return MP_EXIT_USAGE;
+			break; /* -h and bad options: mp_cli_getopt() */
 		}
 	}
 	if (optind >= argc) {
@@ -100,6 +96,22 @@ int main(int argc, char **argv)
 	fprintf(stderr, "memplugctl: unknown command '%s'\n", argv[optind]);
 	usage(stderr);
 	return MP_EXIT_USAGE;
+}
+
+int mp_cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
+		  void (*usage_fn)(FILE *f))
+{
+	int c = getopt_long(argc, argv, shortopts, opts, NULL);
+
+	if (c == 'h') {
+		usage_fn(stdout);
+		exit(MP_EXIT_OK);
+	}
+	if (c == '?') {
+		usage_fn(stderr);
+		exit(MP_EXIT_USAGE);
+	}
+	return c;
 }
 
 int mp_cli_ctx(struct mp_ctx **ctx)
