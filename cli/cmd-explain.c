@@ -257,6 +257,11 @@ static int parse_target(const char *s, const struct mp_geometry *geo, uint64_t *
 	return -EINVAL;
 }
 
+static void explain_usage(FILE *f)
+{
+	fputs("Usage: memplugctl explain [-J] memoryN | 0xADDR | pfn:N | daxX.Y\n", f);
+}
+
 int mp_cmd_explain(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -279,24 +284,14 @@ int mp_cmd_explain(int argc, char **argv)
 	uint64_t addr = 0;
 	int opt, err, rc = MP_EXIT_FAIL;
 
-	while ((opt = getopt_long(argc, argv, "Jh", opts, NULL)) != -1) {
-		switch (opt) {
-		case 'J':
+	while ((opt = mp_cli_getopt(argc, argv, "Jh", opts, explain_usage)) != -1) {
+		if (opt == 'J')
 			json = true;
-			break;
-		case 'r':
+		else if (opt == 'r')
 			mp_cli.sysroot = optarg;
-			break;
-		case 'h':
-			printf("Usage: memplugctl explain [-J] memoryN | 0xADDR | pfn:N | daxX.Y\n");
-			return MP_EXIT_OK;
-		default:
-			return MP_EXIT_USAGE;
-		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr,
-			"Usage: memplugctl explain [-J] memoryN | 0xADDR | pfn:N | daxX.Y\n");
+		explain_usage(stderr);
 		return MP_EXIT_USAGE;
 	}
 	if (mp_cli_ctx(&ctx))
@@ -449,6 +444,12 @@ out:
 	return rc;
 }
 
+static void kernel_usage(FILE *f)
+{
+	fputs("Usage: memplugctl kernel [-J]: the hotplug behaviours the kernel offers, with evidence\n",
+	      f);
+}
+
 int mp_cmd_kernel(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -464,13 +465,11 @@ int mp_cmd_kernel(int argc, char **argv)
 	size_t n;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "J", opts, NULL)) != -1) {
+	while ((opt = mp_cli_getopt(argc, argv, "Jh", opts, kernel_usage)) != -1) {
 		if (opt == 'J')
 			json = true;
 		else if (opt == 'r')
 			mp_cli.sysroot = optarg;
-		else
-			return MP_EXIT_USAGE;
 	}
 	if (mp_cli_ctx(&ctx))
 		return MP_EXIT_FAIL;

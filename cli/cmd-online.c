@@ -442,6 +442,18 @@ out:
 	return rc;
 }
 
+static void online_usage(FILE *f)
+{
+	fputs("Usage: memplugctl online [--zone movable|kernel|auto] BLOCK...\n"
+	      "       memplugctl offline [--timeout SEC] BLOCK...\n"
+	      "       memplugctl offline --all-or-nothing [--timeout SEC] [--order address|suspects-first] [-J] BLOCK...\n"
+	      "BLOCK: memoryN, N, memoryN-M or N-M.  SEC may have a fraction (0.5).\n"
+	      "Exit: 0 all, 1 none, 64 some.  --all-or-nothing: every block offline or\n"
+	      "every block back in its zone under one deadline; exit 0 all offline,\n"
+	      "1 refused or timed out (rolled back), 64 a rollback failed.\n",
+	      f);
+}
+
 int mp_cmd_online(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -465,7 +477,7 @@ int mp_cmd_online(int argc, char **argv)
 	unsigned int drain_flags = 0;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "z:t:AJh", opts, NULL)) != -1) {
+	while ((opt = mp_cli_getopt(argc, argv, "z:t:AJh", opts, online_usage)) != -1) {
 		switch (opt) {
 		case 'z':
 			zone = optarg;
@@ -496,17 +508,8 @@ int mp_cmd_online(int argc, char **argv)
 		case 'r':
 			mp_cli.sysroot = optarg;
 			break;
-		case 'h':
-			printf("Usage: memplugctl online [--zone movable|kernel|auto] BLOCK...\n"
-			       "       memplugctl offline [--timeout SEC] BLOCK...\n"
-			       "       memplugctl offline --all-or-nothing [--timeout SEC] [--order address|suspects-first] [-J] BLOCK...\n"
-			       "BLOCK: memoryN, N, memoryN-M or N-M.  SEC may have a fraction (0.5).\n"
-			       "Exit: 0 all, 1 none, 64 some.  --all-or-nothing: every block offline or\n"
-			       "every block back in its zone under one deadline; exit 0 all offline,\n"
-			       "1 refused or timed out (rolled back), 64 a rollback failed.\n");
-			return MP_EXIT_OK;
 		default:
-			return MP_EXIT_USAGE;
+			break; /* -h and bad options: mp_cli_getopt() */
 		}
 	}
 	word = zone_word(zone, online);
@@ -616,6 +619,13 @@ int mp_cmd_online(int argc, char **argv)
 	return done ? MP_EXIT_PARTIAL : MP_EXIT_FAIL;
 }
 
+static void snapshot_usage(FILE *f)
+{
+	fputs("Usage: memplugctl snapshot DIR          record hotplug state into DIR\n"
+	      "       memplugctl snapshot --expand DIR expand DIR/proc/kpageflags.rle\n",
+	      f);
+}
+
 int mp_cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -628,7 +638,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 	bool expand = false;
 	int opt, err;
 
-	while ((opt = getopt_long(argc, argv, "xh", opts, NULL)) != -1) {
+	while ((opt = mp_cli_getopt(argc, argv, "xh", opts, snapshot_usage)) != -1) {
 		switch (opt) {
 		case 'x':
 			expand = true;
@@ -636,16 +646,12 @@ int mp_cmd_snapshot(int argc, char **argv)
 		case 'r':
 			mp_cli.sysroot = optarg;
 			break;
-		case 'h':
-			printf("Usage: memplugctl snapshot DIR          record hotplug state into DIR\n"
-			       "       memplugctl snapshot --expand DIR expand DIR/proc/kpageflags.rle\n");
-			return MP_EXIT_OK;
 		default:
-			return MP_EXIT_USAGE;
+			break; /* -h and bad options: mp_cli_getopt() */
 		}
 	}
 	if (optind + 1 != argc) {
-		fprintf(stderr, "Usage: memplugctl snapshot [--expand] DIR\n");
+		snapshot_usage(stderr);
 		return MP_EXIT_USAGE;
 	}
 	if (expand) {
