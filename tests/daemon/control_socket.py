@@ -26,6 +26,7 @@ generous upper bound against a hang.
 import errno
 import contextlib
 import importlib.util
+import inspect
 import json
 import os
 import shutil
@@ -172,9 +173,10 @@ def read_all(s):
 # connects N times, sends "list" (twice: a pipelined second request is never
 # read either), waits until memplugd has started each answer (bytes in the
 # socket), says so, and reads nothing until told to; then reads each socket
-# to its end and reports what it got.
+# to its end (read_all(), the same as the test's) and reports what it got.
 STUCK = r'''
 import fcntl, json, socket, struct, sys, termios, time
+%s
 path, n = sys.argv[1], int(sys.argv[2])
 socks = []
 for _ in range(n):
@@ -193,21 +195,10 @@ sys.stdin.readline()
 out = []
 for s in socks:
     s.settimeout(%d)
-    got, end = 0, None
-    try:
-        while True:
-            b = s.recv(1 << 20)
-            if not b:
-                end = 'eof'
-                break
-            got += len(b)
-    except ConnectionResetError:
-        end = 'reset'
-    except socket.timeout:
-        end = 'timeout'
-    out.append([got, end])
+    data, end = read_all(s)
+    out.append([len(data), end])
 print(json.dumps(out), flush=True)
-''' % (HANG, HANG)
+''' % (inspect.getsource(read_all), HANG, HANG)
 
 
 def cpu_ticks(pid):
