@@ -135,19 +135,11 @@ static void hold_signals(sigset_t *old)
 	sigprocmask(SIG_BLOCK, &set, old);
 }
 
-/* A string from the guest for the terminal: bounded, control characters shown as '?'. */
+/* A string of the guest's: the library keeps only printable ones in what it
+ * hands back (validated proof fields, sanitized refusal fields). */
 static const char *gs(struct json_object *o, const char *k)
 {
-	static __thread char buf[4][512];
-	static __thread unsigned int n;
-	char *b = buf[n++ % 4];
-	const char *s = mp_json_get_str(o, k, "");
-	size_t i;
-
-	for (i = 0; s[i] && i < sizeof(buf[0]) - 1; i++)
-		b[i] = (unsigned char)s[i] < 0x20 || s[i] == 0x7f ? '?' : s[i];
-	b[i] = '\0';
-	return b;
+	return mp_json_get_str(o, k, "");
 }
 
 static void print_timings(struct json_object *p)
@@ -582,10 +574,10 @@ static void print_refusal(const char *id, struct json_object *rep)
 	}
 	if (!strcmp(mp_json_get_str(rep, "outcome", ""), "refused-rollback-failed"))
 		fprintf(stderr, "; the DIMM stays plugged, but the guest could NOT online every "
-				"block again\\n");
+				"block again\n");
 	else
 		fprintf(stderr, "; the device stays plugged, its blocks back online (the guest did "
-				"that)\\n");
+				"that)\n");
 }
 
 static int cmd_unplug(struct mp_host *h, struct host_opts *o, const char *id)
@@ -596,7 +588,7 @@ static int cmd_unplug(struct mp_host *h, struct host_opts *o, const char *id)
 
 	if (!mp_host_has_channel(h)) {
 		if (o->no_proof[0])
-			fprintf(stderr, "memplugctl host: no proof available: %s\\n", o->no_proof);
+			fprintf(stderr, "memplugctl host: no proof available: %s\n", o->no_proof);
 		r = mp_host_unplug(h, id, o->timeout_ms);
 		if (o->json) {
 			jo = json_object_new_object();
@@ -608,7 +600,7 @@ static int cmd_unplug(struct mp_host *h, struct host_opts *o, const char *id)
 				mp_json_add_str(jo, "error", strerror(-r));
 			print_json(jo);
 		} else if (r == 0) {
-			printf("%s: unplugged\\n", id);
+			printf("%s: unplugged\n", id);
 		}
 		return r < 0 ? MP_EXIT_FAIL : MP_EXIT_OK;
 	}
@@ -622,14 +614,14 @@ static int cmd_unplug(struct mp_host *h, struct host_opts *o, const char *id)
 
 		json_object_object_get_ex(rep, "drain", &d);
 		json_object_object_get_ex(d, "blocks", &b);
-		printf("%s: unplugged (the guest drained %s first: %zu block(s) offline in %llu ms)\\n",
+		printf("%s: unplugged (the guest drained %s first: %zu block(s) offline in %llu ms)\n",
 		       id, gs(rep, "device"),
 		       json_object_is_type(b, json_type_array) ? json_object_array_length(b) : 0,
 		       (unsigned long long)mp_json_get_u64(d, "elapsed_ms", 0));
 	} else if (!strncmp(oc, "refused", 7)) {
 		print_refusal(id, rep);
 	} else if (gs(rep, "error_class")[0]) {
-		fprintf(stderr, "memplugctl host: %s: memplugd says %s: %s; not unplugged\\n", id,
+		fprintf(stderr, "memplugctl host: %s: memplugd says %s: %s; not unplugged\n", id,
 			gs(rep, "error_class"), gs(rep, "error"));
 	}
 	json_object_put(rep);

@@ -466,14 +466,14 @@ void mp_host_device_key(const struct mp_host_memdev *d, char *key, size_t len)
 
 /* The guest's status document; the device records that are @d, by key or address. */
 static int status_find(struct mp_host *h, const struct mp_host_memdev *d, char *key, size_t keylen,
-		       struct mp_host_proof *p, struct json_object **rec)
+		       struct mp_host_proof *p, struct json_object **rec, int timeout_ms)
 {
 	struct json_object *st = NULL, *devs;
 	char why[256];
 	int r, found = 0;
 
 	*rec = NULL;
-	r = mp_qmp_execute_timeout(h->chan, "status", NULL, &st, 10000);
+	r = mp_qmp_execute_timeout(h->chan, "status", NULL, &st, timeout_ms);
 	if (r < 0)
 		return r;
 	if (!json_object_object_get_ex(st, "devices", &devs) ||
@@ -684,7 +684,9 @@ int mp_host_wait_online(struct mp_host *h, const char *id, uint64_t since_ms, in
 		/* events may have been dropped (rate limit, the guest's full
 		 * queue): the status document says the same, a second later */
 		next_status = mp_now_ms() + 1000;
-		if (status_find(h, d, key, sizeof(key), &t, &rec) == 1) {
+		left = (int64_t)(start + (uint64_t)timeout_ms) - (int64_t)mp_now_ms();
+		if (left > 0 && status_find(h, d, key, sizeof(key), &t, &rec,
+					    left < 10000 ? (int)left : 10000) == 1) {
 			const char *oc =
 				t.guest_outcome[0] ? status_outcome(t.guest_outcome) : NULL;
 
@@ -746,7 +748,7 @@ int mp_host_guest_key(struct mp_host *h, const struct mp_host_memdev *d, char *k
 	mp_host_device_key(d, key, len);
 	if (key[0])
 		return 1;
-	r = status_find(h, d, key, len, &t, &rec);
+	r = status_find(h, d, key, len, &t, &rec, 10000);
 	json_object_put(rec);
 	return r;
 }

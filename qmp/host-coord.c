@@ -37,6 +37,17 @@ static const char *gstr(struct json_object *o, const char *k, char *buf, size_t 
 	return buf;
 }
 
+/* @s, a string of the guest's, made printable (it reaches a terminal) as @k of @o. */
+static void add_guest_str(struct json_object *o, const char *k, const char *s, size_t max)
+{
+	struct json_object *t = json_object_new_object();
+	char buf[1024];
+
+	mp_json_add_str(t, "s", s);
+	mp_json_add_str(o, k, gstr(t, "s", buf, max < sizeof(buf) ? max : sizeof(buf)));
+	json_object_put(t);
+}
+
 /*
  * The refusing block of a drain RESULT, its fields checked, as a new
  * object: block, errno, error, reason, message, kpageflags (numbers only).
@@ -226,9 +237,8 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 	if (r < 0 && mp_qmp_get_error_class(h->chan)[0]) {
 		cls = mp_qmp_get_error_class(h->chan);
 		res = mp_qmp_get_error_data(h->chan);
-		mp_json_add_str(rep, "error_class", cls);
-		json_object_object_add(rep, "error",
-				       json_object_new_string(mp_qmp_get_error_desc(h->chan)));
+		add_guest_str(rep, "error_class", cls, 64);
+		add_guest_str(rep, "error", mp_qmp_get_error_desc(h->chan), 512);
 		if (res)
 			json_object_object_add(rep, "drain", json_object_get(res));
 		if (!strcmp(cls, "Refused")) {

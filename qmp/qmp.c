@@ -258,12 +258,20 @@ static void chan_line(struct mp_qmp *q, const char *s, size_t len)
 	/* a complete value that is the whole line, and an object */
 	if (!obj || jerr != json_tokener_success || end != len ||
 	    !json_object_is_type(obj, json_type_object)) {
-		if (log_this(++q->stats.bad_messages))
-			mp_warn("channel: BadMessage: %s (%lu so far): %.80s",
+		if (log_this(++q->stats.bad_messages)) {
+			char head[81];
+			size_t i;
+
+			/* the guest's bytes reach a terminal: printable only */
+			for (i = 0; i < len && i < sizeof(head) - 1; i++)
+				head[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+			head[i] = '\0';
+			mp_warn("channel: BadMessage: %s (%lu so far): %s",
 				!obj || jerr != json_tokener_success ? "not JSON" :
 				end != len ? "trailing data after the JSON" :
 					     "not a JSON object",
-				q->stats.bad_messages, s);
+				q->stats.bad_messages, head);
+		}
 		json_object_put(obj);
 		return;
 	}
