@@ -21,7 +21,10 @@
 #include "util.h"
 
 struct host_opts {
-	const char *qmp, *uri, *domain;
+	const char *qmp, *uri, *domain, *channel;
+	bool wait_online, steps;
+	/* why there is no proof ("" while a channel is attached) */
+	char no_proof[400];
 	bool json;
 	int timeout_ms;
 	/* plug */
@@ -39,7 +42,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: memplugctl host (--qmp PATH | [--connect URI] --domain NAME) [-J]\n"
-		"                       [--timeout SEC] COMMAND ...\n"
+		"                       [--channel PATH] [--timeout SEC] COMMAND ...\n"
 		"\n"
 		"Commands:\n"
 		"  plug SIZE          add memory: one DIMM, or several (--nodes, --dimm-size)\n"
@@ -55,12 +58,18 @@ static void usage(FILE *f)
 		"      --requested SIZE                virtio-mem: plugged at once (SIZE = max)\n"
 		"      --id ID                         device id (prefixed with mp-)\n"
 		"      --force                         skip memplug's checks, let QEMU decide\n"
-		"  unplug ID          remove a DIMM (waits for the guest, --timeout)\n"
+		"      --wait-online                   wait for the guest's proof (needs the channel)\n"
+		"      --steps                         plug in DIMMs the guest can afford, each waited for\n"
+		"  unplug ID          remove a DIMM (waits for the guest, --timeout); with the\n"
+		"                     channel the guest drains it first (also virtio-mem)\n"
 		"  resize ID SIZE     set a virtio-mem device's size [--no-wait]\n"
 		"  list               memory devices, slots, address space left, orphans\n"
 		"  cleanup            remove orphan backends left by interrupted runs [--dry-run]\n"
 		"\n"
-		"Exit status: 0 done, 1 failed (nothing changed), 64 partial, 2 usage.\n");
+		"The channel (--channel PATH, or the libvirt domain's org.memplug.0) reaches\n"
+		"memplugd in the guest: proof of plugs, drained unplugs, memmap planning.\n"
+		"Exit status: 0 done, 1 failed (nothing changed) or no proof in time,\n"
+		"64 partial (or online with violations), 2 usage.\n");
 }
 
 static void libvirt_watchdog(int sig)
@@ -126,24 +135,251 @@ static void hold_signals(sigset_t *old)
 	sigprocmask(SIG_BLOCK, &set, old);
 }
 
+/* A string of the guest's: the library keeps only printable ones in what it
+ * hands back (validated proof fields, sanitized refusal fields). */
+static const char *gs(struct json_object *o, const char *k)
+{
+	return mp_json_get_str(o, k, "");
+}
+
+static void print_timings(struct json_object *p)
+{
+	struct json_object *t = NULL;
+
+	json_object_object_get_ex(p, "guest_timings", &t);
+	printf("; guest:");
+	if (mp_json_get_int(t, "online_us", -1) >= 0)
+		printf(" online %.1f ms,", mp_json_get_int(t, "online_us", 0) / 1000.0);
+	if (mp_json_get_int(t, "verify_us", -1) >= 0)
+		printf(" verify %.1f ms,", mp_json_get_int(t, "verify_us", 0) / 1000.0);
+	if (mp_json_get_int(t, "latency_us", -1) >= 0)
+		printf(" first uevent to verified %.1f ms,",
+		       mp_json_get_int(t, "latency_us", 0) / 1000.0);
+	printf(" host: plug to proof %lld ms\n", (long long)mp_json_get_int(p, "host_ms", 0));
+}
+
+static void print_proof(struct json_object *p)
+{
+	const char *oc = mp_json_get_str(p, "outcome", "");
+	unsigned long long onl = mp_json_get_u64(p, "onlined", 0),
+			   exp = mp_json_get_u64(p, "expected_blocks", 0);
+	char expect[32] = "";
+
+	if (exp)
+		snprintf(expect, sizeof(expect), "/%llu", exp);
+	if (!strcmp(oc, "timeout")) {
+		printf("%s: no proof in time; the guest's last word on %s: %s%s%s\n", gs(p, "id"),
+		       gs(p, "device")[0] ? gs(p, "device") : "it",
+		       gs(p, "source")[0] ? gs(p, "source") : "nothing",
+		       gs(p, "message")[0] ? ": " : "", gs(p, "message"));
+		return;
+	}
+	if (!strcmp(oc, "online") && !mp_json_get_u64(p, "violations", 0))
+		printf("%s: online and verified by the guest: %s %s", gs(p, "id"), gs(p, "device"),
+		       gs(p, "blocks"));
+	else
+		printf("%s: %s (the guest's word): %s %s%s%s", gs(p, "id"),
+		       !strcmp(oc, "online") ? "online WITH VIOLATIONS" : oc, gs(p, "device"),
+		       gs(p, "blocks"), gs(p, "message")[0] ? ": " : "", gs(p, "message"));
+	printf(", %llu%s block(s) in %s on node %lld, %llu verified, %llu violation(s)", onl,
+	       expect, gs(p, "zone")[0] ? gs(p, "zone") : "?",
+	       (long long)mp_json_get_int(p, "node", -1),
+	       (unsigned long long)mp_json_get_u64(p, "verified", 0),
+	       (unsigned long long)mp_json_get_u64(p, "violations", 0));
+	if (gs(p, "policy")[0])
+		printf(" (policy %s)", gs(p, "policy"));
+	print_timings(p);
+}
+
+/* Worst of two exit statuses: fail over partial over ok. */
+static int worse(int a, int b)
+{
+	if (a == MP_EXIT_FAIL || b == MP_EXIT_FAIL)
+		return MP_EXIT_FAIL;
+	return a == MP_EXIT_PARTIAL || b == MP_EXIT_PARTIAL ? MP_EXIT_PARTIAL : MP_EXIT_OK;
+}
+
+static int proof_exit(int r)
+{
+	return r == MP_HOST_PROOF_OK	  ? MP_EXIT_OK :
+	       r == MP_HOST_PROOF_PARTIAL ? MP_EXIT_PARTIAL :
+					    MP_EXIT_FAIL;
+}
+
+static struct json_object *memmap_json(const struct mp_host_memmap *m, uint64_t size)
+{
+	struct json_object *o = json_object_new_object();
+
+	mp_json_add_u64(o, "size", size);
+	mp_json_add_u64(o, "memmap_need", m->need);
+	mp_json_add_u64(o, "kernel_free", m->avail);
+	mp_json_add_int(o, "node", m->node);
+	mp_json_add_u64(o, "node_kernel_free", m->node_avail);
+	mp_json_add_bool(o, "memmap_on_memory", m->self_hosted);
+	mp_json_add_str(o, "rule", m->rule);
+	return o;
+}
+
+/*
+ * The memmap of @size must fit the guest's free kernel-zone memory: refuse
+ * with the numbers when it does not (and --steps was not given).
+ */
+static int plan_check(struct mp_host *h, struct host_opts *o, const char *kind, uint64_t size,
+		      int node, struct json_object *jo)
+{
+	const struct mp_host_hello *hello = mp_host_get_hello(h);
+	struct mp_host_memmap m;
+	char a[32], b[32], c[32], d[32];
+	int r;
+
+	if (!hello)
+		return 0;
+	r = mp_host_memmap_check(hello, kind, size, node, &m);
+	json_object_object_add(jo, "memmap", memmap_json(&m, size));
+	if (r == 0 || (o->steps && !strcmp(kind, "dimm")))
+		return 0;
+	fprintf(stderr,
+		"memplugctl host: the guest cannot afford the memmap of %s: it needs %s of kernel-zone "
+		"memory (1/64), the guest has %s free there (node %d: %s); memmap_on_memory does not "
+		"apply (%s)%s\n",
+		mp_format_size(size, a, sizeof(a)), mp_format_size(m.need, b, sizeof(b)),
+		mp_format_size(m.avail, c, sizeof(c)), node,
+		mp_format_size(m.node_avail, d, sizeof(d)), m.rule,
+		strcmp(kind, "dimm") ? "" : "; --steps plugs it in DIMMs the guest can afford");
+	return -ENOMEM;
+}
+
+/*
+ * --steps: DIMMs sized so that each one's memmap takes at most half of the
+ * guest's free kernel-zone memory as it is now, each waited for before the
+ * next is sized from a fresh greeting (memory onlined movable adds nothing
+ * to the kernel zones; onlined kernel does).  One block when only a
+ * one-block DIMM gets memmap_on_memory.
+ */
+static int plug_steps(struct mp_host *h, struct host_opts *o, struct json_object *plugged,
+		      struct json_object *proofs, struct json_object *steps, unsigned int *n)
+{
+	const struct mp_host_hello *hello = mp_host_get_hello(h);
+	uint64_t remaining = o->spec.size, bs = hello->block_size, step;
+	struct mp_host_memmap m;
+	char id[160], a[32], b[32];
+	sigset_t old;
+	int rc = MP_EXIT_OK, r;
+
+	while (remaining) {
+		struct mp_host_plug_spec s = o->spec;
+		struct json_object *proof = NULL;
+		uint64_t t0;
+
+		if (*n && mp_host_hello_refresh(h) < 0)
+			return MP_EXIT_PARTIAL;
+		hello = mp_host_get_hello(h);
+		mp_host_memmap_check(hello, "dimm", remaining, o->node, &m);
+		step = m.avail / 2 * 64 / bs * bs;
+		if (m.self_hosted)
+			step = remaining;
+		else if (step < bs &&
+			 (mp_host_memmap_check(hello, "dimm", bs, o->node, &m), m.self_hosted))
+			step = bs;
+		if (step > remaining)
+			step = remaining;
+		if (step < bs || step % MP_HOST_BLOCK_SIZE) {
+			fprintf(stderr,
+				"memplugctl host: the guest cannot afford even one block now (%s of "
+				"kernel-zone memory free); %s of %s not plugged\n",
+				mp_format_size(m.avail, a, sizeof(a)),
+				mp_format_size(remaining, b, sizeof(b)),
+				mp_format_size(o->spec.size, a, sizeof(a)));
+			return *n ? MP_EXIT_PARTIAL : MP_EXIT_FAIL;
+		}
+		json_object_array_add(steps, memmap_json(&m, step));
+		s.size = step;
+		s.node = o->node;
+		s.id = NULL;
+		mp_host_proof_begin(h);
+		t0 = mp_now_ms();
+		hold_signals(&old);
+		r = mp_host_plug_dimm(h, &s, id, sizeof(id));
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (r < 0)
+			return *n ? MP_EXIT_PARTIAL : MP_EXIT_FAIL;
+		(*n)++;
+		json_object_array_add(plugged, json_object_new_string(id));
+		if (!o->json)
+			printf("%s: plugged (step %u, %s)\n", id, *n,
+			       mp_format_size(step, a, sizeof(a)));
+		r = mp_host_wait_online(h, id, t0, o->timeout_ms ? o->timeout_ms : 60000, &proof);
+		if (proof) {
+			if (!o->json)
+				print_proof(proof);
+			json_object_array_add(proofs, proof);
+		}
+		rc = worse(rc, proof_exit(r));
+		if (r != MP_HOST_PROOF_OK)
+			return remaining > step ? worse(rc, MP_EXIT_PARTIAL) : rc;
+		remaining -= step;
+	}
+	return rc;
+}
+
 static int cmd_plug(struct mp_host *h, struct host_opts *o, int argc, char **argv)
 {
-	struct json_object *jo, *arr;
+	struct json_object *jo = json_object_new_object(), *arr = json_object_new_array();
+	struct json_object *proofs = json_object_new_array(), *steps = NULL;
 	struct mp_host_plan *plan = NULL;
 	struct mp_host_plug_spec *s = &o->spec;
 	char **ids = NULL, id[160];
 	sigset_t old;
 	unsigned int want = 1;
-	int r, n = 0, i;
+	uint64_t t0;
+	int r, n = 0, i, rc;
+	bool proof = mp_host_has_channel(h) && (o->wait_online || o->steps);
 
 	if (argc != 1) {
 		usage(stderr);
+		json_object_put(jo);
+		json_object_put(arr);
+		json_object_put(proofs);
 		return MP_EXIT_USAGE;
 	}
-	if (size_arg("size", argv[0], &s->size) < 0)
+	if (size_arg("size", argv[0], &s->size) < 0) {
+		json_object_put(jo);
+		json_object_put(arr);
+		json_object_put(proofs);
 		return MP_EXIT_USAGE;
-	s->node = o->node;
+	}
+	s->node = o->nnodes ? o->nodes[0] : o->node;
+	if (o->no_proof[0] && (o->wait_online || o->steps || o->channel))
+		fprintf(stderr, "memplugctl host: no proof available: %s\n", o->no_proof);
+	if (o->no_proof[0])
+		mp_json_add_str(jo, "proof_unavailable", o->no_proof);
+	/* what the guest can afford, before anything is sent */
+	r = plan_check(h, o, o->kind, !strcmp(o->kind, "virtio-mem") ? s->requested_size : s->size,
+		       s->node, jo);
+	if (r < 0) {
+		mp_json_add_str(jo, "refused", "the guest cannot afford the memmap");
+		goto print;
+	}
+
 	hold_signals(&old);
+	if (proof)
+		mp_host_proof_begin(h);
+	t0 = mp_now_ms();
+	if (o->steps && mp_host_has_channel(h) && !strcmp(o->kind, "dimm")) {
+		unsigned int done = 0;
+
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		steps = json_object_new_array();
+		rc = plug_steps(h, o, arr, proofs, steps, &done);
+		json_object_object_add(jo, "steps", steps);
+		json_object_object_add(jo, "plugged", arr);
+		json_object_object_add(jo, "proof", proofs);
+		if (o->json)
+			print_json(jo);
+		else
+			json_object_put(jo);
+		return rc;
+	}
 	if (!strcmp(o->kind, "dimm") && (o->nnodes > 1 || o->dimm_size || o->proxmox)) {
 		if (!o->nnodes) {
 			o->nodes[0] = o->node;
@@ -168,8 +404,6 @@ static int cmd_plug(struct mp_host *h, struct host_opts *o, int argc, char **arg
 		}
 		n = r > 0 ? r : 0;
 	} else {
-		if (o->nnodes)
-			s->node = o->nodes[0];
 		if (!strcmp(o->kind, "dimm"))
 			r = mp_host_plug_dimm(h, s, id, sizeof(id));
 		else if (!strcmp(o->kind, "nvdimm"))
@@ -189,27 +423,46 @@ static int cmd_plug(struct mp_host *h, struct host_opts *o, int argc, char **arg
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 
-	if (o->json) {
-		jo = json_object_new_object();
-		arr = json_object_new_array();
-		for (i = 0; i < n && ids; i++)
-			json_object_array_add(arr, json_object_new_string(ids[i]));
-		json_object_object_add(jo, "plugged", arr);
-		mp_json_add_int(jo, "wanted", want);
-		if (r < 0)
-			mp_json_add_str(jo, "error", strerror(-r));
-		print_json(jo);
-	} else {
-		for (i = 0; i < n && ids; i++)
+print:
+	for (i = 0; i < n && ids; i++) {
+		json_object_array_add(arr, json_object_new_string(ids[i]));
+		if (!o->json)
 			printf("%s: plugged\n", ids[i]);
 	}
+	rc = n == 0 ? MP_EXIT_FAIL : (unsigned int)n < want ? MP_EXIT_PARTIAL : MP_EXIT_OK;
+	/* each device's proof; they come online in parallel */
+	for (i = 0; proof && i < n && ids; i++) {
+		struct json_object *p = NULL;
+
+		if (!strcmp(o->kind, "virtio-mem") && !s->requested_size) {
+			if (!o->json)
+				printf("%s: nothing requested: no blocks to wait for\n", ids[i]);
+			continue;
+		}
+		r = mp_host_wait_online(h, ids[i], t0, o->timeout_ms ? o->timeout_ms : 60000, &p);
+		rc = worse(rc, proof_exit(r));
+		if (p) {
+			if (!o->json)
+				print_proof(p);
+			json_object_array_add(proofs, p);
+		}
+	}
+	json_object_object_add(jo, "plugged", arr);
+	mp_json_add_int(jo, "wanted", want);
+	json_object_object_add(jo, "proof", proof ? proofs : NULL);
+	if (!proof)
+		json_object_put(proofs);
+	if (n == 0 && r < 0)
+		mp_json_add_str(jo, "error", strerror(-r));
+	if (o->json)
+		print_json(jo);
+	else
+		json_object_put(jo);
 	for (i = 0; i < n && ids; i++)
 		free(ids[i]);
 	free(ids);
 	mp_host_plan_free(plan);
-	if (n == 0)
-		return MP_EXIT_FAIL;
-	return (unsigned int)n < want ? MP_EXIT_PARTIAL : MP_EXIT_OK;
+	return rc;
 }
 
 static int cmd_list(struct mp_host *h, struct host_opts *o)
@@ -290,6 +543,93 @@ static int cmd_cleanup(struct mp_host *h, struct host_opts *o)
 	return MP_EXIT_OK;
 }
 
+static void print_refusal(const char *id, struct json_object *rep)
+{
+	struct json_object *f = NULL, *k;
+
+	json_object_object_get_ex(rep, "refusal", &f);
+	fprintf(stderr, "memplugctl host: %s: the guest refused to drain %s", id,
+		gs(rep, "device"));
+	if (f) {
+		fprintf(stderr, ": memory%llu %s: %s (%s)",
+			(unsigned long long)mp_json_get_u64(f, "block", 0), gs(f, "outcome"),
+			gs(f, "errno"), gs(f, "error"));
+		if (gs(f, "reason")[0])
+			fprintf(stderr, "; kernel reason: %s%s", gs(f, "reason"),
+				mp_json_get_bool(f, "reason_from_kernel", false) ?
+					"" :
+					" (memplug's guess)");
+		if (gs(f, "message")[0])
+			fprintf(stderr, "; kernel message: %s", gs(f, "message"));
+		if (json_object_object_get_ex(f, "kpageflags", &k)) {
+			fprintf(stderr, "; kpageflags:");
+			json_object_object_foreach(k, key, val)
+			{
+				fprintf(stderr, " %s %lld", key,
+					(long long)json_object_get_int64(val));
+			}
+		}
+	} else if (gs(rep, "error")[0]) {
+		fprintf(stderr, ": %s", gs(rep, "error"));
+	}
+	if (!strcmp(mp_json_get_str(rep, "outcome", ""), "refused-rollback-failed"))
+		fprintf(stderr, "; the DIMM stays plugged, but the guest could NOT online every "
+				"block again\n");
+	else
+		fprintf(stderr, "; the device stays plugged, its blocks back online (the guest did "
+				"that)\n");
+}
+
+static int cmd_unplug(struct mp_host *h, struct host_opts *o, const char *id)
+{
+	struct json_object *rep = NULL, *jo;
+	const char *oc;
+	int r;
+
+	if (!mp_host_has_channel(h)) {
+		if (o->no_proof[0])
+			fprintf(stderr, "memplugctl host: no proof available: %s\n", o->no_proof);
+		r = mp_host_unplug(h, id, o->timeout_ms);
+		if (o->json) {
+			jo = json_object_new_object();
+			mp_json_add_str(jo, "id", id);
+			mp_json_add_bool(jo, "unplugged", r == 0);
+			if (o->no_proof[0])
+				mp_json_add_str(jo, "proof_unavailable", o->no_proof);
+			if (r < 0)
+				mp_json_add_str(jo, "error", strerror(-r));
+			print_json(jo);
+		} else if (r == 0) {
+			printf("%s: unplugged\n", id);
+		}
+		return r < 0 ? MP_EXIT_FAIL : MP_EXIT_OK;
+	}
+	r = mp_host_unplug_coordinated(h, id, o->timeout_ms, &rep);
+	oc = mp_json_get_str(rep, "outcome", "failed");
+	if (o->json) {
+		mp_json_add_bool(rep, "unplugged", r == 0);
+		print_json(json_object_get(rep));
+	} else if (r == 0) {
+		struct json_object *d = NULL, *b = NULL;
+
+		json_object_object_get_ex(rep, "drain", &d);
+		json_object_object_get_ex(d, "blocks", &b);
+		printf("%s: unplugged (the guest drained %s first: %zu block(s) offline in %llu ms)\n",
+		       id, gs(rep, "device"),
+		       json_object_is_type(b, json_type_array) ? json_object_array_length(b) : 0,
+		       (unsigned long long)mp_json_get_u64(d, "elapsed_ms", 0));
+	} else if (!strncmp(oc, "refused", 7)) {
+		print_refusal(id, rep);
+	} else if (gs(rep, "error_class")[0]) {
+		fprintf(stderr, "memplugctl host: %s: memplugd says %s: %s; not unplugged\n", id,
+			gs(rep, "error_class"), gs(rep, "error"));
+	}
+	json_object_put(rep);
+	if (r == 0)
+		return MP_EXIT_OK;
+	return !strcmp(oc, "refused-rollback-failed") ? MP_EXIT_PARTIAL : MP_EXIT_FAIL;
+}
+
 static int simple_result(struct host_opts *o, const char *id, const char *what, int r)
 {
 	if (o->json) {
@@ -328,6 +668,9 @@ int mp_cmd_host(int argc, char **argv)
 		O_NO_WAIT,
 		O_DRY_RUN,
 		O_LAYOUT,
+		O_CHANNEL,
+		O_WAIT_ONLINE,
+		O_STEPS,
 	};
 	static const struct option opts[] = {
 		{ "qmp", required_argument, NULL, O_QMP },
@@ -350,6 +693,9 @@ int mp_cmd_host(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, O_NO_WAIT },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ "layout", required_argument, NULL, O_LAYOUT },
+		{ "channel", required_argument, NULL, O_CHANNEL },
+		{ "wait-online", no_argument, NULL, O_WAIT_ONLINE },
+		{ "steps", no_argument, NULL, O_STEPS },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -364,6 +710,7 @@ int mp_cmd_host(int argc, char **argv)
 	int c, r, rc;
 
 	o.qmp = getenv("MEMPLUG_QMP");
+	o.channel = getenv("MEMPLUG_CHANNEL");
 	while ((c = getopt_long(argc, argv, "Jh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_QMP:
@@ -460,6 +807,15 @@ int mp_cmd_host(int argc, char **argv)
 			}
 			o.proxmox = !strcmp(optarg, "proxmox");
 			break;
+		case O_CHANNEL:
+			o.channel = optarg;
+			break;
+		case O_WAIT_ONLINE:
+			o.wait_online = true;
+			break;
+		case O_STEPS:
+			o.steps = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return MP_EXIT_OK;
@@ -503,6 +859,17 @@ int mp_cmd_host(int argc, char **argv)
 		return MP_EXIT_FAIL;
 	}
 	mp_host_set_progress(h, progress, NULL);
+	/* the channel to memplugd: given, or the libvirt domain's own; only
+	 * plug and unplug use it */
+	if ((!strcmp(sub, "plug") || !strcmp(sub, "unplug")) && (o.channel || o.domain)) {
+		char why[sizeof(o.no_proof) - 40];
+
+		r = mp_host_channel_attach(h, o.channel, 0, why, sizeof(why));
+		if (r < 0)
+			snprintf(o.no_proof, sizeof(o.no_proof), "%s", why);
+	} else if (!strcmp(sub, "plug") || !strcmp(sub, "unplug")) {
+		snprintf(o.no_proof, sizeof(o.no_proof), "no --channel given");
+	}
 
 	argc -= optind;
 	argv += optind;
@@ -513,8 +880,7 @@ int mp_cmd_host(int argc, char **argv)
 			rc = MP_EXIT_USAGE;
 			usage(stderr);
 		} else {
-			r = mp_host_unplug(h, argv[0], o.timeout_ms);
-			rc = simple_result(&o, argv[0], "unplugged", r);
+			rc = cmd_unplug(h, &o, argv[0]);
 		}
 	} else if (!strcmp(sub, "resize")) {
 		if (argc != 2 || size_arg("size", argv[1], &v) < 0) {

@@ -75,6 +75,9 @@ struct mp_host_plug_req {
  * @unplug: remove a DIMM, waiting up to @timeout_ms for the guest
  * @set_requested: set a virtio-mem device's requested size
  * @drain_events: optional; drop queued events while polling
+ * @channel_path: optional; the unix socket of the VM's org.memplug.0
+ *                channel (libvirt: from the live domain XML), -ENOENT
+ *                when it has none
  */
 struct mp_host_backend_ops {
 	const char *name;
@@ -89,6 +92,7 @@ struct mp_host_backend_ops {
 	int (*unplug)(struct mp_host *h, const struct mp_host_memdev *d, int timeout_ms);
 	int (*set_requested)(struct mp_host *h, const struct mp_host_memdev *d, uint64_t size);
 	void (*drain_events)(struct mp_host *h);
+	int (*channel_path)(struct mp_host *h, char *path, size_t len);
 };
 
 struct mp_host {
@@ -98,6 +102,49 @@ struct mp_host {
 	mp_host_progress_fn progress;
 	void *progress_ud;
 	uint64_t progress_last; /* when progress was last reported */
+	/* the memplug channel to the guest (host-chan.c), when attached */
+	struct mp_qmp *chan;
+	struct mp_host_hello hello;
+	char chan_path[256];
+	struct json_object *stale; /* guest status records from before a plug */
+};
+
+/**
+ * struct mp_host_proof - the guest's word on one device, every field checked
+ * @device: the guest's key ("dimm:slot2")
+ * @outcome: ours: online, partial, failed, left, conflict, gone, timeout
+ * @guest_outcome: the status record's outcome ("online", "settling", ...)
+ * @source: "event" or "status"
+ * @blocks: the guest's blocks ("memory32-35")
+ * @expected: blocks the host expected to come online
+ * @zone: zone the blocks went to
+ * @node: guest node, -1 unknown
+ * @onlined: blocks onlined
+ * @verified: blocks verified
+ * @violations: kernel-rule violations
+ * @failed: blocks that failed
+ * @start: the device's start address, when the guest gave it
+ * @policy: the policy that decided ("path:line")
+ * @message: the guest's words
+ * @online_us: guest time to online (-1 unknown)
+ * @verify_us: guest time to verify (-1 unknown)
+ * @latency_us: guest time from first uevent to verified (-1 unknown)
+ * @host_ms: host time from the plug to this answer
+ */
+struct mp_host_proof {
+	char device[48];
+	char outcome[16];
+	char guest_outcome[24];
+	char source[8];
+	char blocks[64];
+	uint64_t expected;
+	char zone[16];
+	int node;
+	uint64_t onlined, verified, violations, failed, start;
+	char policy[300];
+	char message[400];
+	int64_t online_us, verify_us, latency_us;
+	uint64_t host_ms;
 };
 
 extern const struct mp_host_backend_ops mp_host_qmp_ops;
@@ -127,6 +174,12 @@ int mp_host_next_id(const struct mp_host_state *st, const char *kind, char *id, 
 int mp_host_make_id(const struct mp_host_state *st, const char *want, const char *kind, char *id,
 		    size_t idlen);
 
+/* host-chan.c */
+int mp_host_chan_execute(struct mp_host *h, const char *cmd, struct json_object *args,
+			 int timeout_ms, struct json_object **ret);
+void mp_host_device_key(const struct mp_host_memdev *d, char *key, size_t len);
+int mp_host_guest_key(struct mp_host *h, const struct mp_host_memdev *d, char *key, size_t len);
+
 /* host-place.c */
 int mp_host_check_fit(const struct mp_host_state *st, const char *id, uint64_t size,
 		      bool needs_slot);
@@ -136,6 +189,7 @@ int mp_host_local_numa_free(struct mp_host *h, int node, uint64_t *free_bytes, i
 char *mp_virt_memory_xml(const struct mp_host_plug_req *rq);
 char *mp_virt_virtio_mem_xml(const char *dom_xml, const char *alias, uint64_t size);
 int mp_virt_numatune_node(const char *dom_xml, int cell);
+int mp_virt_channel_path(const char *dom_xml, const char *name, char *path, size_t len);
 
 #if HAVE_LIBVIRT
 int mp_virt_open(const char *uri, const char *domain, void **out);

@@ -76,6 +76,8 @@ void mp_host_close(struct mp_host *h)
 {
 	if (!h)
 		return;
+	mp_qmp_close(h->chan);
+	json_object_put(h->stale);
 	h->ops->close(h->be);
 	free(h);
 }

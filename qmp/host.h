@@ -527,6 +527,168 @@ int mp_host_plan_get_node(const struct mp_host_plan *plan, unsigned int i);
 int mp_host_plug_plan(struct mp_host *h, const struct mp_host_plan *plan,
 		      const struct mp_host_plug_spec *tmpl, char ***ids);
 
+/* ---- the memplug channel (docs/channel.md), host-chan.c and host-coord.c ---- */
+
+#define MP_HOST_CHAN_PROTOCOL 1
+/* How long a guest gets to greet: memplugd answers a connect at once, so
+ * a silent channel means no memplugd (or another client holds it). */
+#define MP_HOST_CHAN_GREETING_MS 5000
+
+/**
+ * struct mp_host_hello_node - one guest node from the greeting
+ * @node: node number
+ * @total: memory on the node
+ * @free: free memory on the node
+ * @kernel_early: kernel-zone memory present at boot
+ * @movable: ZONE_MOVABLE memory
+ * @kernel_free: free memory in the kernel zones (DMA, DMA32, Normal)
+ */
+struct mp_host_hello_node {
+	int node;
+	uint64_t total, free, kernel_early, movable, kernel_free;
+};
+
+/**
+ * struct mp_host_hello - the guest's greeting, validated
+ * @protocol: channel protocol version (MP_HOST_CHAN_PROTOCOL)
+ * @version: memplug version in the guest
+ * @kernel: guest kernel release
+ * @auto_online: the guest's auto_online_blocks
+ * @block_size: memory block size
+ * @memmap_on_memory: memory_hotplug.memmap_on_memory is on
+ * @nnodes: entries in @nodes
+ * @nodes: the guest's nodes
+ */
+struct mp_host_hello {
+	int protocol;
+	char version[32];
+	char kernel[128];
+	char auto_online[32];
+	uint64_t block_size;
+	bool memmap_on_memory;
+	unsigned int nnodes;
+	struct mp_host_hello_node nodes[64];
+};
+
+/**
+ * struct mp_host_memmap - what the memmap of a plug costs the guest
+ * @need: bytes of kernel-zone memory it needs (0 when self-hosted)
+ * @avail: free kernel-zone memory of all guest nodes
+ * @node: the device's guest node
+ * @node_avail: free kernel-zone memory of @node
+ * @self_hosted: memmap_on_memory puts it on the added memory
+ * @rule: why (or why not) it is self-hosted
+ */
+struct mp_host_memmap {
+	uint64_t need, avail;
+	int node;
+	uint64_t node_avail;
+	bool self_hosted;
+	const char *rule;
+};
+
+int mp_host_hello_parse(struct json_object *g, struct mp_host_hello *out, char *why, size_t len);
+int mp_host_memmap_check(const struct mp_host_hello *hello, const char *kind, uint64_t size,
+			 int node, struct mp_host_memmap *out);
+
+/**
+ * mp_host_channel_attach() - connect the handle to the guest's memplugd
+ * @h: handle
+ * @path: the channel's unix socket; NULL asks the backend (libvirt: the
+ *        live domain XML's org.memplug.0 channel)
+ * @timeout_ms: deadline for connect and greeting (0: MP_HOST_CHAN_GREETING_MS)
+ * @why: receives why there is no channel, for "no proof available: WHY"
+ * @len: size of @why
+ *
+ * Return: 0; -ENOENT no channel; -ECONNREFUSED, -ETIMEDOUT no memplugd
+ * answering; -EPROTONOSUPPORT another protocol version; -EBADMSG an
+ * invalid greeting.
+ */
+int mp_host_channel_attach(struct mp_host *h, const char *path, int timeout_ms, char *why,
+			   size_t len);
+
+/**
+ * mp_host_has_channel() - is a memplugd answering on the channel?
+ * @h: handle
+ *
+ * Return: true after a successful mp_host_channel_attach().
+ */
+bool mp_host_has_channel(const struct mp_host *h);
+
+/**
+ * mp_host_get_hello() - the guest's validated greeting
+ * @h: handle
+ *
+ * Return: the greeting, NULL without a channel.
+ */
+const struct mp_host_hello *mp_host_get_hello(const struct mp_host *h);
+
+/**
+ * mp_host_hello_refresh() - ask the guest for a fresh greeting ("hello")
+ * @h: handle
+ *
+ * Return: 0 or -errno (logged).
+ */
+int mp_host_hello_refresh(struct mp_host *h);
+
+/**
+ * mp_host_proof_begin() - call before a plug whose proof will be waited for
+ * @h: handle with a channel
+ *
+ * Drops queued events and remembers the guest's device records as they are
+ * now, so that an earlier device's record (a slot reused after an unplug)
+ * is not taken for the new device's proof.
+ *
+ * Return: 0 or -ENOTCONN.
+ */
+int mp_host_proof_begin(struct mp_host *h);
+
+#define MP_HOST_PROOF_OK 0 /* online, every block verified, no violation */
+#define MP_HOST_PROOF_PARTIAL 1 /* online in part, unverified blocks, violations, conflict */
+
+/**
+ * mp_host_wait_online() - wait for the guest's proof that device @id is online
+ * @h: handle with a channel
+ * @id: device id
+ * @since_ms: mp_now_ms() when the plug was sent (for the host's latency)
+ * @timeout_ms: deadline
+ * @proof: receives the proof object (see docs/host.md), also on timeout
+ *
+ * The guest's DEVICE_ONLINE/FAILED/LEFT/CONFLICT/GONE event for the device,
+ * and its VIOLATION events, decide; its status document is read every
+ * second as well, so an event lost to a rate limit or a full queue costs a
+ * second, not the answer.  A DIMM is the guest's "dimm:slotN" for QEMU's
+ * slot N; virtio-mem the guest device whose start is QEMU's address; an
+ * NVDIMM the dax device inside its range.
+ *
+ * Return: MP_HOST_PROOF_OK, MP_HOST_PROOF_PARTIAL, -EIO the guest failed or
+ * left it offline, -ETIMEDOUT no final word (the proof has the last one),
+ * or another -errno.
+ */
+int mp_host_wait_online(struct mp_host *h, const char *id, uint64_t since_ms, int timeout_ms,
+			struct json_object **proof);
+
+/**
+ * mp_host_unplug_coordinated() - the guest drains the device, then it goes
+ * @h: handle with a channel
+ * @id: device id (DIMM or virtio-mem)
+ * @timeout_ms: the guest's drain deadline; the host's unplug wait as well
+ * @report: receives what happened (the guest's drain result), may be NULL
+ *
+ * prepare-unplug for the device's guest key; only when the answer shows
+ * every block of the device offline, device_del (DIMM) or requested-size 0
+ * (virtio-mem).  Never a device_del while a block may be online: a refusal,
+ * a timeout, an answer that does not cover the device leave it plugged.  An
+ * unplug that fails after the drain has the guest online it again
+ * (cancel-unplug).
+ *
+ * Return: 0; -EBUSY the guest refused (its blocks are back online);
+ * -ENOENT the guest does not know the device; -ETIMEDOUT; -EPROTO an answer
+ * that proves nothing; or another -errno.
+ */
+int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms,
+			       struct json_object **report);
+
 /**
  * mp_host_numa_pick() - choose the host node for a backend
  * @h: handle (libvirt handles ask the remote host)

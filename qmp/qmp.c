@@ -4,6 +4,13 @@
  * deadline on CLOCK_MONOTONIC, the stream is parsed incrementally (QEMU
  * writes one object per line, a scripted peer may not), and anything that
  * is neither a reply, an event nor the greeting is a protocol error.
+ *
+ * The same machinery speaks the memplug channel (docs/channel.md): there
+ * the peer is a guest, which is not trusted the way QEMU is, so the framing
+ * is JSON lines of at most 64 KiB, a bad line is logged and skipped rather
+ * than ending the connection, replies must carry our id, events are
+ * rate-limited, and the greeting is {"memplug": ...} with no
+ * qmp_capabilities to negotiate.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -23,6 +30,13 @@
  * either; a runaway peer must not make us allocate without limit. */
 #define QMP_MAX_MSG (16u << 20)
 #define QMP_MAX_EVENTS 4096
+
+/* docs/channel.md: a line is at most 64 KiB including its newline; the
+ * guest's events are rate-limited like its requests are: 20 a second,
+ * burst 40 (tokens are kept in thousandths). */
+#define CHAN_MAX_LINE 65536u
+#define CHAN_EVENT_RATE 20
+#define CHAN_EVENT_BURST 40
 
 struct qmp_event {
 	struct qmp_event *next;
@@ -45,6 +59,16 @@ struct mp_qmp {
 	/* reply matching: set while a command is in flight */
 	char want_id[32];
 	struct json_object *reply;
+	struct json_object *err_data; /* "data" of the last error reply */
+	/* memplug channel mode (mp_qmp_new_channel_fd()) */
+	bool chan;
+	char *line; /* CHAN_MAX_LINE bytes: the partial line */
+	size_t line_len;
+	bool discarding; /* inside a line that was too long: skip to its newline */
+	struct json_object *greeting; /* the {"memplug": ...} object */
+	unsigned long greetings;
+	uint64_t tokens_milli, tokens_ms;
+	struct mp_qmp_stats stats;
 };
 
 static int ms_left(long long deadline)
@@ -105,6 +129,190 @@ static void queue_event(struct mp_qmp *q, struct json_object *obj)
 		q->ev_head = ev;
 	q->ev_tail = ev;
 	q->nev++;
+}
+
+/* Log the first ten of a kind, then every power of ten: a guest that floods
+ * garbage must not flood our log as well. */
+static bool log_this(unsigned long n)
+{
+	unsigned long p = 10;
+
+	if (n <= 10)
+		return true;
+	while (p < n && p < 1000000000ul)
+		p *= 10;
+	return p == n;
+}
+
+/* Token bucket for the guest's events: true when this event may pass. */
+static bool event_allowed(struct mp_qmp *q)
+{
+	uint64_t now = mp_now_ms();
+
+	q->tokens_milli += (now - q->tokens_ms) * CHAN_EVENT_RATE;
+	if (q->tokens_milli > CHAN_EVENT_BURST * 1000ull)
+		q->tokens_milli = CHAN_EVENT_BURST * 1000ull;
+	q->tokens_ms = now;
+	if (q->tokens_milli < 1000)
+		return false;
+	q->tokens_milli -= 1000;
+	return true;
+}
+
+/*
+ * One message from the guest on the channel; takes the reference on @obj.
+ * Nothing the guest sends ends the connection: a message we cannot use is
+ * logged (boundedly) and dropped.
+ */
+static void chan_handle_msg(struct mp_qmp *q, struct json_object *obj)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(obj, "memplug", &v)) {
+		if (!json_object_is_type(v, json_type_object)) {
+			if (log_this(++q->stats.bad_messages))
+				mp_warn("channel: BadMessage: greeting is not an object (%lu so far)",
+					q->stats.bad_messages);
+			json_object_put(obj);
+			return;
+		}
+		json_object_put(q->greeting);
+		q->greeting = json_object_get(v);
+		q->greetings++;
+		snprintf(q->version, sizeof(q->version), "memplug");
+		json_object_put(obj);
+		return;
+	}
+	if (json_object_object_get_ex(obj, "event", &v)) {
+		if (!json_object_is_type(v, json_type_string) ||
+		    strlen(json_object_get_string(v)) > 64) {
+			if (log_this(++q->stats.bad_messages))
+				mp_warn("channel: BadMessage: event without a name string (%lu so far)",
+					q->stats.bad_messages);
+			json_object_put(obj);
+			return;
+		}
+		if (!event_allowed(q)) {
+			if (log_this(++q->stats.events_limited))
+				mp_warn("channel: guest exceeds %d events/s: event %s dropped (%lu so far)",
+					CHAN_EVENT_RATE, json_object_get_string(v),
+					q->stats.events_limited);
+			json_object_put(obj);
+			return;
+		}
+		mp_dbg("channel: <- event %s", json_object_get_string(v));
+		queue_event(q, obj);
+		return;
+	}
+	if (json_object_object_get_ex(obj, "return", NULL) ||
+	    json_object_object_get_ex(obj, "error", NULL)) {
+		const char *id = NULL;
+
+		if (json_object_object_get_ex(obj, "id", &v) &&
+		    (json_object_is_type(v, json_type_string) ||
+		     json_object_is_type(v, json_type_int)))
+			id = json_object_get_string(v);
+		/* only our own id: a late answer to a request that timed out,
+		 * or one the guest made up, must not be taken for another's */
+		if (q->want_id[0] && !q->reply && id && !strcmp(id, q->want_id)) {
+			q->reply = obj;
+			return;
+		}
+		q->stats.replies_dropped++;
+		mp_dbg("channel: dropping a reply nobody waits for (id %.64s)", id ? id : "none");
+		json_object_put(obj);
+		return;
+	}
+	/* forward compatibility: a message kind we don't know is ignored */
+	q->stats.unknown_messages++;
+	mp_dbg("channel: ignoring an unknown message: %.200s",
+	       json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN));
+	json_object_put(obj);
+}
+
+/* One complete line from the guest (without its newline). */
+static void chan_line(struct mp_qmp *q, const char *s, size_t len)
+{
+	struct json_tokener *tok;
+	struct json_object *obj;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	while (len && (s[len - 1] == '\r' || s[len - 1] == ' ' || s[len - 1] == '\t'))
+		len--;
+	if (!len)
+		return;
+	if (memchr(s, '\0', len)) {
+		if (log_this(++q->stats.bad_messages))
+			mp_warn("channel: BadMessage: NUL byte in a line (%lu so far)",
+				q->stats.bad_messages);
+		return;
+	}
+	tok = json_tokener_new_ex(64);
+	if (!tok)
+		return;
+	obj = json_tokener_parse_ex(tok, s, (int)len);
+	jerr = json_tokener_get_error(tok);
+	end = json_tokener_get_parse_end(tok);
+	json_tokener_free(tok);
+	/* a complete value that is the whole line, and an object */
+	if (!obj || jerr != json_tokener_success || end != len ||
+	    !json_object_is_type(obj, json_type_object)) {
+		if (log_this(++q->stats.bad_messages)) {
+			char head[81];
+			size_t i;
+
+			/* the guest's bytes reach a terminal: printable only */
+			for (i = 0; i < len && i < sizeof(head) - 1; i++)
+				head[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+			head[i] = '\0';
+			mp_warn("channel: BadMessage: %s (%lu so far): %s",
+				!obj || jerr != json_tokener_success ? "not JSON" :
+				end != len ? "trailing data after the JSON" :
+					     "not a JSON object",
+				q->stats.bad_messages, head);
+		}
+		json_object_put(obj);
+		return;
+	}
+	chan_handle_msg(q, obj);
+}
+
+/* Split what was read into lines; a line longer than CHAN_MAX_LINE is
+ * dropped up to its newline, whatever it held. */
+static void chan_feed(struct mp_qmp *q, const char *buf, size_t n)
+{
+	while (n) {
+		const char *nl = memchr(buf, '\n', n);
+		size_t seg = nl ? (size_t)(nl - buf) : n;
+
+		if (q->discarding) {
+			if (nl)
+				q->discarding = false;
+		} else if (q->line_len + seg + 1 > CHAN_MAX_LINE) {
+			if (log_this(++q->stats.long_lines))
+				mp_warn("channel: LineTooLong: a line from the guest exceeds %u bytes; "
+					"skipped (%lu so far)",
+					CHAN_MAX_LINE, q->stats.long_lines);
+			q->line_len = 0;
+			q->discarding = !nl;
+		} else if (nl) {
+			if (q->line_len) {
+				memcpy(q->line + q->line_len, buf, seg);
+				chan_line(q, q->line, q->line_len + seg);
+			} else {
+				chan_line(q, buf, seg);
+			}
+			q->line_len = 0;
+		} else {
+			memcpy(q->line + q->line_len, buf, seg);
+			q->line_len += seg;
+		}
+		if (!nl)
+			break;
+		n -= seg + 1;
+		buf += seg + 1;
+	}
 }
 
 /* Takes the reference on @obj.  Returns 0 or -EPROTO. */
@@ -193,6 +401,10 @@ static int read_some(struct mp_qmp *q, long long deadline)
 	}
 	if (n == 0)
 		return qmp_fail(q, -ECONNRESET);
+	if (q->chan) {
+		chan_feed(q, buf, (size_t)n);
+		return 0;
+	}
 
 	while (off < (size_t)n) {
 		struct json_object *obj;
@@ -267,6 +479,8 @@ static int execute_deadline(struct mp_qmp *q, const char *cmd, struct json_objec
 	int r;
 
 	q->err_class[0] = q->err_desc[0] = '\0';
+	json_object_put(q->err_data);
+	q->err_data = NULL;
 	if (ret)
 		*ret = NULL;
 	if (q->dead) {
@@ -296,8 +510,11 @@ static int execute_deadline(struct mp_qmp *q, const char *cmd, struct json_objec
 		r = read_some(q, deadline);
 		if (r == -ETIMEDOUT) {
 			/* The reply may still come: the stream would be out of
-			 * step, so this connection is done. */
-			qmp_fail(q, r);
+			 * step, so this connection is done.  On the channel
+			 * replies must carry their id, so a late one is dropped
+			 * and the connection stays usable. */
+			if (!q->chan)
+				qmp_fail(q, r);
 			goto out;
 		}
 		if (r < 0)
@@ -314,6 +531,9 @@ static int execute_deadline(struct mp_qmp *q, const char *cmd, struct json_objec
 		snprintf(q->err_class, sizeof(q->err_class), "%s",
 			 cls && *cls ? cls : "(no class)");
 		snprintf(q->err_desc, sizeof(q->err_desc), "%s", desc ? desc : "");
+		if (json_object_object_get_ex(err, "data", &v) &&
+		    json_object_is_type(v, json_type_object))
+			q->err_data = json_object_get(v);
 		mp_dbg("qmp: %s failed: %s: %s", cmd, q->err_class, q->err_desc);
 		r = error_to_errno(q->err_class);
 		goto out;
@@ -333,6 +553,66 @@ int mp_qmp_execute(struct mp_qmp *q, const char *cmd, struct json_object *args,
 		   struct json_object **ret)
 {
 	return execute_deadline(q, cmd, args, ret, (long long)mp_now_ms() + q->timeout_ms);
+}
+
+int mp_qmp_execute_timeout(struct mp_qmp *q, const char *cmd, struct json_object *args,
+			   struct json_object **ret, int timeout_ms)
+{
+	return execute_deadline(q, cmd, args, ret,
+				(long long)mp_now_ms() +
+					(timeout_ms > 0 ? timeout_ms : q->timeout_ms));
+}
+
+struct json_object *mp_qmp_get_error_data(const struct mp_qmp *q)
+{
+	return q->err_data;
+}
+
+int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
+{
+	long long deadline = (long long)mp_now_ms() + timeout_ms;
+	struct mp_qmp *q;
+	int r;
+
+	*out = NULL;
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		close(fd);
+		return -ENOMEM;
+	}
+	q->fd = fd;
+	q->chan = true;
+	q->timeout_ms = timeout_ms > 0 ? timeout_ms : MP_QMP_DEFAULT_TIMEOUT_MS;
+	q->tokens_milli = CHAN_EVENT_BURST * 1000ull;
+	q->tokens_ms = mp_now_ms();
+	q->line = malloc(CHAN_MAX_LINE);
+	if (!q->line) {
+		mp_qmp_close(q);
+		return -ENOMEM;
+	}
+	/* events that come before the greeting are kept: only the greeting
+	 * is waited for */
+	while (!q->greeting) {
+		r = read_some(q, deadline);
+		if (r == -ETIMEDOUT)
+			mp_dbg("channel: no greeting within %d ms", timeout_ms);
+		if (r < 0) {
+			mp_qmp_close(q);
+			return r;
+		}
+	}
+	*out = q;
+	return 0;
+}
+
+struct json_object *mp_qmp_get_greeting(const struct mp_qmp *q)
+{
+	return q->greeting;
+}
+
+void mp_qmp_get_stats(const struct mp_qmp *q, struct mp_qmp_stats *st)
+{
+	*st = q->stats;
 }
 
 int mp_qmp_new_fd(int fd, int timeout_ms, struct mp_qmp **out)
@@ -384,15 +664,15 @@ fail:
 	return r;
 }
 
-int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
+/* Connect to unix socket @path by @deadline: an fd, or -errno (logged). */
+static int connect_unix(const char *path, long long deadline, int timeout_ms, const char *what,
+			bool loud)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	long long deadline = (long long)mp_now_ms() + timeout_ms;
 	int fd, r;
 
-	*out = NULL;
 	if (strlen(path) >= sizeof(sa.sun_path)) {
-		mp_err("qmp: %s: socket path too long", path);
+		mp_err("%s: %s: socket path too long", what, path);
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
@@ -412,17 +692,44 @@ int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
 			continue;
 		}
 		if (r == -EAGAIN) {
-			mp_err("qmp: %s: connect: listen queue full for %d ms "
+			mp_err("%s: %s: connect: listen queue full for %d ms "
 			       "(QEMU serves another client)",
-			       path, timeout_ms);
+			       what, path, timeout_ms);
 			r = -ETIMEDOUT;
+		} else if (loud) {
+			mp_err("%s: %s: connect: %s", what, path, strerror(-r));
 		} else {
-			mp_err("qmp: %s: connect: %s", path, strerror(-r));
+			/* the caller says it: e.g. "no proof available: ..." */
+			mp_dbg("%s: %s: connect: %s", what, path, strerror(-r));
 		}
 		close(fd);
 		return r;
 	}
+	return fd;
+}
+
+int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
+{
+	long long deadline = (long long)mp_now_ms() + timeout_ms;
+	int fd;
+
+	*out = NULL;
+	fd = connect_unix(path, deadline, timeout_ms, "qmp", true);
+	if (fd < 0)
+		return fd;
 	return mp_qmp_new_fd(fd, ms_left(deadline) ? ms_left(deadline) : 1, out);
+}
+
+int mp_qmp_connect_channel(const char *path, int timeout_ms, struct mp_qmp **out)
+{
+	long long deadline = (long long)mp_now_ms() + timeout_ms;
+	int fd;
+
+	*out = NULL;
+	fd = connect_unix(path, deadline, timeout_ms, "channel", false);
+	if (fd < 0)
+		return fd;
+	return mp_qmp_new_channel_fd(fd, ms_left(deadline) ? ms_left(deadline) : 1, out);
 }
 
 void mp_qmp_event_drop(struct mp_qmp *q)
@@ -446,6 +753,9 @@ void mp_qmp_close(struct mp_qmp *q)
 	if (q->tok)
 		json_tokener_free(q->tok);
 	json_object_put(q->reply);
+	json_object_put(q->err_data);
+	json_object_put(q->greeting);
+	free(q->line);
 	if (q->fd >= 0)
 		close(q->fd);
 	free(q);
@@ -476,6 +786,10 @@ char *mp_qmp_strerror(const struct mp_qmp *q, int err, char *buf, size_t len)
 {
 	if (q && q->err_class[0] && (err == -EREMOTEIO || err == -ENODEV || err == -EOPNOTSUPP))
 		snprintf(buf, len, "%s: %s", q->err_class, q->err_desc);
+	else if (q && q->chan && err == -ECONNRESET)
+		snprintf(buf, len, "the channel was closed (memplugd or QEMU went away)");
+	else if (q && q->chan && err == -ETIMEDOUT)
+		snprintf(buf, len, "memplugd did not answer in time");
 	else if (err == -ECONNRESET)
 		snprintf(buf, len, "QEMU closed the QMP connection (did it exit?)");
 	else if (err == -ENOTCONN && q && q->dead_err)

@@ -42,6 +42,67 @@ int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out);
 int mp_qmp_new_fd(int fd, int timeout_ms, struct mp_qmp **out);
 
 /**
+ * mp_qmp_connect_channel() - connect to a memplug channel socket (docs/channel.md)
+ * @path: the host end of the guest's org.memplug.0 port (a chardev socket)
+ * @timeout_ms: deadline for connect and the guest's greeting
+ * @out: receives the new connection
+ *
+ * The channel is QMP's framing with a guest at the other end: the greeting
+ * is {"memplug": {...}} (see mp_qmp_get_greeting()), there is no
+ * qmp_capabilities, lines are at most 64 KiB (longer ones are skipped to
+ * their newline), a line that is not a JSON object is logged and skipped,
+ * replies are taken only with the id of the command waiting, the guest's
+ * events pass at most 20 a second (burst 40; the rest are dropped and
+ * counted), and a command that times out leaves the connection usable.
+ * Nothing is logged at error level: the caller says why there is no proof.
+ *
+ * Return: 0, or -errno (-ENOENT no socket, -ECONNREFUSED nobody listening,
+ * -ETIMEDOUT no greeting, -ECONNRESET closed before the greeting).
+ */
+int mp_qmp_connect_channel(const char *path, int timeout_ms, struct mp_qmp **out);
+
+/**
+ * mp_qmp_new_channel_fd() - mp_qmp_connect_channel() on a connected stream
+ * @fd: connected socket; owned by the connection from now on, even on error
+ * @timeout_ms: deadline for the greeting
+ * @out: receives the new connection
+ *
+ * Return: 0 or -errno, as mp_qmp_connect_channel().
+ */
+int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out);
+
+/**
+ * mp_qmp_get_greeting() - the channel's last {"memplug": ...} greeting
+ * @q: channel connection
+ *
+ * The guest sends it again when asked ("hello") or when it restarts; the
+ * newest one is kept.
+ *
+ * Return: the greeting object (borrowed, valid until the next read or
+ * mp_qmp_close()), NULL on a QMP connection.
+ */
+struct json_object *mp_qmp_get_greeting(const struct mp_qmp *q);
+
+/**
+ * struct mp_qmp_stats - what a channel connection refused from its peer
+ * @bad_messages: lines that were not a JSON object (BadMessage)
+ * @long_lines: lines over 64 KiB (LineTooLong)
+ * @events_limited: events dropped by the rate limit
+ * @replies_dropped: replies with no or another id
+ * @unknown_messages: objects of a kind we don't know (ignored)
+ */
+struct mp_qmp_stats {
+	unsigned long bad_messages, long_lines, events_limited, replies_dropped, unknown_messages;
+};
+
+/**
+ * mp_qmp_get_stats() - counters of what the peer sent that was refused
+ * @q: connection
+ * @st: receives the counters
+ */
+void mp_qmp_get_stats(const struct mp_qmp *q, struct mp_qmp_stats *st);
+
+/**
  * mp_qmp_close() - close the connection and free it, with queued events
  * @q: connection, may be NULL
  */
@@ -80,6 +141,27 @@ const char *mp_qmp_get_version(const struct mp_qmp *q);
  */
 int mp_qmp_execute(struct mp_qmp *q, const char *cmd, struct json_object *args,
 		   struct json_object **ret);
+
+/**
+ * mp_qmp_execute_timeout() - mp_qmp_execute() with its own deadline
+ * @q: connection
+ * @cmd: command name
+ * @args: arguments or NULL; consumed
+ * @ret: receives the "return" member, may be NULL
+ * @timeout_ms: deadline for this command (0: the connection's)
+ *
+ * Return: as mp_qmp_execute().
+ */
+int mp_qmp_execute_timeout(struct mp_qmp *q, const char *cmd, struct json_object *args,
+			   struct json_object **ret, int timeout_ms);
+
+/**
+ * mp_qmp_get_error_data() - "data" of the last error reply
+ * @q: connection
+ *
+ * Return: the object (borrowed, valid until the next command), or NULL.
+ */
+struct json_object *mp_qmp_get_error_data(const struct mp_qmp *q);
 
 /**
  * mp_qmp_get_error_class() - class of the last QMP error ("GenericError")

@@ -192,3 +192,68 @@ int mp_virt_numatune_node(const char *dom_xml, int cell)
 		return -1;
 	return attr(p, "nodeset", val, sizeof(val)) == 0 ? single_node(val) : -1;
 }
+
+/* XML's five predefined entities back to their characters, in place. */
+static void xml_unescape(char *s)
+{
+	static const char *const entity[] = { "&amp;", "&lt;", "&gt;", "&apos;", "&quot;" };
+	static const char chars[] = "&<>'\"";
+	char *w = s;
+
+	while (*s) {
+		size_t i;
+
+		for (i = 0; i < MP_ARRAY_SIZE(entity); i++)
+			if (!strncmp(s, entity[i], strlen(entity[i])))
+				break;
+		if (*s == '&' && i < MP_ARRAY_SIZE(entity)) {
+			*w++ = chars[i];
+			s += strlen(entity[i]);
+		} else {
+			*w++ = *s++;
+		}
+	}
+	*w = '\0';
+}
+
+/**
+ * mp_virt_channel_path() - the unix socket of a domain's virtio channel
+ * @dom_xml: live domain XML
+ * @name: the channel's target name ("org.memplug.0")
+ * @path: receives the socket path
+ * @len: size of @path
+ *
+ * libvirt generates the path of <source mode='bind'/> when the domain
+ * starts (under /var/lib/libvirt/qemu/channel/target/) and shows it in the
+ * live XML:
+ * <channel type='unix'><source mode='bind' path='...'/><target
+ * type='virtio' name='org.memplug.0' .../></channel>.
+ *
+ * Return: 0; -ENOENT when there is no such unix channel with a path;
+ * -ENAMETOOLONG.
+ */
+int mp_virt_channel_path(const char *dom_xml, const char *name, char *path, size_t len)
+{
+	const char *p = dom_xml, *end, *t, *src;
+	char val[512];
+
+	while ((p = strstr(p, "<channel type='unix'"))) {
+		end = strstr(p, "</channel>");
+		if (!end)
+			break;
+		t = strstr(p, "<target ");
+		src = strstr(p, "<source ");
+		if (t && t < end && src && src < end && attr(t, "type", val, sizeof(val)) == 0 &&
+		    !strcmp(val, "virtio") && attr(t, "name", val, sizeof(val)) == 0 &&
+		    (xml_unescape(val), !strcmp(val, name)) &&
+		    attr(src, "path", val, sizeof(val)) == 0) {
+			xml_unescape(val);
+			if (strlen(val) >= len)
+				return -ENAMETOOLONG;
+			strcpy(path, val);
+			return 0;
+		}
+		p = end;
+	}
+	return -ENOENT;
+}

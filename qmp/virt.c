@@ -455,6 +455,19 @@ static int virt_set_requested(struct mp_host *h, const struct mp_host_memdev *d,
 	return r;
 }
 
+static int virt_channel_path(struct mp_host *h, char *path, size_t len)
+{
+	struct mp_virt *v = h->be;
+	char *x = live_xml(v);
+	int r;
+
+	if (!x)
+		return -EIO;
+	r = mp_virt_channel_path(x, "org.memplug.0", path, len);
+	free(x);
+	return r;
+}
+
 const struct mp_host_backend_ops mp_virt_ops = {
 	.name = "libvirt",
 	/* libvirt turns the alias into QEMU's id with its "ua-" prefix */
@@ -469,4 +482,5 @@ const struct mp_host_backend_ops mp_virt_ops = {
 	.plug = virt_plug,
 	.unplug = virt_unplug,
 	.set_requested = virt_set_requested,
+	.channel_path = virt_channel_path,
 };

@@ -180,12 +180,42 @@ static void test_ids(void)
 		-ENAMETOOLONG);
 }
 
+/* The live <channel> elements as libvirt formats them (written by hand in
+ * that format: the libvirt test domain has no memplug channel yet): the
+ * guest agent's first, ours with a generated path holding an escaped '&'. */
+static void test_channel_path(void)
+{
+	static const char xml[] =
+		"    <channel type='unix'>\n"
+		"      <source mode='bind' path='/var/lib/libvirt/qemu/channel/target/"
+		"domain-3-vm/org.qemu.guest_agent.0'/>\n"
+		"      <target type='virtio' name='org.qemu.guest_agent.0' state='disconnected'/>\n"
+		"    </channel>\n"
+		"    <channel type='pty'>\n"
+		"      <target type='virtio' name='org.memplug.0'/>\n"
+		"    </channel>\n"
+		"    <channel type='unix'>\n"
+		"      <source mode='bind' path='/run/vm/a&amp;b/org.memplug.0'/>\n"
+		"      <target type='virtio' name='org.memplug.0' state='connected'/>\n"
+		"      <alias name='channel1'/>\n"
+		"    </channel>\n";
+	char path[256];
+
+	CHECK_EQ(mp_virt_channel_path(xml, "org.memplug.0", path, sizeof(path)), 0);
+	CHECK(!strcmp(path, "/run/vm/a&b/org.memplug.0"));
+	CHECK_EQ(mp_virt_channel_path(xml, "org.qemu.guest_agent.0", path, sizeof(path)), 0);
+	CHECK_EQ(mp_virt_channel_path(xml, "org.other.0", path, sizeof(path)), -ENOENT);
+	CHECK_EQ(mp_virt_channel_path(xml, "org.memplug.0", path, 10), -ENAMETOOLONG);
+	CHECK_EQ(mp_virt_channel_path("<domain/>", "org.memplug.0", path, sizeof(path)), -ENOENT);
+}
+
 int main(void)
 {
 	mp_log_set_level(getenv("MP_TEST_DEBUG") ? LOG_DEBUG : LOG_NOTICE);
 	test_escaping();
 	test_host_node();
 	test_numatune();
+	test_channel_path();
 	test_virtio_mem_update();
 	test_ids();
 	return tq_finish("test-virt-xml");
