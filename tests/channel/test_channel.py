@@ -22,7 +22,8 @@ host end of the port's socket as the host would be.
    next good request; a half line left alone is dropped after 30 s.
 7. A kernel-zone DIMM full of slab: prepare-unplug is Refused with the
    kernel's reason, every block back online.
-8. The host disconnects and reconnects: a new greeting.
+8. The host disconnects and reconnects: a new greeting; a memplugd
+   restarted under a connected host greets it.
 """
 import json
 import os
@@ -246,6 +247,14 @@ def test(g):
     st = h.request('status')['return']
     assert st['channel']['connections'] == 2 and st['channel']['events_dropped'] == 0, st
     assert st['channel']['bad_lines'] >= 5 and st['channel']['rate_limited'] >= 1, st['channel']
+    # A memplugd started while a host is connected greets it at once.
+    mpd.stop(g)
+    pid = mpd.start(g)
+    gr3 = h.greeting()
+    assert gr3['protocol'] == 1 and gr3['nodes'], gr3
+    st = h.request('status')['return']
+    assert st['pid'] == pid and st['channel']['connections'] == 1, st['channel']
+    assert {d['device'] for d in st['devices']} == {'boot', key1, key2}, st['devices']
     h.close()
     assert w_gone == 0, w_gone
     log = mpd.log(g)
