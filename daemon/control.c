@@ -369,6 +369,7 @@ struct json_object *mpd_status_json(struct daemon *d)
 	mp_json_add_u64(o, "uevents", d->uevents);
 	if (d->policy_errors)
 		mp_json_add_str(o, "refused_reload", d->policy_errors);
+	mpd_channel_status(d, o);
 	return o;
 }
 

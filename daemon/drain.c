@@ -126,7 +126,12 @@ static void drain_end(struct daemon *d)
 		json_object_object_add(o, "drain", mp_offline_result_to_json(res));
 	else
 		mp_json_add_str(o, "error", strerror(-err));
-	mpd_control_drain_done(d, o);
+	/* The requester answers: the channel's prepare-unplug or the control socket's drain. */
+	if (d->drain.for_channel)
+		mpd_channel_drain_done(d, o);
+	else
+		mpd_control_drain_done(d, o);
+	d->drain.for_channel = false;
 	mp_drain_plan_free(&d->drain.plan);
 	free(d->drain.buf);
 	d->drain.buf = NULL;

@@ -5,8 +5,10 @@
  * One poll() loop over: the kernel's uevent netlink socket (no udevd
  * needed), a signalfd (SIGHUP reload, SIGTERM/SIGINT stop), a settle timer
  * (a DIMM's blocks and links arrive over a few milliseconds), the systemd
- * watchdog timer, and the control socket.  Idle, it sleeps in poll() until
- * the kernel or a client says something; the watchdog is the only timer.
+ * watchdog timer, the control socket and the memplug channel to the host
+ * (channel.c; SIGIO says when a host connects).  Idle, it sleeps in poll()
+ * until the kernel, a client or the host says something; the watchdog is
+ * the only timer.
  *
  * What to do is the engine's business (engine/mp-engine.h): memplugd only
  * tells it when to look; control.c answers memplugctl from its model.
@@ -29,6 +31,7 @@
 #include "config.h"
 #include "log.h"
 #include "memplugd.h"
+#include "mp-channel.h"
 #include "util.h"
 
 #if HAVE_LIBSYSTEMD
@@ -58,6 +61,8 @@ static void usage(FILE *f)
 	      "  -p, --policy-dir DIR   policy drop-in directory, highest priority first;\n"
 	      "                         repeatable (default: memplugctl policy dirs)\n"
 	      "  -s, --socket PATH      control socket (default " MEMPLUG_CONTROL_SOCKET ")\n"
+	      "  -c, --channel NAME     virtio-serial port of the memplug channel to the host\n"
+	      "                         (default " MP_CHAN_PORT_NAME "; '' = none)\n"
 	      "      --state PATH       record of devices onlined by memplugd, kept across\n"
 	      "                         restarts (default " MEMPLUG_STATE_FILE "; '' = none)\n"
 	      "  -t, --check-config     load the policies, print every error or\n"
@@ -121,6 +126,11 @@ static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 	}
 	if (!action || !subsystem)
 		return false;
+	if (!strcmp(subsystem, "virtio-ports")) {
+		/* The channel's port appeared, got its name, or went. */
+		mpd_channel_uevent(d);
+		return false;
+	}
 	if (strcmp(subsystem, "memory") && strcmp(subsystem, "dax") && strcmp(subsystem, "nd") &&
 	    strcmp(subsystem, "virtio"))
 		return false;
@@ -274,7 +284,8 @@ static int detach(int *ready_fd)
 
 static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 {
-	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_DRAIN, P_CONTROL };
+	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_DRAIN, P_CHANNEL };
+	enum { P_CONTROL = P_CHANNEL + MPD_CHANNEL_MAX_FDS };
 	struct pollfd pfd[P_CONTROL + MPD_CONTROL_MAX_FDS];
 	int settle_fd, wd_fd = -1, ready_fd = -1;
 	uint64_t wd_usec = 0, settle_at = 0;
@@ -302,6 +313,17 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 
 	/* Boot-time DIMMs' uevents were sent before anyone listened: scan first. */
 	mp_engine_reconcile(d->engine);
+	/*
+	 * After detach() (the port's SIGIO goes to the pid that opened it,
+	 * F_SETOWN) and after the first scan (a host already connected gets a
+	 * greeting with the node facts in it).
+	 */
+	if (d->channel_name && d->channel_name[0]) {
+		int err = mpd_channel_new(d, d->channel_name);
+
+		if (err)
+			return err;
+	}
 	sd_notify(0, "READY=1");
 	notify_status(d);
 	if (ready_fd >= 0) {
@@ -319,7 +341,7 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		  mp_engine_device_count(d->engine), wd_fd >= 0 ? ", watchdog on" : "");
 
 	for (;;) {
-		int n, nc;
+		int n, nc, nch;
 
 		uint64_t at;
 
@@ -341,6 +363,10 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		pfd[P_WATCHDOG] = (struct pollfd){ .fd = wd_fd, .events = POLLIN };
 		pfd[P_DRAIN] = (struct pollfd){ .fd = d->drain.pid > 0 ? d->drain.fd : -1,
 						.events = POLLIN };
+		/* New outcomes become events; a gap in P_CHANNEL's entries is polled as fd -1. */
+		mpd_channel_sync(d);
+		pfd[P_CHANNEL] = pfd[P_CHANNEL + 1] = (struct pollfd){ .fd = -1 };
+		nch = mpd_channel_fds(d->channel, pfd + P_CHANNEL);
 		nc = mpd_control_fds(d->control, pfd + P_CONTROL, MPD_CONTROL_MAX_FDS);
 		/* Deferred page-flag checks run only when nothing else is waiting. */
 		n = poll(pfd, P_CONTROL + nc, mp_engine_deferred_pending(d->engine) ? 0 : -1);
@@ -358,7 +384,9 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 			struct signalfd_siginfo si;
 
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
-				if (si.ssi_signo == SIGHUP) {
+				if (si.ssi_signo == SIGIO) {
+					mpd_channel_sigio(d);
+				} else if (si.ssi_signo == SIGHUP) {
 					sd_notify(0, "RELOADING=1");
 					mp_notice("SIGHUP: reloading policies");
 					mpd_reload(d, false);
@@ -398,6 +426,8 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		}
 		if (pfd[P_DRAIN].revents)
 			mpd_drain_read(d);
+		if (nch)
+			mpd_channel_handle(d, pfd + P_CHANNEL, nch);
 		if (nc)
 			mpd_control_handle(d, pfd + P_CONTROL, nc);
 	}
@@ -406,6 +436,7 @@ out:
 	mpd_drain_wait(d);
 	mpd_control_free(d->control); /* removes the socket */
 	d->control = NULL;
+	mpd_channel_free(d);
 	close(settle_fd);
 	if (wd_fd >= 0)
 		close(wd_fd);
@@ -416,6 +447,7 @@ out:
 static void daemon_release(struct daemon *d)
 {
 	mpd_control_free(d->control); /* NULL unless main_loop() failed early */
+	mpd_channel_free(d);
 	mp_drain_plan_free(&d->drain.plan);
 	mp_engine_free(d->engine);
 	mp_ctx_free(d->ctx);
@@ -482,6 +514,7 @@ int main(int argc, char **argv)
 		{ "policy-dir", required_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "state", required_argument, NULL, OPT_STATE },
+		{ "channel", required_argument, NULL, 'c' },
 		{ "check-config", no_argument, NULL, 't' },
 		{ "foreground", no_argument, NULL, 'n' },
 		{ "once", no_argument, NULL, '1' },
@@ -494,6 +527,7 @@ int main(int argc, char **argv)
 	};
 	struct daemon d = { .drain.fd = -1,
 			    .socket_path = MEMPLUG_CONTROL_SOCKET,
+			    .channel_name = MP_CHAN_PORT_NAME,
 			    .state_path = MEMPLUG_STATE_FILE };
 	/* On the stack: every early return below would otherwise leak it. */
 	const char *dirs[argc + 1];
@@ -504,7 +538,7 @@ int main(int argc, char **argv)
 	mp_log_set_ident("memplugd");
 	mp_log_set_level(LOG_NOTICE);
 	memset(dirs, 0, sizeof(dirs));
-	while ((c = getopt_long(argc, argv, "r:p:s:tn1vhV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:p:s:c:tn1vhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			d.sysroot = optarg;
@@ -517,6 +551,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_STATE:
 			d.state_path = optarg;
+			break;
+		case 'c':
+			d.channel_name = optarg;
 			break;
 		case 't':
 			check = true;
@@ -608,6 +645,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGHUP);
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGIO); /* the channel's port: a host connected or left */
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);

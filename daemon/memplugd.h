@@ -32,11 +32,14 @@ struct daemon {
 	bool dirty; /* something happened: reconcile */
 	char status[256]; /* last STATUS= sent */
 	struct mpd_control *control; /* the control socket; NULL: none */
+	const char *channel_name; /* virtio-serial port name; "" = no channel */
+	struct mpd_channel *channel; /* the memplug channel (channel.c); NULL: none */
 	/* a drain running in a child process (drain.c); pid 0: none */
 	struct {
 		pid_t pid;
 		int fd; /* its result pipe */
 		struct mp_drain_plan plan;
+		bool for_channel; /* started by the channel's prepare-unplug: it answers */
 		char *buf;
 		size_t len, cap;
 	} drain;
@@ -66,5 +69,23 @@ void mpd_control_handle(struct daemon *d, const struct pollfd *pfd, int n);
 void mpd_control_wake(struct daemon *d);
 /* Answer the client waiting for the drain with @o (taken). */
 void mpd_control_drain_done(struct daemon *d, struct json_object *o);
+
+/* channel.c: the memplug channel (docs/channel.md) */
+struct mpd_channel;
+/* Entries mpd_channel_fds() may fill: the port, the stall timer. */
+#define MPD_CHANNEL_MAX_FDS 2
+int mpd_channel_new(struct daemon *d, const char *name);
+void mpd_channel_free(struct daemon *d);
+int mpd_channel_fds(struct mpd_channel *ch, struct pollfd *pfd);
+void mpd_channel_handle(struct daemon *d, const struct pollfd *pfd, int n);
+/* SIGIO: the port's host connection changed (virtio_console's fasync). */
+void mpd_channel_sigio(struct daemon *d);
+/* A virtio-ports uevent: the port may have appeared, been named or gone. */
+void mpd_channel_uevent(struct daemon *d);
+/* Once per loop turn: send the engine's new outcomes as events. */
+void mpd_channel_sync(struct daemon *d);
+/* Answer the channel's prepare-unplug with the drain's end (@o taken). */
+void mpd_channel_drain_done(struct daemon *d, struct json_object *o);
+void mpd_channel_status(struct daemon *d, struct json_object *o);
 
 #endif

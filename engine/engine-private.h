@@ -55,7 +55,13 @@ struct mp_engine {
 	bool rescan; /* look again now (kmem just added blocks) */
 	struct mp_watch *watch;
 	size_t nr_watch;
+	mp_engine_violation_fn violation_fn;
+	void *violation_priv;
 };
+
+/* Tell the violation hook, if any. */
+void mp_engine_violation(struct mp_engine *e, const char *key, uint64_t block,
+			 const char *evidence);
 
 /* Everything one look at the kernel gives (engine.c). */
 struct mp_engine_scan {

@@ -79,6 +79,18 @@ int mp_engine_new(struct mp_ctx *ctx, const struct mp_engine_config *cfg, struct
 	return 0;
 }
 
+void mp_engine_set_violation_fn(struct mp_engine *e, mp_engine_violation_fn fn, void *priv)
+{
+	e->violation_fn = fn;
+	e->violation_priv = priv;
+}
+
+void mp_engine_violation(struct mp_engine *e, const char *key, uint64_t block, const char *evidence)
+{
+	if (e->violation_fn)
+		e->violation_fn(e->violation_priv, key, block, evidence);
+}
+
 void mp_engine_free(struct mp_engine *e)
 {
 	if (!e)
@@ -412,6 +424,7 @@ static void check_trim(struct mp_engine *e, struct mp_device *r, const struct mp
 		e->violations++;
 		mp_ctx_err(e->ctx, "kernel-rule violation: %s: %s", r->key, c.evidence);
 		snprintf(r->trim_text, sizeof(r->trim_text), "%s", c.evidence);
+		mp_engine_violation(e, r->key, UINT64_MAX, c.evidence);
 	}
 }
 
@@ -517,9 +530,11 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 									      ", verified") :
 						   ", verification failed: ",
 				    bo->check.ok ? "" : bo->check.evidence);
-		if (bo->violation)
+		if (bo->violation) {
 			mp_ctx_err(e->ctx, "kernel-rule violation: memory%llu (%s): %s",
 				   (unsigned long long)bo->id, r->key, bo->why);
+			mp_engine_violation(e, r->key, bo->id, bo->why);
+		}
 		/*
 		 * Keep the model current: `memplugctl list` answers from it, and
 		 * the next rescan may be a long idle time away.
@@ -615,6 +630,7 @@ void mp_engine_run_deferred(struct mp_engine *e)
 			r->violations++;
 		mp_ctx_err(e->ctx, "kernel-rule violation: memory%llu (%s): %s",
 			   (unsigned long long)dp.id, dp.key, c.evidence);
+		mp_engine_violation(e, dp.key, dp.id, c.evidence);
 	} else if (r) {
 		r->pages_verified++;
 		if (r->pages_verified == r->verified)

@@ -280,6 +280,16 @@ void mp_engine_free(struct mp_engine *e);
  * decided by @set.
  */
 void mp_engine_set_policies(struct mp_engine *e, struct mp_policyset *set);
+/*
+ * Called at every kernel-rule violation the engine finds (onlining,
+ * the every-PFN pass, a dax trim): the device key, the block (UINT64_MAX
+ * when the violation is the device's, not a block's) and the evidence.
+ */
+typedef void (*mp_engine_violation_fn)(void *priv, const char *key, uint64_t block,
+				       const char *evidence);
+/** mp_engine_set_violation_fn() - install @fn (NULL: none); memplugd sends VIOLATION events. */
+void mp_engine_set_violation_fn(struct mp_engine *e, mp_engine_violation_fn fn, void *priv);
+
 /** mp_engine_policies() - the set in force, or NULL. */
 const struct mp_policyset *mp_engine_policies(const struct mp_engine *e);
 

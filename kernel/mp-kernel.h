@@ -637,6 +637,33 @@ int mp_kernel_version(const struct mp_ctx *ctx, int *maj, int *min);
  */
 bool mp_kernel_zones_imply_state(int maj, int min);
 
+/* ---- free memory per zone (proc/zoneinfo) ---------------------------------- */
+
+struct mp_zone_free {
+	int node;
+	char zone[16]; /* "DMA", "DMA32", "Normal", "Movable", "Device" */
+	bool kernel; /* DMA, DMA32 or Normal: where a hot-add's memmap comes from */
+	bool known; /* "pages free" was read */
+	uint64_t free; /* bytes */
+};
+
+/**
+ * mp_zoneinfo_parse() - the zones of a zoneinfo text
+ * @text: contents of proc/zoneinfo
+ * @out: malloc'ed array (NULL when there are none)
+ * @nr: entries
+ *
+ * Return: 0, -EINVAL when zone headers carry no "pages free", -ENOMEM.
+ */
+int mp_zoneinfo_parse(const char *text, struct mp_zone_free **out, size_t *nr);
+/** mp_zoneinfo_read() - mp_zoneinfo_parse() of the context's proc/zoneinfo; 0 or -errno. */
+int mp_zoneinfo_read(const struct mp_ctx *ctx, struct mp_zone_free **out, size_t *nr);
+/**
+ * mp_zoneinfo_kernel_free() - free bytes in @node's kernel zones (DMA, DMA32, Normal)
+ * Return: bytes, or -ENOENT when the node has no kernel zone.
+ */
+int64_t mp_zoneinfo_kernel_free(const struct mp_zone_free *z, size_t nr, int node);
+
 /* ---- snapshots (fixtures, bug reports) ------------------------------------ */
 
 /**

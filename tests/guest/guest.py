@@ -195,13 +195,16 @@ class Guest:
     cmdline    extra kernel command line (str or list)
     online     memhp_default_state (default 'offline'; None leaves it out)
     qemu_args  extra QEMU arguments (list), e.g. a virtio-mem device
+    channel    the memplug channel: a virtio-serial port org.memplug.0 whose
+               host end is a unix socket (server, no wait) at .channel_path;
+               the test connects to it as the host would
     name       work dir name (default: the test script's name)
     workdir    explicit work dir (default BUILDDIR/e2e-work/<name>), wiped at start
     """
 
     def __init__(self, mem='1G', slots=8, maxmem='16G', numa=None, nvdimm=False,
                  nvdimms=(), cmdline='', online='offline', qemu_args=(), smp=2,
-                 name=None, workdir=None, builddir=None, boot_timeout=40,
+                 channel=False, name=None, workdir=None, builddir=None, boot_timeout=40,
                  boot_retries=1, verbose=True):
         self.builddir = builddir or build_dir()
         self.name = name or os.path.splitext(os.path.basename(sys.argv[0] or 'guest'))[0]
@@ -215,6 +218,8 @@ class Guest:
         self.online = online
         self.qemu_args = list(qemu_args)
         self.smp = smp
+        self.channel = channel
+        self.channel_path = None   # the memplug channel's socket, with channel=True
         self.boot_timeout, self.boot_retries = boot_timeout, boot_retries
         self.verbose = verbose
         self.proc = None
@@ -263,6 +268,10 @@ class Guest:
              '-chardev', 'socket,id=chan,path=%s,server=on,wait=off' % self._chan_path,
              '-serial', 'chardev:chan',
              '-qmp', 'unix:%s,server=on,wait=off' % self._qmp_path]
+        if self.channel_path:
+            a += ['-device', 'virtio-serial',
+                  '-chardev', 'socket,id=mpch,path=%s,server=on,wait=off' % self.channel_path,
+                  '-device', 'virtserialport,chardev=mpch,name=org.memplug.0']
         if self.numa:
             withmem = [i for i, s in enumerate(self.numa) if s]
             cpus = {i: [] for i in range(len(self.numa))}
@@ -296,6 +305,8 @@ class Guest:
         self._sockdir = tempfile.mkdtemp(prefix='memplug-guest-')
         self._chan_path = os.path.join(self._sockdir, 'chan.sock')
         self._qmp_path = os.path.join(self._sockdir, 'qmp.sock')
+        if self.channel:
+            self.channel_path = os.path.join(self._sockdir, 'mpch.sock')
         self._install_sigterm()
         atexit.register(self.stop)   # for callers that don't use "with"
         for attempt in range(self.boot_retries + 1):
@@ -326,8 +337,8 @@ class Guest:
                 pass   # not the main thread
 
     def _boot(self, vmlinux, initrd):
-        for p in (self._chan_path, self._qmp_path):
-            if os.path.exists(p):
+        for p in (self._chan_path, self._qmp_path, self.channel_path):
+            if p and os.path.exists(p):
                 os.unlink(p)
         argv = self._qemu_argv(vmlinux, initrd)
         with open(os.path.join(self.workdir, 'qemu.cmdline'), 'w') as f:
