@@ -206,7 +206,7 @@ static void channel_open(struct daemon *d)
  * @name: port name (org.memplug.0)
  *
  * The port may not exist yet (virtio_console not loaded, no such port):
- * mpd_channel_uevent() opens it when it appears.
+ * mpd_channel_poke() (on its virtio-ports uevent) opens it when it appears.
  *
  * Return: 0 or -errno.
  */
@@ -256,17 +256,7 @@ void mpd_channel_free(struct daemon *d)
 	d->channel = NULL;
 }
 
-void mpd_channel_sigio(struct daemon *d)
-{
-	if (!d->channel)
-		return;
-	if (d->channel->fd < 0)
-		channel_open(d);
-	else
-		channel_check(d);
-}
-
-void mpd_channel_uevent(struct daemon *d)
+void mpd_channel_poke(struct daemon *d)
 {
 	if (!d->channel)
 		return;

@@ -128,7 +128,7 @@ static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 		return false;
 	if (!strcmp(subsystem, "virtio-ports")) {
 		/* The channel's port appeared, got its name, or went. */
-		mpd_channel_uevent(d);
+		mpd_channel_poke(d);
 		return false;
 	}
 	if (strcmp(subsystem, "memory") && strcmp(subsystem, "dax") && strcmp(subsystem, "nd") &&
@@ -385,7 +385,7 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 
 			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 				if (si.ssi_signo == SIGIO) {
-					mpd_channel_sigio(d);
+					mpd_channel_poke(d);
 				} else if (si.ssi_signo == SIGHUP) {
 					sd_notify(0, "RELOADING=1");
 					mp_notice("SIGHUP: reloading policies");

@@ -78,10 +78,12 @@ int mpd_channel_new(struct daemon *d, const char *name);
 void mpd_channel_free(struct daemon *d);
 int mpd_channel_fds(struct mpd_channel *ch, struct pollfd *pfd);
 void mpd_channel_handle(struct daemon *d, const struct pollfd *pfd, int n);
-/* SIGIO: the port's host connection changed (virtio_console's fasync). */
-void mpd_channel_sigio(struct daemon *d);
-/* A virtio-ports uevent: the port may have appeared, been named or gone. */
-void mpd_channel_uevent(struct daemon *d);
+/*
+ * Look at the port again: after SIGIO (its host connection changed:
+ * virtio_console's fasync) or a virtio-ports uevent (it may have appeared,
+ * been named or gone).
+ */
+void mpd_channel_poke(struct daemon *d);
 /* Once per loop turn: send the engine's new outcomes as events. */
 void mpd_channel_sync(struct daemon *d);
 /* Answer the channel's prepare-unplug with the drain's end (@o taken). */

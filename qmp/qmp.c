@@ -568,6 +568,20 @@ struct json_object *mp_qmp_get_error_data(const struct mp_qmp *q)
 	return q->err_data;
 }
 
+/* A client on @fd (taken: closed on failure). */
+static struct mp_qmp *qmp_alloc(int fd, int timeout_ms)
+{
+	struct mp_qmp *q = calloc(1, sizeof(*q));
+
+	if (!q) {
+		close(fd);
+		return NULL;
+	}
+	q->fd = fd;
+	q->timeout_ms = timeout_ms > 0 ? timeout_ms : MP_QMP_DEFAULT_TIMEOUT_MS;
+	return q;
+}
+
 int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
 {
 	long long deadline = (long long)mp_now_ms() + timeout_ms;
@@ -575,14 +589,10 @@ int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
 	int r;
 
 	*out = NULL;
-	q = calloc(1, sizeof(*q));
-	if (!q) {
-		close(fd);
+	q = qmp_alloc(fd, timeout_ms);
+	if (!q)
 		return -ENOMEM;
-	}
-	q->fd = fd;
 	q->chan = true;
-	q->timeout_ms = timeout_ms > 0 ? timeout_ms : MP_QMP_DEFAULT_TIMEOUT_MS;
 	q->tokens_milli = CHAN_EVENT_BURST * 1000ull;
 	q->tokens_ms = mp_now_ms();
 	q->line = malloc(CHAN_MAX_LINE);
@@ -622,13 +632,9 @@ int mp_qmp_new_fd(int fd, int timeout_ms, struct mp_qmp **out)
 	int r;
 
 	*out = NULL;
-	q = calloc(1, sizeof(*q));
-	if (!q) {
-		close(fd);
+	q = qmp_alloc(fd, timeout_ms);
+	if (!q)
 		return -ENOMEM;
-	}
-	q->fd = fd;
-	q->timeout_ms = timeout_ms > 0 ? timeout_ms : MP_QMP_DEFAULT_TIMEOUT_MS;
 	q->tok = json_tokener_new_ex(64);
 	if (!q->tok) {
 		mp_qmp_close(q);
