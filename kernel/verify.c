@@ -58,12 +58,17 @@ static void judge_kpf(struct mp_block_check *c, const char *what)
 			(unsigned long long)(c->kpf.nopage + c->kpf.eof),
 			(unsigned long long)c->kpf.pfns, what, (unsigned long long)c->kpf.nopage,
 			(unsigned long long)c->kpf.eof);
-	/* §6 (6.1): onlining clears PG_reserved except the self-hosted memmap. */
-	if (c->kpf.reserved > c->kpf.memmap_self)
+	/*
+	 * §6: onlining hands every page to the buddy except the self-hosted
+	 * memmap, which reads RESERVED|OWNER_PRIVATE before 6.11 and
+	 * OWNER_PRIVATE alone from 6.11 (kpageflags.c counts it by the
+	 * release's rule): any other PG_reserved page is a violation.
+	 */
+	if (c->kpf.reserved_other)
 		add_evidence(
 			c, true,
 			"%llu %sPG_reserved pages beyond %llu memmap_on_memory pages after onlining (§6)",
-			(unsigned long long)(c->kpf.reserved - c->kpf.memmap_self), what,
+			(unsigned long long)c->kpf.reserved_other, what,
 			(unsigned long long)c->kpf.memmap_self);
 	if (!strcmp(c->zone, "Movable") && (c->kpf.slab || c->kpf.pgtable))
 		add_evidence(
@@ -86,6 +91,19 @@ int mp_block_verify_pages(const struct mp_ctx *ctx, const struct mp_geometry *ge
 	if (err)
 		return err;
 	judge_kpf(c, "");
+	/*
+	 * A block self-hosts its whole memmap or none of it
+	 * (mhp_init_memmap_on_memory() marks all of altmap->free, one
+	 * block's worth: memory_block_memmap_on_memory_pages()).  Any other
+	 * count means the release's rule for what those pages read is wrong.
+	 */
+	if (c->kpf.memmap_self && c->kpf.memmap_self != mp_kernel_memmap_pages(geo->block_size))
+		add_evidence(
+			c, true,
+			"%llu self-hosted memmap pages, expected 0 or %llu for a %llu MiB block (§6)",
+			(unsigned long long)c->kpf.memmap_self,
+			(unsigned long long)mp_kernel_memmap_pages(geo->block_size),
+			(unsigned long long)(geo->block_size >> 20));
 	return 0;
 }
 
@@ -145,6 +163,7 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 			c->kpf.nopage += one.nopage;
 			c->kpf.reserved += one.reserved;
 			c->kpf.memmap_self += one.memmap_self;
+			c->kpf.reserved_other += one.reserved_other;
 			c->kpf.buddy += one.buddy;
 			c->kpf.slab += one.slab;
 			c->kpf.pgtable += one.pgtable;
