@@ -131,6 +131,20 @@ void mp_kernel_rules_for(int maj, int min, struct mp_kernel_rules *r)
 						"6.1-6.5");
 }
 
+int mp_kernel_memmap_expected(const struct mp_kernel_rules *r, const char *param,
+			      uint64_t range_bytes, uint64_t block_size)
+{
+	if (!r->known || !param || !param[0])
+		return -1;
+	/* param_get_bool() prints Y/N; 6.6+ get_memmap_mode() also "force". */
+	if (!strcmp(param, "N") || !strcmp(param, "n") || !strcmp(param, "0"))
+		return 0;
+	if (r->memmap_per_block)
+		return 1;
+	/* 6.1 mhp_supports_memmap_on_memory(): size == memory_block_size_bytes(). */
+	return range_bytes == block_size;
+}
+
 uint64_t mp_kernel_memmap_pages(uint64_t block_size)
 {
 	/* sizeof(struct page) on x86_64 (include/linux/mm_types.h). */

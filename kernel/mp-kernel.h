@@ -659,6 +659,22 @@ struct mp_kernel_rules {
 void mp_kernel_rules_for(int maj, int min, struct mp_kernel_rules *r);
 
 /**
+ * mp_kernel_memmap_expected() - does a block of a hot-added DIMM self-host its memmap?
+ * @r: the release's rules
+ * @param: memory_hotplug.memmap_on_memory as read ("Y", "N", "force"; "" unknown)
+ * @range_bytes: size of the DIMM's range (its one "System RAM" resource: ACPI
+ *               adds each DIMM as one range, acpi_memory_enable_device())
+ * @block_size: memory block size
+ *
+ * ACPI DIMMs ask for MHP_MEMMAP_ON_MEMORY whenever the parameter is on;
+ * 6.1 grants it only to a one-block add, 6.6+ to every block of any add
+ * (features.c).  Not for kmem (6.8+ opt-in per dax device) or virtio-mem.
+ * Return: 1 yes, 0 no, -1 unknown (release or parameter unknown).
+ */
+int mp_kernel_memmap_expected(const struct mp_kernel_rules *r, const char *param,
+			      uint64_t range_bytes, uint64_t block_size);
+
+/**
  * mp_kernel_memmap_pages() - pages of self-hosted memmap in one block
  * @block_size: bytes
  *

@@ -76,6 +76,47 @@ static void judge_kpf(struct mp_block_check *c, const char *what)
 			(unsigned long long)c->kpf.slab, (unsigned long long)c->kpf.pgtable, what);
 }
 
+/*
+ * §6 with the version rules: a block of an ACPI DIMM (it has a
+ * firmware_node) self-hosts its memmap exactly when
+ * mp_kernel_memmap_expected() says so, and then its first PFN (the first
+ * sample) is a memmap page; otherwise no sample is.  This is what finds a
+ * kpageflags reading that counts a release's memmap pages as something else.
+ */
+static void judge_memmap_rule(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+			      const struct mp_iomem *io, uint64_t id, struct mp_block_check *c)
+{
+	uint64_t start = mp_block_to_addr(geo, id), bytes;
+	const struct mp_iomem_res *r;
+	struct mp_kernel_rules kr;
+	char path[PATH_MAX], param[16] = "";
+	int maj, min, want;
+
+	if (mp_ctx_path(ctx, path, sizeof(path),
+			"sys/devices/system/memory/memory%llu/firmware_node",
+			(unsigned long long)id) ||
+	    access(path, F_OK))
+		return;
+	if (mp_ctx_path(ctx, path, sizeof(path),
+			"sys/module/memory_hotplug/parameters/memmap_on_memory") ||
+	    mp_read_attr(AT_FDCWD, path, param, sizeof(param)) < 0)
+		return;
+	r = mp_iomem_find(io, start);
+	if (!r || !mp_iomem_is_sysram(r))
+		return;
+	bytes = r->end - r->start + 1;
+	mp_kernel_version(ctx, &maj, &min);
+	mp_kernel_rules_for(maj, min, &kr);
+	want = mp_kernel_memmap_expected(&kr, param, bytes, geo->block_size);
+	if (want < 0 || (want == 1) == (c->kpf.memmap_self > 0))
+		return;
+	add_evidence(
+		c, true,
+		"memmap_on_memory=%s and a %llu MiB DIMM on %s: the memmap should %sbe self-hosted, but %llu sampled PFNs are memmap pages (§6)",
+		param, (unsigned long long)(bytes >> 20), kr.name, want ? "" : "not ",
+		(unsigned long long)c->kpf.memmap_self);
+}
+
 int mp_block_verify_pages(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 			  struct mp_kpageflags *kpf, uint64_t id, struct mp_block_check *c)
 {
@@ -169,10 +210,13 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 			c->kpf.pgtable += one.pgtable;
 			c->kpf.offline += one.offline;
 		}
-		if (err)
+		if (err) {
 			add_evidence(c, false, "kpageflags unreadable: %s", strerror(-err));
-		else
+		} else {
 			judge_kpf(c, "sampled ");
+			if (io)
+				judge_memmap_rule(ctx, geo, io, id, c);
+		}
 	}
 	if (io) {
 		c->sysram_bytes = mp_iomem_sysram_bytes(io, start, start + geo->block_size - 1);

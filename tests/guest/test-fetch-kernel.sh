@@ -59,7 +59,7 @@ check() {
 
 # As the kernel's scripts/Makefile.lib compresses (cmd_xzkern: xz_wrap.sh,
 # crc32; cmd_zstd22; cmd_gzip; cmd_lz4: legacy format -l; cmd_bzip2; cmd_lzma).
-for c in "xz:xz -c --check=crc32" "zstd:zstd -qc -19" "gzip:gzip -9c" "lz4:lz4 -qc -l" \
+for c in "xz:xz -c --check=crc32" "zstd:zstd -qc" "gzip:gzip -9c" "lz4:lz4 -qc -l" \
 	"bzip2:bzip2 -c" "lzma:xz -c --format=lzma"; do
 	fmt=${c%%:*} cmd=${c#*:}
 	command -v "${cmd%% *}" >/dev/null || { echo "skip: $fmt (${cmd%% *} not installed)"; continue; }
