@@ -359,11 +359,22 @@ class Guest:
             except GuestError as e:
                 # Only a kernel that died before /init was ready is retried:
                 # anything else (bad QEMU arguments, ...) fails at once.
+                # QEMU closes the channel a moment before it exits.
+                died = False
+                if self.proc is not None:
+                    try:
+                        self.proc.wait(5)
+                        died = True
+                    except subprocess.TimeoutExpired:
+                        pass
                 log = self.console_tail()
-                died = self.proc is not None and self.proc.poll() is not None
-                if not died or 'Kernel panic' not in log or attempt == self.boot_retries:
+                if not died or 'Kernel panic' not in log:
                     self.stop()
                     raise
+                if attempt == self.boot_retries:
+                    self.stop()
+                    raise GuestError('%s: the kernel died during boot\n--- console ---\n%s'
+                                     % (e, log)) from e
                 self._kill()
                 panic = [ln for ln in log.splitlines() if 'Oops' in ln or 'Kernel panic' in ln]
                 _log('kernel died during boot (%s), retrying' % (panic[0].strip() if panic else e))
