@@ -461,9 +461,10 @@ int mp_cmd_kernel(int argc, char **argv)
 	struct mp_feature *f = NULL;
 	struct mp_ctx *ctx;
 	char rel[64] = "unknown";
+	struct mp_kernel_rules kr;
 	bool json = false;
+	int opt, maj, min;
 	size_t n;
-	int opt;
 
 	while ((opt = mp_cli_getopt(argc, argv, "Jh", opts, kernel_usage)) != -1) {
 		if (opt == 'J')
@@ -474,6 +475,8 @@ int mp_cmd_kernel(int argc, char **argv)
 	if (mp_cli_ctx(&ctx))
 		return MP_EXIT_FAIL;
 	mp_kernel_release(ctx, rel, sizeof(rel));
+	mp_kernel_version(ctx, &maj, &min);
+	mp_kernel_rules_for(maj, min, &kr);
 	if (mp_kernel_features(ctx, &f, &n)) {
 		mp_ctx_free(ctx);
 		return MP_EXIT_FAIL;
@@ -481,7 +484,20 @@ int mp_cmd_kernel(int argc, char **argv)
 	if (json) {
 		struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
 
+		struct json_object *jr = json_object_new_object();
+
 		add(root, "release", json_object_new_string(rel));
+		/* The version rules kpageflags counting and verification apply. */
+		add(jr, "name", json_object_new_string(kr.name));
+		add(jr, "known", json_object_new_boolean(kr.known));
+		add(jr, "memmap_owner_private_only",
+		    json_object_new_boolean(kr.memmap_owner_private_only));
+		add(jr, "hotplug_memmap_offline",
+		    json_object_new_boolean(kr.hotplug_memmap_offline));
+		add(jr, "memmap_per_block", json_object_new_boolean(kr.memmap_per_block));
+		add(jr, "memmap_force", json_object_new_boolean(kr.memmap_force));
+		add(jr, "dax_memmap_on_memory", json_object_new_boolean(kr.dax_memmap_on_memory));
+		add(root, "rules", jr);
 		for (size_t i = 0; i < n; i++) {
 			struct json_object *o = json_object_new_object();
 
@@ -498,6 +514,17 @@ int mp_cmd_kernel(int argc, char **argv)
 		json_object_put(root);
 	} else {
 		printf("kernel release: %s\n", rel);
+		printf("version rules: %s: self-hosted memmap reads %s; memmap_on_memory %s; hot-added memmap starts %s\n",
+		       kr.name,
+		       !kr.known		    ? "either form" :
+		       kr.memmap_owner_private_only ? "OWNER_PRIVATE alone" :
+						      "RESERVED|OWNER_PRIVATE",
+		       !kr.known	   ? "per block or one-block adds only" :
+		       kr.memmap_per_block ? "in every block of an add" :
+					     "for one-block adds only",
+		       !kr.known		 ? "either way" :
+		       kr.hotplug_memmap_offline ? "PageOffline" :
+						   "PG_reserved");
 		for (size_t i = 0; i < n; i++)
 			printf("%-22s %-7s %s [%s]\n", f[i].key, names[f[i].state], f[i].what,
 			       f[i].evidence);

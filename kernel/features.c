@@ -74,6 +74,85 @@ bool mp_kernel_zones_imply_state(int maj, int min)
 	return maj > 4 || (maj == 4 && min >= 14);
 }
 
+static bool at_least(int maj, int min, int want_maj, int want_min)
+{
+	return maj > want_maj || (maj == want_maj && min >= want_min);
+}
+
+/*
+ * Read from the 6.1 and 6.12 sources (mm/memory_hotplug.c, mm/mm_init.c,
+ * drivers/dax/kmem.c, drivers/dax/bus.c, fs/proc/page.c), and checked in
+ * 6.1.0-57 and 6.12.95 guests (tests/fixtures/SCENARIO-6.12 and dimm-memmap-*):
+ *
+ * - memmap_owner_private_only, hotplug_memmap_offline (6.11, "mm/memory_hotplug:
+ *   initialize memmap of !ZONE_DEVICE with PageOffline() instead of
+ *   PageReserved()"): memmap_init_range() (mm/mm_init.c) used to mark every
+ *   hot-added page PG_reserved, and mhp_init_memmap_on_memory() left the
+ *   self-hosted vmemmap pages so, with SetPageVmemmapSelfHosted()
+ *   (PG_owner_priv_1, KPF_OWNER_PRIVATE): 0x2100000000 in kpageflags.  From
+ *   6.11 memmap_init_range() sets PageOffline instead (__SetPageOffline() for
+ *   MEMINIT_HOTPLUG outside ZONE_DEVICE), and mhp_init_memmap_on_memory()
+ *   does __ClearPageOffline() before SetPageVmemmapSelfHosted(): the pages
+ *   read 0x2000000000, bit 37 alone.  ZONE_DEVICE pages stay PG_reserved
+ *   on both (__init_zone_device_page()), behind NOPAGE in kpageflags
+ *   (kpageflags_read() asks pfn_to_online_page(), NULL for ZONE_DEVICE).
+ * - memmap_per_block (6.6, 6b8f0798b85a "mm/memory_hotplug: split
+ *   memmap_on_memory requests across memblocks"): 6.1's add_memory_resource()
+ *   self-hosts only when mhp_supports_memmap_on_memory(size) holds, which
+ *   needs size == memory_block_size_bytes(): a 1 GiB DIMM (one ACPI range,
+ *   eight blocks) gets none, a 128 MiB one gets it.  6.6+ calls
+ *   create_altmaps_and_memory_blocks(), one altmap per block: every block
+ *   of the DIMM self-hosts.
+ * - memmap_force (6.6): set_memmap_mode()/get_memmap_mode() make the module
+ *   parameter Y, N or "force" (6.1: a plain bool, Y/N).
+ * - dax_memmap_on_memory (6.8): dev_dax_kmem_probe() (drivers/dax/kmem.c)
+ *   adds MHP_MEMMAP_ON_MEMORY when daxX.Y/memmap_on_memory (drivers/dax/bus.c)
+ *   is set; 6.1's kmem never self-hosts.
+ */
+void mp_kernel_rules_for(int maj, int min, struct mp_kernel_rules *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->maj = maj;
+	r->min = min;
+	if (maj < 0 || min < 0) {
+		r->maj = r->min = -1;
+		snprintf(r->name, sizeof(r->name), "unknown release (both forms accepted)");
+		return;
+	}
+	r->known = true;
+	r->memmap_owner_private_only = at_least(maj, min, 6, 11);
+	r->hotplug_memmap_offline = r->memmap_owner_private_only;
+	r->memmap_per_block = at_least(maj, min, 6, 6);
+	r->memmap_force = r->memmap_per_block;
+	r->dax_memmap_on_memory = at_least(maj, min, 6, 8);
+	snprintf(r->name, sizeof(r->name), "%d.%d (%s rules)", maj, min,
+		 r->memmap_owner_private_only ? "6.11+" :
+		 r->memmap_per_block	      ? "6.6-6.10" :
+						"6.1-6.5");
+}
+
+int mp_kernel_memmap_expected(const struct mp_kernel_rules *r, const char *param,
+			      uint64_t range_bytes, uint64_t block_size)
+{
+	if (!r->known || !param || !param[0])
+		return -1;
+	/* param_get_bool() prints Y/N; 6.6+ get_memmap_mode() also "force". */
+	if (!strcmp(param, "N") || !strcmp(param, "n") || !strcmp(param, "0"))
+		return 0;
+	if (r->memmap_per_block)
+		return 1;
+	/* 6.1 mhp_supports_memmap_on_memory(): size == memory_block_size_bytes(). */
+	return range_bytes == block_size;
+}
+
+uint64_t mp_kernel_memmap_pages(uint64_t block_size)
+{
+	/* sizeof(struct page) on x86_64 (include/linux/mm_types.h). */
+	const uint64_t page_struct = 64;
+
+	return (block_size / MP_PAGE_SIZE * page_struct + MP_PAGE_SIZE - 1) / MP_PAGE_SIZE;
+}
+
 static int path_exists(const struct mp_ctx *ctx, const char *rel)
 {
 	char path[PATH_MAX];
@@ -119,11 +198,12 @@ static enum mp_feature_state since(int have_maj, int have_min, int maj, int min)
 	return have_min >= min ? MP_FEAT_YES : MP_FEAT_NO;
 }
 
-#define NR_FEATURES 16
+#define NR_FEATURES 20
 
 int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t *nr)
 {
 	struct mp_feature *f;
+	struct mp_kernel_rules kr;
 	char rel[64] = "", buf[64];
 	int maj = -1, min = -1, i = 0;
 	size_t n = 0;
@@ -133,6 +213,7 @@ int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t
 		return -ENOMEM;
 	if (mp_kernel_release(ctx, rel, sizeof(rel)) || sscanf(rel, "%d.%d", &maj, &min) != 2)
 		maj = min = -1;
+	mp_kernel_rules_for(maj, min, &kr);
 #define REL (rel[0] ? rel : "unknown release")
 
 	if (path_exists(ctx, "sys/devices/system/memory/block_size_bytes"))
@@ -165,7 +246,10 @@ int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t
 		set(&f[i++], "memmap_on_memory",
 		    "memmap_on_memory (vmemmap inside hot-added memory)",
 		    (!strcmp(buf, "N") || !strcmp(buf, "0")) ? MP_FEAT_NO : MP_FEAT_YES,
-		    "memmap_on_memory=%s", buf);
+		    "memmap_on_memory=%s%s", buf,
+		    !strcmp(buf, "force") ?
+			    " (6.6+: self-hosts even where pageblocks waste pages)" :
+			    "");
 	else
 		set(&f[i++], "memmap_on_memory",
 		    "memmap_on_memory (vmemmap inside hot-added memory)", MP_FEAT_NO,
@@ -221,6 +305,19 @@ int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t
 	set(&f[i++], "hotplug_memmap_offline",
 	    "hot-added memmap starts PageOffline (else PG_reserved until online)",
 	    since(maj, min, 6, 11), "%s vs 6.11 (by release)", REL);
+	/* The version rules kpageflags counting and the verifier apply. */
+	set(&f[i++], "memmap_owner_private",
+	    "self-hosted memmap pages read OWNER_PRIVATE alone (else RESERVED|OWNER_PRIVATE)",
+	    since(maj, min, 6, 11), "%s vs 6.11 (by release; %s)", REL,
+	    kr.known ? (kr.memmap_owner_private_only ? "counts 0x2000000000 as memmap" :
+						       "counts 0x2100000000 as memmap") :
+		       "counts both as memmap");
+	set(&f[i++], "memmap_per_block",
+	    "memmap_on_memory in every block of a multi-block add (else one-block adds only)",
+	    since(maj, min, 6, 6), "%s vs 6.6 (by release)", REL);
+	set(&f[i++], "dax_memmap_on_memory",
+	    "kmem can self-host the memmap (daxX.Y/memmap_on_memory)", since(maj, min, 6, 8),
+	    "%s vs 6.8 (by release)", REL);
 #undef REL
 	n = (size_t)i;
 	*out = f;

@@ -24,6 +24,7 @@
 
 struct mp_kpageflags {
 	const struct mp_ctx *ctx; /* for messages */
+	struct mp_kernel_rules rules; /* of the root's release, read at open */
 	int fd;
 	char path[PATH_MAX];
 	uint64_t *buf;
@@ -38,6 +39,13 @@ int mp_kpageflags_open(const struct mp_ctx *ctx, struct mp_kpageflags **out)
 	if (!kpf)
 		return -ENOMEM;
 	kpf->ctx = ctx;
+	{
+		int maj, min;
+
+		/* No release (a dump without proc/sys): both memmap forms count. */
+		mp_kernel_version(ctx, &maj, &min);
+		mp_kernel_rules_for(maj, min, &kpf->rules);
+	}
 	err = mp_ctx_path(ctx, kpf->path, sizeof(kpf->path), "proc/kpageflags");
 	if (err)
 		goto out_free;
@@ -74,17 +82,43 @@ void mp_kpageflags_close(struct mp_kpageflags *kpf)
 	free(kpf);
 }
 
-static void count_one(uint64_t f, struct mp_kpf_counts *c)
+/*
+ * Is @f one of memmap_on_memory's self-hosted vmemmap pages?  The page is
+ * SetPageVmemmapSelfHosted() (PG_owner_priv_1: KPF_OWNER_PRIVATE) in
+ * mhp_init_memmap_on_memory() (mm/memory_hotplug.c) on every release; what
+ * else it reads moved in 6.11 (features.c, mp_kernel_rules_for()):
+ * - before 6.11 it keeps the PG_reserved that memmap_init_range() gave all
+ *   hot-added pages: RESERVED|OWNER_PRIVATE (0x2100000000 in a 6.1 guest);
+ * - from 6.11 memmap_init_range() sets PageOffline instead and
+ *   mhp_init_memmap_on_memory() clears it: OWNER_PRIVATE alone
+ *   (0x2000000000 in a 6.12 guest).  PG_owner_priv_1 has other owners
+ *   (PG_checked of page-cache folios, Xen's PG_pinned), but those pages
+ *   carry UAPI bits (LRU, UPTODATE, ...) too: only a page with no UAPI bit
+ *   and no RESERVED is taken for memmap.
+ */
+static bool is_memmap_self(const struct mp_kernel_rules *r, uint64_t f)
 {
-	const uint64_t self = (1ULL << MP_KPF_RESERVED) | (1ULL << MP_KPF_OWNER_PRIVATE);
+	const uint64_t owner = 1ULL << MP_KPF_OWNER_PRIVATE, res = 1ULL << MP_KPF_RESERVED;
+	bool old_form = (f & (owner | res)) == (owner | res);
+	bool new_form = (f & owner) && !(f & res) && !(f & 0xffffffffULL);
+
+	if (!r->known)
+		return old_form || new_form;
+	return r->memmap_owner_private_only ? new_form : old_form;
+}
+
+static void count_one(const struct mp_kernel_rules *r, uint64_t f, struct mp_kpf_counts *c)
+{
+	bool self = is_memmap_self(r, f);
 
 	if (f & (1ULL << MP_KPF_NOPAGE))
 		c->nopage++;
+	if (self)
+		c->memmap_self++;
 	if (f & (1ULL << MP_KPF_RESERVED)) {
 		c->reserved++;
-		/* memmap_on_memory's self-hosted vmemmap pages (§6): RESERVED|OWNER_PRIVATE */
-		if ((f & self) == self)
-			c->memmap_self++;
+		if (!self)
+			c->reserved_other++;
 	}
 	if (f & (1ULL << MP_KPF_BUDDY))
 		c->buddy++;
@@ -105,7 +139,7 @@ static void count_one(uint64_t f, struct mp_kpf_counts *c)
 	 */
 	if (!(f & ((1ULL << MP_KPF_NOPAGE) | (1ULL << MP_KPF_BUDDY) | (1ULL << MP_KPF_LRU) |
 		   (1ULL << MP_KPF_THP) | (1ULL << MP_KPF_HUGE))) &&
-	    (f & self) != self)
+	    !self)
 		c->unmovable++;
 }
 
@@ -140,7 +174,7 @@ int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
 			return -EIO;
 		}
 		for (ssize_t i = 0; i < n / 8; i++)
-			count_one(kpf->buf[i], c);
+			count_one(&kpf->rules, kpf->buf[i], c);
 		done += (uint64_t)n / 8;
 	}
 	return 0;

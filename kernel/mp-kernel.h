@@ -470,8 +470,19 @@ struct mp_kpf_counts {
 	uint64_t pfns; /* asked for */
 	uint64_t eof; /* past the end of the file: no memmap dumped, no online page */
 	uint64_t nopage;
-	uint64_t reserved;
-	uint64_t memmap_self; /* RESERVED|OWNER_PRIVATE: memmap_on_memory vmemmap pages */
+	uint64_t reserved; /* KPF_RESERVED set, whatever else */
+	/*
+	 * memmap_on_memory's self-hosted vmemmap pages, by the release's rule
+	 * (struct mp_kernel_rules): RESERVED|OWNER_PRIVATE before 6.11 (counted
+	 * in @reserved too), OWNER_PRIVATE alone from 6.11 (not in @reserved).
+	 */
+	uint64_t memmap_self;
+	/*
+	 * PG_reserved pages that are not the self-hosted memmap: what makes
+	 * offline_pages() fail with EBUSY and what the verifier flags in an
+	 * onlined block.  Use this, never @reserved - @memmap_self.
+	 */
+	uint64_t reserved_other;
 	uint64_t buddy;
 	uint64_t slab;
 	uint64_t pgtable;
@@ -491,6 +502,11 @@ struct mp_kpageflags;
 
 /**
  * mp_kpageflags_open() - open <root>/proc/kpageflags
+ *
+ * Reads the root's release (mp_kernel_version()) once, so that counting
+ * applies its version rules (mp_kernel_rules_for()); an unknown release
+ * accepts both forms of the self-hosted memmap.
+ *
  * Return: 0 or -errno (-EACCES/-EPERM: root only; the message says so).
  */
 int mp_kpageflags_open(const struct mp_ctx *ctx, struct mp_kpageflags **out);
@@ -612,6 +628,63 @@ struct mp_feature {
  * Return: 0 or -ENOMEM.
  */
 int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t *nr);
+/*
+ * The memory-hotplug behaviours that differ between the releases memplug
+ * supports (6.1 and later), judged from the release alone because nothing in
+ * sysfs shows them.  Read from the 6.1 and 6.12 sources; the functions are
+ * named in features.c, the table is in docs/kernel.md.
+ */
+struct mp_kernel_rules {
+	int maj, min; /* -1 when the release is unknown */
+	bool known;
+	/* 6.11+: self-hosted memmap pages read OWNER_PRIVATE alone (else also RESERVED) */
+	bool memmap_owner_private_only;
+	/* 6.11+: hot-added memmap starts PageOffline (else PG_reserved) until onlined */
+	bool hotplug_memmap_offline;
+	/* 6.6+: memmap_on_memory in every block of an add (else only a one-block add) */
+	bool memmap_per_block;
+	/* 6.6+: memory_hotplug.memmap_on_memory accepts and shows "force" */
+	bool memmap_force;
+	/* 6.8+: daxX.Y/memmap_on_memory lets kmem self-host the memmap */
+	bool dax_memmap_on_memory;
+	char name[48]; /* e.g. "6.12 (6.11+ rules)", for messages */
+};
+
+/**
+ * mp_kernel_rules_for() - the version rules of release @maj.@min
+ * @maj: major, -1 when unknown (every field false, @known false)
+ * @min: minor
+ * @r: result
+ */
+void mp_kernel_rules_for(int maj, int min, struct mp_kernel_rules *r);
+
+/**
+ * mp_kernel_memmap_expected() - does a block of a hot-added DIMM self-host its memmap?
+ * @r: the release's rules
+ * @param: memory_hotplug.memmap_on_memory as read ("Y", "N", "force"; "" unknown)
+ * @range_bytes: size of the DIMM's range (its one "System RAM" resource: ACPI
+ *               adds each DIMM as one range, acpi_memory_enable_device())
+ * @block_size: memory block size
+ *
+ * ACPI DIMMs ask for MHP_MEMMAP_ON_MEMORY whenever the parameter is on;
+ * 6.1 grants it only to a one-block add, 6.6+ to every block of any add
+ * (features.c).  Not for kmem (6.8+ opt-in per dax device) or virtio-mem.
+ * Return: 1 yes, 0 no, -1 unknown (release or parameter unknown).
+ */
+int mp_kernel_memmap_expected(const struct mp_kernel_rules *r, const char *param,
+			      uint64_t range_bytes, uint64_t block_size);
+
+/**
+ * mp_kernel_memmap_pages() - pages of self-hosted memmap in one block
+ * @block_size: bytes
+ *
+ * memory_block_memmap_on_memory_pages() (mm/memory_hotplug.c): the block's
+ * struct pages (64 bytes each on x86_64) in whole pages; "force" rounds up to
+ * a pageblock, which for 128 MiB blocks (512 pages, 2 MiB) changes nothing.
+ * Return: 512 for a 128 MiB block.
+ */
+uint64_t mp_kernel_memmap_pages(uint64_t block_size);
+
 /** mp_kernel_release() - read osrelease into @buf; 0 or -errno. */
 int mp_kernel_release(const struct mp_ctx *ctx, char *buf, size_t len);
 

@@ -71,7 +71,7 @@ static bool is_suspect(const struct mp_offline_block *b, const struct mp_kpf_cou
 	if (!c)
 		return false;
 	/* memmap_on_memory's own vmemmap is outside the range offlined. */
-	if (c->reserved > c->memmap_self || c->hwpoison)
+	if (c->reserved_other || c->hwpoison)
 		return true;
 	/* has_unmovable_pages() skips everything but PG_reserved in ZONE_MOVABLE. */
 	return !movable && (c->slab || c->pgtable);

@@ -106,7 +106,7 @@ static void rules_online_block(const struct mp_block *b, const struct mp_kpf_cou
 		return;
 	}
 	if (movable) {
-		uint64_t res = kpf->reserved - kpf->memmap_self;
+		uint64_t res = kpf->reserved_other;
 
 		if (res)
 			predict(&v->offline, -EBUSY, false, NULL,
@@ -118,11 +118,11 @@ static void rules_online_block(const struct mp_block *b, const struct mp_kpf_cou
 				(unsigned long long)kpf->memmap_self);
 		return;
 	}
-	if (kpf->slab || kpf->pgtable || kpf->reserved > kpf->memmap_self) {
+	if (kpf->slab || kpf->pgtable || kpf->reserved_other) {
 		predict(&v->offline, -EBUSY, false, NULL,
 			"zone %s holds unmovable pages (slab %llu, page tables %llu, reserved %llu): isolating the range fails with EBUSY (§11)",
 			zone, (unsigned long long)kpf->slab, (unsigned long long)kpf->pgtable,
-			(unsigned long long)(kpf->reserved - kpf->memmap_self));
+			(unsigned long long)kpf->reserved_other);
 		return;
 	}
 	predict(&v->offline, 0, false, NULL,

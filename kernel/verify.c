@@ -58,17 +58,63 @@ static void judge_kpf(struct mp_block_check *c, const char *what)
 			(unsigned long long)(c->kpf.nopage + c->kpf.eof),
 			(unsigned long long)c->kpf.pfns, what, (unsigned long long)c->kpf.nopage,
 			(unsigned long long)c->kpf.eof);
-	/* §6 (6.1): onlining clears PG_reserved except the self-hosted memmap. */
-	if (c->kpf.reserved > c->kpf.memmap_self)
+	/*
+	 * §6: onlining hands every page to the buddy except the self-hosted
+	 * memmap, which reads RESERVED|OWNER_PRIVATE before 6.11 and
+	 * OWNER_PRIVATE alone from 6.11 (kpageflags.c counts it by the
+	 * release's rule): any other PG_reserved page is a violation.
+	 */
+	if (c->kpf.reserved_other)
 		add_evidence(
 			c, true,
 			"%llu %sPG_reserved pages beyond %llu memmap_on_memory pages after onlining (§6)",
-			(unsigned long long)(c->kpf.reserved - c->kpf.memmap_self), what,
+			(unsigned long long)c->kpf.reserved_other, what,
 			(unsigned long long)c->kpf.memmap_self);
 	if (!strcmp(c->zone, "Movable") && (c->kpf.slab || c->kpf.pgtable))
 		add_evidence(
 			c, true, "Movable block holds %llu slab and %llu page-table %spages (§11)",
 			(unsigned long long)c->kpf.slab, (unsigned long long)c->kpf.pgtable, what);
+}
+
+/*
+ * §6 with the version rules: a block of an ACPI DIMM (it has a
+ * firmware_node) self-hosts its memmap exactly when
+ * mp_kernel_memmap_expected() says so, and then its first PFN (the first
+ * sample) is a memmap page; otherwise no sample is.  This is what finds a
+ * kpageflags reading that counts a release's memmap pages as something else.
+ */
+static void judge_memmap_rule(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+			      const struct mp_iomem *io, uint64_t id, struct mp_block_check *c)
+{
+	uint64_t start = mp_block_to_addr(geo, id), bytes;
+	const struct mp_iomem_res *r;
+	struct mp_kernel_rules kr;
+	char path[PATH_MAX], param[16] = "";
+	int maj, min, want;
+
+	if (mp_ctx_path(ctx, path, sizeof(path),
+			"sys/devices/system/memory/memory%llu/firmware_node",
+			(unsigned long long)id) ||
+	    access(path, F_OK))
+		return;
+	if (mp_ctx_path(ctx, path, sizeof(path),
+			"sys/module/memory_hotplug/parameters/memmap_on_memory") ||
+	    mp_read_attr(AT_FDCWD, path, param, sizeof(param)) < 0)
+		return;
+	r = mp_iomem_find(io, start);
+	if (!r || !mp_iomem_is_sysram(r))
+		return;
+	bytes = r->end - r->start + 1;
+	mp_kernel_version(ctx, &maj, &min);
+	mp_kernel_rules_for(maj, min, &kr);
+	want = mp_kernel_memmap_expected(&kr, param, bytes, geo->block_size);
+	if (want < 0 || (want == 1) == (c->kpf.memmap_self > 0))
+		return;
+	add_evidence(
+		c, true,
+		"memmap_on_memory=%s and a %llu MiB DIMM on %s: the memmap should %sbe self-hosted, but %llu sampled PFNs are memmap pages (§6)",
+		param, (unsigned long long)(bytes >> 20), kr.name, want ? "" : "not ",
+		(unsigned long long)c->kpf.memmap_self);
 }
 
 int mp_block_verify_pages(const struct mp_ctx *ctx, const struct mp_geometry *geo,
@@ -86,6 +132,19 @@ int mp_block_verify_pages(const struct mp_ctx *ctx, const struct mp_geometry *ge
 	if (err)
 		return err;
 	judge_kpf(c, "");
+	/*
+	 * A block self-hosts its whole memmap or none of it
+	 * (mhp_init_memmap_on_memory() marks all of altmap->free, one
+	 * block's worth: memory_block_memmap_on_memory_pages()).  Any other
+	 * count means the release's rule for what those pages read is wrong.
+	 */
+	if (c->kpf.memmap_self && c->kpf.memmap_self != mp_kernel_memmap_pages(geo->block_size))
+		add_evidence(
+			c, true,
+			"%llu self-hosted memmap pages, expected 0 or %llu for a %llu MiB block (§6)",
+			(unsigned long long)c->kpf.memmap_self,
+			(unsigned long long)mp_kernel_memmap_pages(geo->block_size),
+			(unsigned long long)(geo->block_size >> 20));
 	return 0;
 }
 
@@ -145,15 +204,19 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 			c->kpf.nopage += one.nopage;
 			c->kpf.reserved += one.reserved;
 			c->kpf.memmap_self += one.memmap_self;
+			c->kpf.reserved_other += one.reserved_other;
 			c->kpf.buddy += one.buddy;
 			c->kpf.slab += one.slab;
 			c->kpf.pgtable += one.pgtable;
 			c->kpf.offline += one.offline;
 		}
-		if (err)
+		if (err) {
 			add_evidence(c, false, "kpageflags unreadable: %s", strerror(-err));
-		else
+		} else {
 			judge_kpf(c, "sampled ");
+			if (io)
+				judge_memmap_rule(ctx, geo, io, id, c);
+		}
 	}
 	if (io) {
 		c->sysram_bytes = mp_iomem_sysram_bytes(io, start, start + geo->block_size - 1);
