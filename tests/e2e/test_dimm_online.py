@@ -24,7 +24,7 @@ def test(g):
     rows = ctl_json(g, 'list -J -b')['memory']
     dimm = [r for r in rows if r['block'] == '32-39']
     assert dimm == [{'range': '0x0000000100000000-0x000000013fffffff', 'size': GiB,
-                     'state': 'offline', 'block': '32-39', 'node': 0,
+                     'state': 'offline', 'block': '32-39', 'node': 0, 'nodes': [0],
                      'zones': 'Normal/Movable', 'device': 'dimm:slot0', 'holes': 0}], rows
     assert [r['device'] for r in rows if r['block'] == '40-41'] == ['dimm:slot1'], rows
     for b in BLOCKS:
