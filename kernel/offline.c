@@ -31,6 +31,7 @@
  * kernel zone that spans the range (KERNEL-RULES.md §11).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -376,19 +377,28 @@ static const char *err_name(int err)
 
 static struct json_object *kpf_json(const struct mp_kpf_counts *k)
 {
+	/* The counts a refusal is explained by, named as memplugctl -J prints them. */
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{ "pfns", offsetof(struct mp_kpf_counts, pfns) },
+		{ "nopage", offsetof(struct mp_kpf_counts, nopage) },
+		{ "slab", offsetof(struct mp_kpf_counts, slab) },
+		{ "pgtable", offsetof(struct mp_kpf_counts, pgtable) },
+		{ "reserved", offsetof(struct mp_kpf_counts, reserved) },
+		{ "memmap_on_memory", offsetof(struct mp_kpf_counts, memmap_self) },
+		{ "unmovable", offsetof(struct mp_kpf_counts, unmovable) },
+		{ "hwpoison", offsetof(struct mp_kpf_counts, hwpoison) },
+		{ "offline", offsetof(struct mp_kpf_counts, offline) },
+		{ "lru", offsetof(struct mp_kpf_counts, lru) },
+		{ "buddy", offsetof(struct mp_kpf_counts, buddy) },
+	};
 	struct json_object *o = json_object_new_object();
 
-	mp_json_add_u64(o, "pfns", k->pfns);
-	mp_json_add_u64(o, "nopage", k->nopage);
-	mp_json_add_u64(o, "slab", k->slab);
-	mp_json_add_u64(o, "pgtable", k->pgtable);
-	mp_json_add_u64(o, "reserved", k->reserved);
-	mp_json_add_u64(o, "memmap_on_memory", k->memmap_self);
-	mp_json_add_u64(o, "unmovable", k->unmovable);
-	mp_json_add_u64(o, "hwpoison", k->hwpoison);
-	mp_json_add_u64(o, "offline", k->offline);
-	mp_json_add_u64(o, "lru", k->lru);
-	mp_json_add_u64(o, "buddy", k->buddy);
+	for (size_t i = 0; i < MP_ARRAY_SIZE(fields); i++)
+		mp_json_add_u64(o, fields[i].name,
+				*(const uint64_t *)((const char *)k + fields[i].off));
 	return o;
 }
 

@@ -568,8 +568,12 @@ struct json_object *mp_qmp_get_error_data(const struct mp_qmp *q)
 	return q->err_data;
 }
 
-/* A client on @fd (taken: closed on failure). */
-static struct mp_qmp *qmp_alloc(int fd, int timeout_ms)
+/*
+ * A client on @fd (taken: closed on failure), QMP or, with @chan, the
+ * memplug channel (a line buffer and an event budget instead of json-c's
+ * stream tokener).  Return: the client, or NULL (-ENOMEM).
+ */
+static struct mp_qmp *qmp_alloc(int fd, int timeout_ms, bool chan)
 {
 	struct mp_qmp *q = calloc(1, sizeof(*q));
 
@@ -579,6 +583,18 @@ static struct mp_qmp *qmp_alloc(int fd, int timeout_ms)
 	}
 	q->fd = fd;
 	q->timeout_ms = timeout_ms > 0 ? timeout_ms : MP_QMP_DEFAULT_TIMEOUT_MS;
+	q->chan = chan;
+	if (chan) {
+		q->tokens_milli = CHAN_EVENT_BURST * 1000ull;
+		q->tokens_ms = mp_now_ms();
+		q->line = malloc(CHAN_MAX_LINE);
+	} else {
+		q->tok = json_tokener_new_ex(64);
+	}
+	if (chan ? !q->line : !q->tok) {
+		mp_qmp_close(q);
+		return NULL;
+	}
 	return q;
 }
 
@@ -589,17 +605,9 @@ int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
 	int r;
 
 	*out = NULL;
-	q = qmp_alloc(fd, timeout_ms);
+	q = qmp_alloc(fd, timeout_ms, true);
 	if (!q)
 		return -ENOMEM;
-	q->chan = true;
-	q->tokens_milli = CHAN_EVENT_BURST * 1000ull;
-	q->tokens_ms = mp_now_ms();
-	q->line = malloc(CHAN_MAX_LINE);
-	if (!q->line) {
-		mp_qmp_close(q);
-		return -ENOMEM;
-	}
 	/* events that come before the greeting are kept: only the greeting
 	 * is waited for */
 	while (!q->greeting) {
@@ -632,14 +640,9 @@ int mp_qmp_new_fd(int fd, int timeout_ms, struct mp_qmp **out)
 	int r;
 
 	*out = NULL;
-	q = qmp_alloc(fd, timeout_ms);
+	q = qmp_alloc(fd, timeout_ms, false);
 	if (!q)
 		return -ENOMEM;
-	q->tok = json_tokener_new_ex(64);
-	if (!q->tok) {
-		mp_qmp_close(q);
-		return -ENOMEM;
-	}
 	while (!q->version[0]) {
 		r = read_some(q, deadline);
 		if (r == -ETIMEDOUT)

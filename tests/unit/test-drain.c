@@ -100,6 +100,21 @@ static bool state_is(const char *root, unsigned int block, const char *want)
 	return !strcmp(buf, want);
 }
 
+/* Open a kmsg reader and close it again: why it said the reason is unavailable, "" if usable. */
+static const char *kmsg_probe(struct mp_ctx *ctx, char *why, size_t len)
+{
+	struct mp_kmsg *k;
+
+	why[0] = '\0';
+	if (mp_kmsg_open(ctx, &k)) {
+		snprintf(why, len, "mp_kmsg_open failed");
+		return why;
+	}
+	snprintf(why, len, "%s", mp_kmsg_unavailable(k) ? mp_kmsg_unavailable(k) : "");
+	mp_kmsg_close(k);
+	return why;
+}
+
 static void test_kmsg_unavailable(void)
 {
 	static const char sites[] =
@@ -107,7 +122,7 @@ static void test_kmsg_unavailable(void)
 		"mm/memory_hotplug.c:1919 [memory_hotplug]offline_pages =_ \"Offlined Pages %ld\\012\"\n"
 		"mm/memory_hotplug.c:1965 [memory_hotplug]offline_pages =_ \"memory offlining [mem %#010llx-%#010llx] failed due to %s\\012\"\n"
 		"mm/page_alloc.c:9544 [page_alloc]__offline_isolated_pages =_ \"remove from free list %lx %d %lx\\012\"\n";
-	char root[64], buf[4096];
+	char root[64], buf[4096], wbuf[256];
 	struct mp_ctx *ctx = fresh(root, sizeof(root));
 	struct mp_kmsg *k;
 	const char *why;
@@ -115,19 +130,15 @@ static void test_kmsg_unavailable(void)
 	if (!ctx)
 		return;
 	/* The fixture: no dev/kmsg. */
-	CHECK(mp_kmsg_open(ctx, &k) == 0);
-	why = mp_kmsg_unavailable(k);
-	CHECK(why && strstr(why, "kernel reason not available: ") == why);
-	CHECK(why && strstr(why, "/dev/kmsg: No such file or directory"));
-	mp_kmsg_close(k);
+	why = kmsg_probe(ctx, wbuf, sizeof(wbuf));
+	CHECK(strstr(why, "kernel reason not available: ") == why);
+	CHECK(strstr(why, "/dev/kmsg: No such file or directory"));
 
 	/* kmsg, but no debugfs. */
 	mkdir(strcat(strcpy(buf, root), "/dev"), 0755);
 	put(root, "dev/kmsg", "");
-	CHECK(mp_kmsg_open(ctx, &k) == 0);
-	why = mp_kmsg_unavailable(k);
-	CHECK(why && strstr(why, "/" CONTROL ": No such file or directory (debugfs not mounted"));
-	mp_kmsg_close(k);
+	why = kmsg_probe(ctx, wbuf, sizeof(wbuf));
+	CHECK(strstr(why, "/" CONTROL ": No such file or directory (debugfs not mounted"));
 
 	/* A control file with the sites off: turned on, and exactly those off again. */
 	CHECK(system(strcat(strcat(strcpy(buf, "mkdir -p "), root),
@@ -145,19 +156,14 @@ static void test_kmsg_unavailable(void)
 	/* Already on: left alone, nothing written. */
 	put(root, CONTROL,
 	    "mm/memory_hotplug.c:1965 [memory_hotplug]offline_pages =p \"memory offlining\"\n");
-	CHECK(mp_kmsg_open(ctx, &k) == 0);
-	CHECK(mp_kmsg_unavailable(k) == NULL);
-	mp_kmsg_close(k);
+	CHECK(!kmsg_probe(ctx, wbuf, sizeof(wbuf))[0]);
 	get(root, CONTROL, buf, sizeof(buf));
 	CHECK(!strncmp(buf, "mm/memory_hotplug.c:1965", 24));
 
 	/* A kernel without the call site. */
 	put(root, CONTROL,
 	    "mm/page_alloc.c:9544 [page_alloc]__offline_isolated_pages =_ \"remove\"\n");
-	CHECK(mp_kmsg_open(ctx, &k) == 0);
-	why = mp_kmsg_unavailable(k);
-	CHECK(why && strstr(why, "lists no offline_pages() call site"));
-	mp_kmsg_close(k);
+	CHECK(strstr(kmsg_probe(ctx, wbuf, sizeof(wbuf)), "lists no offline_pages() call site"));
 	cleanup(root, ctx);
 }
 
