@@ -59,23 +59,6 @@ static struct json_object *prediction_json(const struct mp_prediction *p)
 	return o;
 }
 
-static struct json_object *kpf_json(const struct mp_kpf_counts *k)
-{
-	struct json_object *o = json_object_new_object();
-
-	add(o, "pfns", json_object_new_uint64(k->pfns));
-	add(o, "nopage", json_object_new_uint64(k->nopage));
-	add(o, "past_eof", json_object_new_uint64(k->eof));
-	add(o, "reserved", json_object_new_uint64(k->reserved));
-	add(o, "memmap_on_memory", json_object_new_uint64(k->memmap_self));
-	add(o, "buddy", json_object_new_uint64(k->buddy));
-	add(o, "slab", json_object_new_uint64(k->slab));
-	add(o, "pgtable", json_object_new_uint64(k->pgtable));
-	add(o, "offline", json_object_new_uint64(k->offline));
-	add(o, "hwpoison", json_object_new_uint64(k->hwpoison));
-	return o;
-}
-
 static struct json_object *trim_json(const struct mp_dax_trim *t)
 {
 	struct json_object *o = json_object_new_object();
@@ -389,7 +372,7 @@ int mp_cmd_explain(int argc, char **argv)
 			    mp_kpageflags_count(kpf, mp_addr_to_pfn(b->start),
 						b->size >> MP_PAGE_SHIFT, &counts) == 0) {
 				kc = &counts;
-				add(root, "kpageflags", kpf_json(kc));
+				add(root, "kpageflags", mp_kpf_counts_to_json(kc));
 			} else {
 				add(root, "kpageflags",
 				    json_object_new_string(

@@ -8,6 +8,7 @@
  * error (KERNEL-RULES.md §6).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mp-json.h"
 #include "mp-kernel.h"
 #include "util.h"
 
@@ -178,4 +180,32 @@ int mp_kpageflags_count(struct mp_kpageflags *kpf, uint64_t pfn, uint64_t nr,
 		done += (uint64_t)n / 8;
 	}
 	return 0;
+}
+
+struct json_object *mp_kpf_counts_to_json(const struct mp_kpf_counts *k)
+{
+	/* One name per count, for explain -J and the drain's evidence alike. */
+	static const struct {
+		const char *name;
+		size_t off;
+	} fields[] = {
+		{ "pfns", offsetof(struct mp_kpf_counts, pfns) },
+		{ "nopage", offsetof(struct mp_kpf_counts, nopage) },
+		{ "past_eof", offsetof(struct mp_kpf_counts, eof) },
+		{ "reserved", offsetof(struct mp_kpf_counts, reserved) },
+		{ "memmap_on_memory", offsetof(struct mp_kpf_counts, memmap_self) },
+		{ "buddy", offsetof(struct mp_kpf_counts, buddy) },
+		{ "slab", offsetof(struct mp_kpf_counts, slab) },
+		{ "pgtable", offsetof(struct mp_kpf_counts, pgtable) },
+		{ "offline", offsetof(struct mp_kpf_counts, offline) },
+		{ "hwpoison", offsetof(struct mp_kpf_counts, hwpoison) },
+		{ "lru", offsetof(struct mp_kpf_counts, lru) },
+		{ "unmovable", offsetof(struct mp_kpf_counts, unmovable) },
+	};
+	struct json_object *o = json_object_new_object();
+
+	for (size_t i = 0; o && i < MP_ARRAY_SIZE(fields); i++)
+		mp_json_add_u64(o, fields[i].name,
+				*(const uint64_t *)((const char *)k + fields[i].off));
+	return o;
 }

@@ -500,6 +500,9 @@ struct mp_kpf_counts {
 
 struct mp_kpageflags;
 
+/** mp_kpf_counts_to_json() - @k as a JSON object (the one naming of the counts); NULL on -ENOMEM. */
+struct json_object *mp_kpf_counts_to_json(const struct mp_kpf_counts *k);
+
 /**
  * mp_kpageflags_open() - open <root>/proc/kpageflags
  *

@@ -375,33 +375,6 @@ static const char *err_name(int err)
 	return n ? n : "E?";
 }
 
-static struct json_object *kpf_json(const struct mp_kpf_counts *k)
-{
-	/* The counts a refusal is explained by, named as memplugctl -J prints them. */
-	static const struct {
-		const char *name;
-		size_t off;
-	} fields[] = {
-		{ "pfns", offsetof(struct mp_kpf_counts, pfns) },
-		{ "nopage", offsetof(struct mp_kpf_counts, nopage) },
-		{ "slab", offsetof(struct mp_kpf_counts, slab) },
-		{ "pgtable", offsetof(struct mp_kpf_counts, pgtable) },
-		{ "reserved", offsetof(struct mp_kpf_counts, reserved) },
-		{ "memmap_on_memory", offsetof(struct mp_kpf_counts, memmap_self) },
-		{ "unmovable", offsetof(struct mp_kpf_counts, unmovable) },
-		{ "hwpoison", offsetof(struct mp_kpf_counts, hwpoison) },
-		{ "offline", offsetof(struct mp_kpf_counts, offline) },
-		{ "lru", offsetof(struct mp_kpf_counts, lru) },
-		{ "buddy", offsetof(struct mp_kpf_counts, buddy) },
-	};
-	struct json_object *o = json_object_new_object();
-
-	for (size_t i = 0; i < MP_ARRAY_SIZE(fields); i++)
-		mp_json_add_u64(o, fields[i].name,
-				*(const uint64_t *)((const char *)k + fields[i].off));
-	return o;
-}
-
 struct json_object *mp_offline_result_to_json(const struct mp_offline_result *r)
 {
 	struct json_object *root = json_object_new_object(), *arr = json_object_new_array();
@@ -450,7 +423,7 @@ struct json_object *mp_offline_result_to_json(const struct mp_offline_result *r)
 		mp_json_add_u64(o, "migrate_failures", w->nr_migrate_failures);
 		mp_json_add_str(o, "migrate_line", w->migrate_line);
 		if (r->kpf_valid)
-			json_object_object_add(o, "kpageflags", kpf_json(&r->kpf));
+			json_object_object_add(o, "kpageflags", mp_kpf_counts_to_json(&r->kpf));
 		else if (f->tried)
 			mp_json_add_str(o, "kpageflags_error", r->kpf_error);
 		json_object_object_add(root, "failed", o);
