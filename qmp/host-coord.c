@@ -184,7 +184,8 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 {
 	struct mp_host_state *st = NULL;
 	const struct mp_host_memdev *d;
-	struct json_object *rep = json_object_new_object(), *args, *ret = NULL, *res = NULL, *ref;
+	struct json_object *rep = json_object_new_object(), *args, *ret = NULL, *res = NULL, *ref,
+			   *inner;
 	const char *cls, *outcome = "failed";
 	char key[48], why[256], err[300];
 	int r;
@@ -237,6 +238,18 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 	if (r < 0 && mp_qmp_get_error_class(h->chan)[0]) {
 		cls = mp_qmp_get_error_class(h->chan);
 		res = mp_qmp_get_error_data(h->chan);
+		/*
+		 * Refused's data is {"device": KEY, "drain": RESULT}
+		 * (docs/channel.md): the result is the inner object, and
+		 * only one for this device counts.
+		 */
+		if (res && json_object_is_type(res, json_type_object) &&
+		    json_object_object_get_ex(res, "drain", &inner) &&
+		    json_object_is_type(inner, json_type_object) &&
+		    !strcmp(mp_json_get_str(res, "device", ""), key))
+			res = inner;
+		else
+			res = NULL;
 		add_guest_str(rep, "error_class", cls, 64);
 		add_guest_str(rep, "error", mp_qmp_get_error_desc(h->chan), 512);
 		if (res)

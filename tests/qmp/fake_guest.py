@@ -176,7 +176,7 @@ class Guest:
                                    "unmovable": 140, "lru": 2000, "buddy": 30000}})
                 self.log("answer Refused")
                 return {"error": {"class": "Refused", "desc": "memory%d refused: EBUSY" % b,
-                                  "data": res}, "id": rid}
+                                  "data": {"device": key, "drain": res}}, "id": rid}
             if self.mode == "lie":
                 blocks[-1]["outcome"] = "not tried"  # says ok, but a block is still online
             if self.mode == "hang":
