@@ -447,7 +447,9 @@ static int decide(struct mp_engine *e, const struct mp_devgroup *g, const struct
 	}
 	if (dx && dx->decided) {
 		*dec = dx->decision;
-		snprintf(r->policy, sizeof(r->policy), "%s", dx->policy);
+		/* The kmem blocks' group is the dax device's own record: nothing to copy then. */
+		if (dx != r)
+			snprintf(r->policy, sizeof(r->policy), "%s", dx->policy);
 		if (!dec->online)
 			return -ENODATA;
 		return mp_devgroup_decide_zone(g, mem, new_bytes, dec);

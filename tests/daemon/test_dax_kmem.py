@@ -18,6 +18,10 @@ def test(g):
     d = mpd.wait_device(g, 'dax:dax0.0')
     mpd.assert_clean(d, 15)
     assert d['kind'] == 'nvdimm' and d['zone'] == 'movable', d
+    # One policy match for the dax device: it names the file and line that decided both
+    # Mode= and the zone of kmem's blocks.
+    assert d['policy'].endswith('20-nvdimm.conf:1'), d
+    assert 'policy (earlier run)' not in mpd.log(g), mpd.log(g)
     t = d['kmem_trim']
     assert t['checked'] and t['as_predicted'], t
     assert (t['keep_start'], t['keep_end']) == (0x108000000, 0x17fffffff), t
