@@ -313,55 +313,23 @@ const struct mp_host_memdev *mp_host_state_find(const struct mp_host_state *st, 
 	return NULL;
 }
 
-const char *mp_host_memdev_get_kind(const struct mp_host_memdev *d)
-{
-	return d->kind;
-}
+/* The accessors of struct mp_host_memdev (kernel-doc in host.h): one field each. */
+#define MEMDEV_GET(type, field)                                         \
+	type mp_host_memdev_get_##field(const struct mp_host_memdev *d) \
+	{                                                               \
+		return d->field;                                        \
+	}
 
-const char *mp_host_memdev_get_id(const struct mp_host_memdev *d)
-{
-	return d->id;
-}
-
-const char *mp_host_memdev_get_backend(const struct mp_host_memdev *d)
-{
-	return d->backend;
-}
-
-uint64_t mp_host_memdev_get_addr(const struct mp_host_memdev *d)
-{
-	return d->addr;
-}
-
-uint64_t mp_host_memdev_get_size(const struct mp_host_memdev *d)
-{
-	return d->size;
-}
-
-int mp_host_memdev_get_slot(const struct mp_host_memdev *d)
-{
-	return d->slot;
-}
-
-int mp_host_memdev_get_node(const struct mp_host_memdev *d)
-{
-	return d->node;
-}
-
-uint64_t mp_host_memdev_get_requested_size(const struct mp_host_memdev *d)
-{
-	return d->requested_size;
-}
-
-uint64_t mp_host_memdev_get_max_size(const struct mp_host_memdev *d)
-{
-	return d->max_size;
-}
-
-uint64_t mp_host_memdev_get_block_size(const struct mp_host_memdev *d)
-{
-	return d->block_size;
-}
+MEMDEV_GET(const char *, kind)
+MEMDEV_GET(const char *, id)
+MEMDEV_GET(const char *, backend)
+MEMDEV_GET(uint64_t, addr)
+MEMDEV_GET(uint64_t, size)
+MEMDEV_GET(int, slot)
+MEMDEV_GET(int, node)
+MEMDEV_GET(uint64_t, requested_size)
+MEMDEV_GET(uint64_t, max_size)
+MEMDEV_GET(uint64_t, block_size)
 
 struct json_object *mp_host_state_to_json(const struct mp_host_state *st)
 {
