@@ -48,10 +48,13 @@ def test():
     assert not [f for f in ctl if 'memplugd' in f or f.endswith('.service')], ctl
     for f in ('/usr/sbin/memplugd', '/lib/systemd/system/memplugd.service',
               '/usr/lib/memplug/policies.d/50-default.conf', '/usr/share/man/man8/memplugd.8.gz',
-              '/usr/share/man/man5/memplug-policy.5.gz',
+              '/usr/share/man/man5/memplug-policy.5.gz', '/usr/lib/modules-load.d/memplug.conf',
               '/usr/share/doc/memplugd/examples/20-nvdimm-system-ram.conf'):
         assert f in mpd, (f, mpd)
     assert not [f for f in mpd if f.startswith('/usr/bin/')], mpd
+    dirs = [line.split()[-1] for line in sh('dpkg-deb', '-c', debs['memplugd']).splitlines()
+            if line.startswith('d')]
+    assert './etc/memplug/policies.d/' in dirs, dirs
     dep_ctl = sh('dpkg-deb', '-f', debs['memplugctl'], 'Depends')
     dep_mpd = sh('dpkg-deb', '-f', debs['memplugd'], 'Depends')
     print('memplugctl Depends: ' + dep_ctl.strip())

@@ -10,7 +10,8 @@ slot comes after the NVDIMM's), a 2 GiB label-less NVDIMM, a virtio-mem device):
 - the hardened unit lets memplugd online a hot-added DIMM, grow virtio-mem,
   and turn a devdax NVDIMM into system RAM through kmem.
 - systemctl reload with a good policy (the NVDIMM one) takes it; with a
-  broken one, the last good set stays, memplugd says so, and
+  broken one systemctl reload fails (ExecReload= checks first), a SIGHUP
+  sent otherwise is refused by memplugd, the last good set stays, it says so, and
   journalctl -u memplugd -p err shows the error at priority err; the other
   messages are at their own (lower) priorities.
 - SIGSTOP: systemd's watchdog restarts memplugd (WatchdogSec=30s), which
@@ -114,6 +115,9 @@ def test(g):
     verified(g, vm[0])
 
     # Reload with a good policy: the NVDIMM one.
+    g.check('test -d %s' % POLDIR)   # shipped by the package, empty
+    # kmem: loaded at boot by the package's modules-load.d file
+    g.check('test -d /sys/bus/dax/drivers/kmem')
     g.write(POLDIR + '/20-nvdimm.conf', NVDIMM_POLICY)
     g.check('chmod 0644 %s/20-nvdimm.conf && memplugctl policy check' % POLDIR)
     g.check('systemctl reload memplugd')
@@ -129,6 +133,12 @@ def test(g):
     g.check('chmod 0644 %s/30-broken.conf' % POLDIR)
     rc, out = g.run('systemctl reload memplugd')
     print('systemctl reload (broken policy): rc %d %s' % (rc, out.strip()))
+    assert rc != 0, (rc, out)    # ExecReload= checks the set before the SIGHUP
+    err = g.journal('-u memplugd -p err')
+    assert '30-broken.conf:3' in err and '30-broken.conf:6' in err, err
+    # A SIGHUP from elsewhere reaches memplugd, which refuses the set itself.
+    g.check('systemctl kill -s HUP --kill-who=main memplugd')
+    g.wait_until("journalctl -b -u memplugd -p err | grep -q 'reload refused'", timeout=60)
     st = g.status()
     assert POLDIR + '/20-nvdimm.conf' in st['policies'], st
     assert POLDIR + '/30-broken.conf' not in st['policies'], st
@@ -136,7 +146,6 @@ def test(g):
     assert g.show('memplugd', 'ActiveState')['ActiveState'] == 'active'
     err = g.journal('-u memplugd -p err')
     print('journalctl -u memplugd -p err:\n' + err)
-    assert '30-broken.conf:3' in err and '30-broken.conf:6' in err, err
     assert 'reload refused' in err and 'keeping the' in err, err
     assert 'ready:' not in err and 'verified' not in err, err
     prios = {}
