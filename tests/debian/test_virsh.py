@@ -182,7 +182,7 @@ def test(g, work):
         print(g.check('memplugctl drain dimm:slot1', timeout=180))
     else:
         log('this memplugctl has no drain command: offlining the blocks all-or-nothing')
-        print(g.check('memplugctl offline --all-or-nothing memory%s' % blocks, timeout=180))
+        print(g.check('memplugctl offline --all-or-nothing %s' % blocks, timeout=180))
     print('$ virsh detach-device %s %s --live' % (DOM, big))
     virsh('detach-device', DOM, big, '--live')
     deadline = time.monotonic() + 60
@@ -198,10 +198,11 @@ def test(g, work):
         rc, out = g.run('memplugctl drain dimm:slot0', timeout=180)
         rcj, outj = g.run('memplugctl drain -J dimm:slot0', timeout=180)
     else:
-        rc, out = g.run('memplugctl offline --all-or-nothing memory%s' % d0['blocks'], timeout=180)
-        rcj, outj = g.run('memplugctl offline --all-or-nothing -J memory%s' % d0['blocks'],
+        rc, out = g.run('memplugctl offline --all-or-nothing %s' % d0['blocks'], timeout=180)
+        rcj, outj = g.run('memplugctl offline --all-or-nothing -J %s' % d0['blocks'],
                           timeout=180)
-    print('guest: memplugctl drain dimm:slot0 -> %d\n%s' % (rc, out))
+    print('guest: %s dimm:slot0 -> %d\n%s' % ('memplugctl drain' if has_drain else
+                                               'memplugctl offline --all-or-nothing', rc, out))
     assert rc == 1, (rc, out)
     res = json.loads(outj)
     f = res['failed']
