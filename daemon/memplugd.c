@@ -598,6 +598,24 @@ int main(int argc, char **argv)
 		struct mp_policyset *set = NULL;
 
 		err = mp_policyset_load(d.policy_dirs, 0, &set, &errs);
+		/*
+		 * Under systemd (ExecStartPre=, ExecReload=) plain stdout reaches
+		 * the journal at priority info: the problems go through the log,
+		 * at err, so that journalctl -p err shows why a start or a reload
+		 * failed.
+		 */
+		if (err && getenv("JOURNAL_STREAM")) {
+			size_t n = mp_policy_errors_count(errs);
+
+			for (size_t i = 0; i < n; i++) {
+				const struct mp_policy_diag *e = mp_policy_errors_get(errs, i);
+
+				mp_err("%s:%u: %s", e->file, e->line, e->msg);
+			}
+			mp_err("%zu problem%s: configuration refused", n, n == 1 ? "" : "s");
+			mp_policy_errors_free(errs);
+			return 1;
+		}
 		mp_policy_errors_print(errs, stdout);
 		mp_policy_errors_free(errs);
 		if (err) {

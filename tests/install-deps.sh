@@ -12,7 +12,8 @@ pkgs=(build-essential pkg-config meson ninja-build python3
       libjson-c-dev libvirt-dev libnuma-dev libsystemd-dev
       qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod
       xz-utils zstd lz4 gzip
-      socat util-linux ndctl libvirt-daemon-system libvirt-clients)
+      socat util-linux ndctl libvirt-daemon-system libvirt-clients
+      mmdebstrap debhelper dpkg-dev lintian scdoc bash-completion groff-base systemd)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
