@@ -54,51 +54,15 @@ class VirtDebGuest(VirtGuest):
                 % self._diskpath)
         return x.replace('</emulator>', '</emulator>\n    ' + disk, 1)
 
-    def start(self):
+    def _boot_files(self):
         vmlinux, initrd, image = debguest.prepare(self.builddir)
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        os.makedirs(self.workdir)
-        self._sockdir = tempfile.mkdtemp(prefix='memplug-virt-')
-        os.chmod(self._sockdir, 0o755)
-        for src, name in ((vmlinux, 'vmlinux'), (initrd, 'initrd.img')):
-            shutil.copyfile(src, os.path.join(self._sockdir, name))
-            os.chmod(os.path.join(self._sockdir, name), 0o644)
         self._diskpath = os.path.join(self._sockdir, 'root.img')
         subprocess.run(['cp', '--sparse=always', image, self._diskpath], check=True)
-        self._chan_path = os.path.join(self._sockdir, 'chan.sock')
-        xml = os.path.join(self._sockdir, 'domain.xml')
-        with open(xml, 'w') as f:
-            f.write(self._domain_xml(os.path.join(self._sockdir, 'vmlinux'),
-                                     os.path.join(self._sockdir, 'initrd.img')))
-        virsh('destroy', self.domain, check=False)
-        t0 = time.monotonic()
-        virsh('create', xml, '--paused')
-        self.running = True
-        self.proc = True
-        self._chbuf = bytearray()
-        try:
-            deadline = t0 + 30
-            while True:
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                try:
-                    s.connect(self._chan_path)
-                    self._chan = s
-                    break
-                except OSError:
-                    s.close()
-                    if time.monotonic() > deadline:
-                        raise GuestError('no channel socket from libvirt')
-                    time.sleep(0.05)
-            virsh('resume', self.domain)
-            self._chan_until(b'@@MP-READY@@\n', t0 + self.boot_timeout, 'boot')
-            rc, out = self.run('systemctl is-system-running --wait', timeout=self.boot_timeout)
-        except BaseException:
-            self.stop()
-            raise
-        self.boot_time = time.monotonic() - t0
-        log('%s booted through libvirt: systemd "%s" after %.1f s'
-            % (self.domain, out.strip(), self.boot_time))
-        return self
+        return self._copy_in(((vmlinux, 'vmlinux'), (initrd, 'initrd.img')))
+
+    def _booted(self):
+        rc, out = self.run('systemctl is-system-running --wait', timeout=self.boot_timeout)
+        return 'systemd "%s"' % out.strip()
 
     status = DebGuest.status
 

@@ -131,24 +131,37 @@ class VirtGuest(Guest):
                     vmlinux=vmlinux, initrd=initrd, append=append,
                     console=self.console_log(), chan=self._chan_path, vmem=vmem)
 
-    def start(self):
-        self._install_sigterm()
+    def _boot_files(self):
+        """The kernel and initrd to boot, copied into self._sockdir: libvirt's
+        QEMU runs as another user and relabels what it uses.  Subclasses boot
+        other images (tests/debian)."""
         vmlinux, initrd = guest.prepare(self.builddir)
-        shutil.rmtree(self.workdir, ignore_errors=True)
-        os.makedirs(self.workdir)
-        # libvirt's QEMU runs as another user and relabels what it uses:
-        # give it copies in a directory of their own
-        self._sockdir = tempfile.mkdtemp(prefix='memplug-virt-')
-        os.chmod(self._sockdir, 0o755)
-        for src in (vmlinux, initrd):
-            dst = os.path.join(self._sockdir, os.path.basename(src))
+        return self._copy_in(((vmlinux, 'vmlinux'), (initrd, 'initramfs.cpio.gz')))
+
+    def _copy_in(self, files):
+        out = []
+        for src, name in files:
+            dst = os.path.join(self._sockdir, name)
             shutil.copyfile(src, dst)
             os.chmod(dst, 0o644)
+            out.append(dst)
+        return out
+
+    def _booted(self):
+        """After /init's ready marker: what a subclass waits for besides."""
+        return 'ready'
+
+    def start(self):
+        self._install_sigterm()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        os.makedirs(self.workdir)
+        self._sockdir = tempfile.mkdtemp(prefix='memplug-virt-')
+        os.chmod(self._sockdir, 0o755)
+        vmlinux, initrd = self._boot_files()
         self._chan_path = os.path.join(self._sockdir, 'chan.sock')
         xml = os.path.join(self._sockdir, 'domain.xml')
         with open(xml, 'w') as f:
-            f.write(self._domain_xml(os.path.join(self._sockdir, 'vmlinux'),
-                                     os.path.join(self._sockdir, 'initramfs.cpio.gz')))
+            f.write(self._domain_xml(vmlinux, initrd))
         virsh('destroy', self.domain, check=False)
         t0 = time.monotonic()
         # paused, so the channel is connected before /init prints its marker
@@ -157,7 +170,7 @@ class VirtGuest(Guest):
         self.proc = True
         self._chbuf = bytearray()
         try:
-            deadline = t0 + 10
+            deadline = t0 + 30
             while True:
                 try:
                     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -171,11 +184,12 @@ class VirtGuest(Guest):
                     time.sleep(0.05)
             virsh('resume', self.domain)
             self._chan_until(b'@@MP-READY@@\n', t0 + self.boot_timeout, 'boot')
+            state = self._booted()
         except BaseException:
             self.stop()
             raise
         self.boot_time = time.monotonic() - t0
-        guest._log('%s booted through libvirt in %.2f s' % (self.domain, self.boot_time))
+        guest._log('%s booted through libvirt (%s) in %.2f s' % (self.domain, state, self.boot_time))
         return self
 
     def _check_alive(self):
