@@ -179,6 +179,18 @@ static void cancel_unplug(struct mp_host *h, const char *id, const char *key)
 	json_object_put(ret);
 }
 
+/* The guest's prepare-unplug refusals other than Refused: outcome word and errno. */
+static const struct {
+	const char *cls, *outcome;
+	int err;
+} error_classes[] = {
+	{ "NotFound", "not-found", -ENOENT },
+	{ "NotPermitted", "not-permitted", -EPERM },
+	{ "Busy", "busy", -EALREADY },
+	{ "RateLimited", "rate-limited", -EAGAIN },
+	{ "CommandNotFound", "no-prepare-unplug", -EOPNOTSUPP },
+};
+
 int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms,
 			       struct json_object **report)
 {
@@ -262,21 +274,12 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 					  "refused-rollback-failed" :
 					  "refused";
 			r = -EBUSY;
-		} else if (!strcmp(cls, "NotFound")) {
-			outcome = "not-found";
-			r = -ENOENT;
-		} else if (!strcmp(cls, "NotPermitted")) {
-			outcome = "not-permitted";
-			r = -EPERM;
-		} else if (!strcmp(cls, "Busy")) {
-			outcome = "busy";
-			r = -EALREADY;
-		} else if (!strcmp(cls, "RateLimited")) {
-			outcome = "rate-limited";
-			r = -EAGAIN;
-		} else if (!strcmp(cls, "CommandNotFound")) {
-			outcome = "no-prepare-unplug";
-			r = -EOPNOTSUPP;
+		} else {
+			for (size_t i = 0; i < MP_ARRAY_SIZE(error_classes); i++)
+				if (!strcmp(cls, error_classes[i].cls)) {
+					outcome = error_classes[i].outcome;
+					r = error_classes[i].err;
+				}
 		}
 		goto out;
 	}

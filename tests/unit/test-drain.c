@@ -167,18 +167,27 @@ static void test_kmsg_unavailable(void)
 	cleanup(root, ctx);
 }
 
+/* A fresh fixture whose memory@stuck never finishes an offline write (a FIFO). */
+static struct mp_ctx *fresh_stuck(char *root, size_t len, unsigned int stuck)
+{
+	struct mp_ctx *ctx = fresh(root, len);
+
+	if (ctx)
+		make_fifo(root, stuck);
+	return ctx;
+}
+
 /* Eject order: 32, 33 offline, 34 never returns: deadline, both rolled back. */
 static void test_deadline_rollback(void)
 {
 	static const uint64_t ids[] = { 32, 33, 34, 35, 36, 37, 38, 39 };
 	char root[64];
-	struct mp_ctx *ctx = fresh(root, sizeof(root));
+	struct mp_ctx *ctx = fresh_stuck(root, sizeof(root), 34);
 	struct mp_offline_result *r = NULL;
 	int err;
 
 	if (!ctx)
 		return;
-	make_fifo(root, 34);
 	err = mp_blocks_offline(ctx, ids, 8, 300, MP_OFFLINE_ADDRESS_ORDER, &r);
 	CHECK(err == -ETIMEDOUT);
 	CHECK(r != NULL);
@@ -222,13 +231,12 @@ static void test_suspect_first_rollback_failure(void)
 {
 	static const uint64_t ids[] = { 32, 33, 34, 35 };
 	char root[64];
-	struct mp_ctx *ctx = fresh(root, sizeof(root));
+	struct mp_ctx *ctx = fresh_stuck(root, sizeof(root), 34);
 	struct mp_offline_result *r = NULL;
 	int err;
 
 	if (!ctx)
 		return;
-	make_fifo(root, 34);
 	put(root, MEM "/memory35/valid_zones", "none\n");
 	err = mp_blocks_offline(ctx, ids, 4, 300, 0, &r);
 	CHECK(err == -ENOTRECOVERABLE);
