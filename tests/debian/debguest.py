@@ -133,6 +133,15 @@ class DebGuest(Guest):
                     raise GuestTimeout('%s\n--- console ---\n%s' % (e, tail))
                 log('boot hung (%s), retrying' % e)
                 os.replace(self.console_log(), self.console_log() + '.hung%d' % attempt)
+            except GuestError as e:
+                # A kernel that panicked while booting is retried once, as in guest.py.
+                tail = self._boot_panicked()
+                if tail is None or attempt == self.boot_retries:
+                    self.stop()
+                    raise
+                self._kill()
+                log('kernel died during boot (%s), retrying' % e)
+                os.replace(self.console_log(), self.console_log() + '.panic%d' % attempt)
             except BaseException:
                 self.stop()
                 raise
