@@ -200,6 +200,7 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 			   *inner;
 	const char *cls, *outcome = "failed";
 	char key[48], why[256], err[300];
+	uint64_t t0;
 	int r;
 
 	if (report)
@@ -232,7 +233,10 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 	args = json_object_new_object();
 	mp_json_add_str(args, "device", key);
 	mp_json_add_int(args, "timeout_ms", timeout_ms > 600000 ? 600000 : timeout_ms);
+	t0 = mp_now_ms();
 	r = mp_host_chan_execute(h, "prepare-unplug", args, timeout_ms + ANSWER_SLACK_MS, &ret);
+	/* the guest's drain as the host sees it: request to answer */
+	mp_json_add_u64(rep, "prepare_ms", mp_now_ms() - t0);
 	if (r == -ETIMEDOUT) {
 		mp_err("%s: memplugd did not answer prepare-unplug of %s in %d ms; not unplugging",
 		       id, key, timeout_ms + ANSWER_SLACK_MS);
@@ -301,6 +305,7 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 		goto out;
 	}
 	mp_info("%s: the guest drained %s: every block offline", id, key);
+	t0 = mp_now_ms();
 	if (!strcmp(d->kind, "dimm")) {
 		r = h->ops->unplug(h, d, timeout_ms);
 	} else {
@@ -308,6 +313,8 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 		st = NULL;
 		r = mp_host_resize(h, id, 0, timeout_ms);
 	}
+	/* device_del (or the shrink) to the device gone */
+	mp_json_add_u64(rep, "eject_ms", mp_now_ms() - t0);
 	if (r == 0) {
 		outcome = "unplugged";
 	} else if (r == -ETIMEDOUT) {
