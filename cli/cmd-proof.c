@@ -31,13 +31,23 @@ static void print_one(struct json_object *p)
 		printf("%s: %s: no proof needed\n", gs(p, "id"), gs(p, "message"));
 		return;
 	}
-	if (!strcmp(oc, "unknown") || !strcmp(oc, "timeout")) {
-		printf("%s: no proof: %s%s%s\n", gs(p, "id"),
-		       !strcmp(oc, "timeout") ? "no final word from the guest in time; " : "",
-		       gs(p, "device")[0] ? gs(p, "device") : "the device",
-		       gs(p, "message")[0] ? "" : ": the guest said nothing about it");
-		if (gs(p, "message")[0])
-			printf("  the guest's last word: %s\n", gs(p, "message"));
+	if (!strcmp(oc, "unknown") || !strcmp(oc, "timeout") || !strcmp(oc, "pending")) {
+		struct json_object *last = NULL;
+		const char *word;
+
+		json_object_object_get_ex(p, "last_word", &last);
+		/* a status record's outcome, or an event's name */
+		word = gs(last, "outcome")[0] ? gs(last, "outcome") : gs(last, "event");
+		printf("%s: no proof%s: ", gs(p, "id"),
+		       !strcmp(oc, "timeout") ? " in time" :
+		       !strcmp(oc, "pending") ? " yet" :
+						"");
+		if (last)
+			printf("the guest's last word on %s: %s%s%s\n", gs(p, "device"), word,
+			       gs(p, "message")[0] ? ": " : "", gs(p, "message"));
+		else
+			printf("%s\n", gs(p, "message")[0] ? gs(p, "message") :
+							     "the guest said nothing about it");
 		return;
 	}
 	if (ok)
