@@ -15,6 +15,9 @@
 #include <unistd.h>
 
 #include "commands.h"
+#ifdef MP_HAVE_CMD_PROOF
+#include "cmd-proof.h"
+#endif
 #include "host.h"
 #include "log.h"
 #include "mp-json.h"
@@ -22,7 +25,7 @@
 
 struct host_opts {
 	const char *qmp, *uri, *domain, *channel;
-	bool wait_online, steps;
+	bool wait_online, steps, wait;
 	/* why there is no proof ("" while a channel is attached) */
 	char no_proof[400];
 	bool json;
@@ -65,6 +68,8 @@ static void usage(FILE *f)
 		"  resize ID SIZE     set a virtio-mem device's size [--no-wait]\n"
 		"  list               memory devices, slots, address space left, orphans\n"
 		"  cleanup            remove orphan backends left by interrupted runs [--dry-run]\n"
+		"  proof [ID]         the guest's proof for a device already there (every\n"
+		"                     memory device without ID) [--wait for its outcome]\n"
 		"\n"
 		"The channel (--channel PATH, or the libvirt domain's org.memplug.0) reaches\n"
 		"memplugd in the guest: proof of plugs, drained unplugs, memmap planning.\n"
@@ -671,6 +676,7 @@ int mp_cmd_host(int argc, char **argv)
 		O_CHANNEL,
 		O_WAIT_ONLINE,
 		O_STEPS,
+		O_WAIT,
 	};
 	static const struct option opts[] = {
 		{ "qmp", required_argument, NULL, O_QMP },
@@ -696,6 +702,7 @@ int mp_cmd_host(int argc, char **argv)
 		{ "channel", required_argument, NULL, O_CHANNEL },
 		{ "wait-online", no_argument, NULL, O_WAIT_ONLINE },
 		{ "steps", no_argument, NULL, O_STEPS },
+		{ "wait", no_argument, NULL, O_WAIT },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
@@ -708,6 +715,7 @@ int mp_cmd_host(int argc, char **argv)
 	const char *sub;
 	uint64_t v;
 	int c, r, rc;
+	bool chan;
 
 	o.qmp = getenv("MEMPLUG_QMP");
 	o.channel = getenv("MEMPLUG_CHANNEL");
@@ -816,6 +824,9 @@ int mp_cmd_host(int argc, char **argv)
 		case O_STEPS:
 			o.steps = true;
 			break;
+		case O_WAIT:
+			o.wait = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return MP_EXIT_OK;
@@ -835,7 +846,7 @@ int mp_cmd_host(int argc, char **argv)
 		return MP_EXIT_USAGE;
 	}
 	if (strcmp(sub, "plug") && strcmp(sub, "unplug") && strcmp(sub, "resize") &&
-	    strcmp(sub, "list") && strcmp(sub, "cleanup")) {
+	    strcmp(sub, "list") && strcmp(sub, "cleanup") && strcmp(sub, "proof")) {
 		fprintf(stderr, "memplugctl host: unknown command '%s'\n", sub);
 		usage(stderr);
 		return MP_EXIT_USAGE;
@@ -860,14 +871,15 @@ int mp_cmd_host(int argc, char **argv)
 	}
 	mp_host_set_progress(h, progress, NULL);
 	/* the channel to memplugd: given, or the libvirt domain's own; only
-	 * plug and unplug use it */
-	if ((!strcmp(sub, "plug") || !strcmp(sub, "unplug")) && (o.channel || o.domain)) {
+	 * plug, unplug and proof use it */
+	chan = !strcmp(sub, "plug") || !strcmp(sub, "unplug") || !strcmp(sub, "proof");
+	if (chan && (o.channel || o.domain)) {
 		char why[sizeof(o.no_proof) - 40];
 
 		r = mp_host_channel_attach(h, o.channel, 0, why, sizeof(why));
 		if (r < 0)
 			snprintf(o.no_proof, sizeof(o.no_proof), "%s", why);
-	} else if (!strcmp(sub, "plug") || !strcmp(sub, "unplug")) {
+	} else if (chan) {
 		snprintf(o.no_proof, sizeof(o.no_proof), "no --channel given");
 	}
 
@@ -893,6 +905,12 @@ int mp_cmd_host(int argc, char **argv)
 		}
 	} else if (!strcmp(sub, "list")) {
 		rc = argc ? MP_EXIT_USAGE : cmd_list(h, &o);
+	} else if (!strcmp(sub, "proof")) {
+#ifdef MP_HAVE_CMD_PROOF
+		rc = mp_cli_host_proof(h, o.no_proof, o.json, o.wait, o.timeout_ms, argc, argv);
+#else
+		rc = MP_EXIT_USAGE;
+#endif
 	} else {
 		rc = argc ? MP_EXIT_USAGE : cmd_cleanup(h, &o);
 	}

@@ -690,6 +690,29 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 			       struct json_object **report);
 
 /**
+ * mp_host_proof_get() - the guest's proof for devices already in the VM
+ * @h: handle with a channel (mp_host_channel_attach())
+ * @id: device id (QEMU's id or libvirt's alias; "ua-" may be left out), or
+ *      NULL for every memory device of the VM
+ * @wait: wait until the guest reports each device at an outcome (for an
+ *        attach just done), instead of taking its word as it is now
+ * @timeout_ms: deadline per device with @wait (0: 60 s)
+ * @out: receives {"proofs": [...]}: per device the proof object of
+ *       mp_host_wait_online() (docs/host.md) plus kind, slot, addr, size
+ *       and wait_ms; without @wait an outcome of "pending" (a record
+ *       without a final outcome) or "unknown" (no record) instead of
+ *       "timeout"; "empty" for a virtio-mem device with nothing plugged
+ *
+ * Return: MP_HOST_PROOF_OK when every device is online and verified without
+ * violations; MP_HOST_PROOF_PARTIAL; -EIO the guest failed or left one
+ * offline; -ETIMEDOUT no final word on one (its last word is in @out);
+ * -ENODEV no such device (logged); -ENOTCONN no channel; another -errno.
+ * The worst over the devices counts.
+ */
+int mp_host_proof_get(struct mp_host *h, const char *id, bool wait, int timeout_ms,
+		      struct json_object **out);
+
+/**
  * mp_host_numa_pick() - choose the host node for a backend
  * @h: handle (libvirt handles ask the remote host)
  * @want: MP_HOST_NODE_AUTO or a node number

@@ -58,7 +58,8 @@ only 'memplugctl offline --order s' suspects-first
 only 'memplugctl policy ' check dirs explain show
 only 'memplugctl policy explain --kind v' virtio-mem
 expect 'memplugctl status -' --wait --socket -J
-expect 'memplugctl host ' --qmp --connect --domain plug unplug resize list cleanup
+expect 'memplugctl host ' --qmp --connect --domain --channel plug unplug resize list cleanup proof
+only 'memplugctl host --qmp /x proof dimm0 --w' --wait
 only 'memplugctl host --qmp /x plug 1G --kind n' nvdimm
 expect 'memplugctl host --qmp /x plug 1G --' --node --nodes --dimm-size --host-node --requested
 exit $fail

@@ -5,7 +5,13 @@ host node placement in the device XML (NVDIMMs: through <numatune>), ids
 and paths that are not plain text, a detach refused by the guest
 (memory onlined to the kernel zone and pinned by slab allocations) surfaced
 with the DIMM still in the domain, virtio-mem resize through the live
-device XML.
+device XML.  Then the memplug channel (org.memplug.0 in the domain XML,
+found by memplugctl in the live XML) with memplugd started in the guest:
+plug --wait-online through libvirt gets the guest's proof, memplugctl host
+proof shows it again for that device, and for every device says no proof
+for the DIMM memplugd did not online (the pinned one, onlined by hand),
+and the coordinated unplug drains through the channel before libvirt
+detaches.
 
 Usage: test_libvirt.py MEMPLUGCTL
 """
@@ -14,6 +20,9 @@ import json
 import os
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'daemon'))
+
+import mpd
 from guest import SYSMEM, GuestSkip
 from hostctl import HostCtl, pin_in_kernel_zone
 from virtguest import URI, Daemons, VirtGuest, virsh
@@ -84,6 +93,50 @@ def test(g):
     assert 'mp-nope' in r.stderr
     r = host('no-such-domain')('list', rc=1)
     assert 'no-such-domain' in r.stderr, r.stderr
+
+
+def test_channel(g):
+    """plug --wait-online and proof through libvirt and the channel.  Runs
+    after test(): ua-mp-dimm0 is still there, onlined to the kernel zone by
+    hand, so memplugd calls it another onliner's."""
+    ctl = host()
+    # without memplugd: no proof, said, exit 1
+    r = ctl('proof', 'ua-mp-dimm0', '--timeout', '5', rc=1)
+    assert 'no proof available' in r.stderr, r.stderr
+    mpd.start(g, {'50-movable.conf': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n'})
+    r = ctl('plug', '256M', '--wait-online', '-J')
+    out = json.loads(r.stdout)
+    p, = out['proof']
+    dev = ctl.devices()[p['id']]
+    blocks = g.blocks_of(dev['addr'], dev['size'])
+    assert p['id'] == 'ua-mp-dimm1' and p['device'] == 'dimm:slot%d' % dev['slot'], p
+    assert p['outcome'] == 'online' and p['zone'] == 'movable' and p['node'] == 0, p
+    assert p['verified'] == len(blocks) == p['expected_blocks'] and p['violations'] == 0, p
+    assert p['policy'].endswith('50-movable.conf:1'), p
+    print('libvirt plug -> proof: host_ms %d (guest: first uevent to verified %d us)'
+          % (p['host_ms'], p['guest_timings']['latency_us']))
+    # the same proof, asked afterwards (either spelling of the id)
+    r = ctl('proof', 'mp-dimm1', '-J')
+    q, = json.loads(r.stdout)['proofs']
+    assert q['id'] == 'ua-mp-dimm1' and q['outcome'] == 'online', q
+    assert q['device'] == p['device'] and q['verified'] == p['verified'], q
+    assert q['kind'] == 'dimm' and q['slot'] == dev['slot'], q
+    r = ctl('proof', 'ua-mp-dimm1')
+    assert 'proof: online and verified by the guest: %s' % p['device'] in r.stdout, r.stdout
+    # every device: the hand-onlined DIMM has no proof, so exit 1
+    r = ctl('proof', '-J', rc=1)
+    allp = {x['id']: x for x in json.loads(r.stdout)['proofs']}
+    assert allp['ua-mp-dimm1']['outcome'] == 'online', allp
+    assert allp['ua-mp-dimm0']['outcome'] != 'online', allp
+    assert allp['virtiomem0']['outcome'] == 'empty', allp
+    r = ctl('proof', 'mp-nope', rc=1)
+    assert 'mp-nope' in r.stderr, r.stderr
+    # coordinated unplug through libvirt: drained by the guest, then detached
+    r = ctl('unplug', 'ua-mp-dimm1', '-J')
+    u = json.loads(r.stdout)
+    assert u['outcome'] == 'unplugged' and u['drain']['result'] == 'ok', u
+    assert 'ua-mp-dimm1' not in live_xml()
+    mpd.stop(g)
 
 
 def qom(dom, path, prop):
@@ -188,6 +241,7 @@ def main():
         with Daemons() as daemons:
             with VirtGuest(DOM, mem='1G', slots=8, maxmem='16G', name='host-libvirt') as g:
                 test(g)
+                test_channel(g)
                 work = g.workdir
             test_nvdimm(os.path.join(work, 'nvdimm'))
             # only a libvirtd this test started may be stopped for a while

@@ -40,6 +40,17 @@ def _answers(path):
         s.close()
 
 
+def live_channel_path(domain, name='org.memplug.0'):
+    """The socket libvirt made for the domain's channel NAME (live XML)."""
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(virsh('dumpxml', domain))
+    for ch in root.iter('channel'):
+        t, src = ch.find('target'), ch.find('source')
+        if t is not None and t.get('name') == name and src is not None:
+            return src.get('path')
+    raise GuestError('%s: no %s channel in the live XML' % (domain, name))
+
+
 class Daemons:
     """virtlogd + libvirtd, started only when libvirt does not answer."""
 
@@ -90,10 +101,22 @@ class Daemons:
         return False
 
 
+# The memplug channel as an operator adds it: libvirt picks the socket's
+# path (under /var/lib/libvirt/qemu/channel/target/) and shows it in the
+# live XML, where memplugctl host --connect finds it.  The virtio-serial
+# controller is spelled out although libvirt would add one.
+CHANNEL_XML = ("<controller type='virtio-serial' index='0'/>\n"
+               "    <channel type='unix'><source mode='bind'/>"
+               "<target type='virtio' name='org.memplug.0'/></channel>")
+
+
 class VirtGuest(Guest):
-    """Guest(**kw) plus: domain name, virtio_mem (max size, or 0 for none)."""
+    """Guest(**kw) plus: domain name, virtio_mem (max size, or 0 for none).
+    channel (default True here): the domain has the memplug channel
+    (CHANNEL_XML); .channel_path is its socket as libvirt reports it."""
 
     def __init__(self, domain, virtio_mem='1G', **kw):
+        kw.setdefault('channel', True)
         super().__init__(**kw)
         self.domain = domain
         self.virtio_mem = guest.parse_size(virtio_mem)
@@ -109,6 +132,7 @@ class VirtGuest(Guest):
                     "<node>0</node><block unit='KiB'>2048</block>"
                     "<requested unit='KiB'>0</requested></target></memory>"
                     % (self.virtio_mem >> 10))
+        chan = CHANNEL_XML if self.channel else ''
         return """<domain type='qemu'>
   <name>{name}</name>
   <maxMemory slots='{slots}' unit='KiB'>{maxmem}</maxMemory>
@@ -124,12 +148,14 @@ class VirtGuest(Guest):
     <serial type='file'><source path='{console}'/><target port='0'/></serial>
     <serial type='unix'><source mode='bind' path='{chan}'/><target port='1'/></serial>
     {vmem}
+    {mpchan}
     <memballoon model='none'/>
   </devices>
 </domain>""".format(name=self.domain, slots=self.slots, maxmem=self.maxmem >> 10,
                     mem=self.mem >> 10, smp=self.smp, lastcpu=self.smp - 1,
                     vmlinux=vmlinux, initrd=initrd, append=append,
-                    console=self.console_log(), chan=self._chan_path, vmem=vmem)
+                    console=self.console_log(), chan=self._chan_path, vmem=vmem,
+                    mpchan=chan)
 
     def _boot_files(self):
         """The kernel and initrd to boot, copied into self._sockdir: libvirt's
@@ -168,6 +194,8 @@ class VirtGuest(Guest):
         virsh('create', xml, '--paused')
         self.running = True
         self.proc = True
+        if self.channel:
+            self.channel_path = live_channel_path(self.domain)
         self._chbuf = bytearray()
         try:
             deadline = t0 + 30

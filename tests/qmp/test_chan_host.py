@@ -159,6 +159,29 @@ def online(r):
     p = r.run("plug", "128M", "--wait-online", "--timeout", "30")
     check(p.returncode == 0 and "mp-dimm1: online and verified by the guest: dimm:slot1" in p.stdout,
           "online: text output", p.stdout + p.stderr)
+    # proof of devices already there (--qmp + --channel): one, then all
+    p = r.run("-J", "proof", "mp-dimm0")
+    q = (js(p).get("proofs") or [{}])[0]
+    check(p.returncode == 0 and q.get("outcome") == "online" and q.get("device") == "dimm:slot0"
+          and q.get("verified") == 2 and q.get("slot") == 0 and q.get("kind") == "dimm",
+          "proof: mp-dimm0's proof from the status", p.stdout + p.stderr)
+    p = r.run("-J", "proof")
+    check(p.returncode == 0 and [x.get("id") for x in js(p).get("proofs", [])] ==
+          ["mp-dimm0", "mp-dimm1"], "proof: every device", p.stdout + p.stderr)
+    p = r.run("proof", "mp-dimm1")
+    check(p.returncode == 0 and "mp-dimm1: proof: online and verified by the guest: dimm:slot1"
+          in p.stdout and "zone movable, node 0" in p.stdout, "proof: text", p.stdout + p.stderr)
+    p = r.run("proof", "mp-nope")
+    check(p.returncode == 1 and "mp-nope" in p.stderr, "proof: no such device, exit 1", p.stderr)
+    p = r.run("proof", "mp-dimm0", "mp-dimm1")
+    check(p.returncode == 2, "proof: two ids are a usage error", p.stderr)
+    # a device plugged without the channel (as virsh attach-device would),
+    # then proof --wait for its outcome
+    r.run("plug", "256M", channel=False)
+    p = r.run("-J", "proof", "mp-dimm2", "--wait", "--timeout", "30")
+    q = (js(p).get("proofs") or [{}])[0]
+    check(p.returncode == 0 and q.get("outcome") == "online" and q.get("device") == "dimm:slot2",
+          "proof --wait: a device plugged by someone else", p.stdout + p.stderr)
 
 
 scenario("online", "online", online)
@@ -168,6 +191,9 @@ def violation(r):
     p, pr = plug128(r, 30)
     check(p.returncode == 64 and pr.get("violations") == 1 and len(pr.get("violation_events")) == 1,
           "violation: exit 64 with the evidence", p.stdout + p.stderr)
+    p = r.run("proof", "mp-dimm0")
+    check(p.returncode == 1 and "NO PROOF: online WITH VIOLATIONS" in p.stdout,
+          "violation: proof exits 1", p.stdout + p.stderr)
 
 
 scenario("violation", "violation", violation)
@@ -177,6 +203,10 @@ def failed(r):
     p, pr = plug128(r, 30)
     check(p.returncode == 1 and pr.get("outcome") == "failed" and "EINVAL" in pr.get("message", ""),
           "failed: exit 1 with the guest's message", p.stdout + p.stderr)
+    p = r.run("-J", "proof", "mp-dimm0")
+    q = (js(p).get("proofs") or [{}])[0]
+    check(p.returncode == 1 and q.get("outcome") == "failed" and "EINVAL" in q.get("message", ""),
+          "failed: proof exits 1 with the guest's message", p.stdout + p.stderr)
 
 
 scenario("failed", "failed", failed)
@@ -188,6 +218,13 @@ def silent(r):
           p.stdout + p.stderr)
     check(pr.get("last_word", {}).get("outcome") == "settling",
           "silent: the last word is the guest's status record", json.dumps(pr))
+    p = r.run("-J", "proof", "mp-dimm0")
+    q = (js(p).get("proofs") or [{}])[0]
+    check(p.returncode == 1 and q.get("outcome") == "pending", "silent: proof is pending, exit 1",
+          p.stdout + p.stderr)
+    p = r.run("proof", "mp-dimm0", "--wait", "--timeout", "2")
+    check(p.returncode == 1 and "no proof in time: the guest's last word on dimm:slot0: settling" in p.stdout,
+          "silent: proof --wait times out, exit 1", p.stdout + p.stderr)
 
 
 scenario("silent", "silent", silent)
@@ -239,6 +276,10 @@ def nogreeting(r):
     check(p.returncode == 0 and "no proof available:" in p.stderr and "no greeting" in p.stderr,
           "nogreeting: plugged, no proof available", p.stdout + p.stderr)
     check(r.devices() == ["mp-dimm0"], "nogreeting: the DIMM is there")
+    p = r.run("-J", "proof", "mp-dimm0")
+    check(p.returncode == 1 and "no proof available:" in p.stderr
+          and "proof_unavailable" in js(p), "nogreeting: proof unavailable, exit 1",
+          p.stdout + p.stderr)
     p = r.run("plug", "128M", "--wait-online", channel=r.dir + "/nothing.sock")
     check(p.returncode == 0 and "no proof available:" in p.stderr and "No such file" in p.stderr,
           "no socket: plugged, no proof available", p.stderr)
