@@ -378,10 +378,12 @@ void mp_grow_status_print(struct json_object *st, FILE *f)
 			mp_format_size(mp_json_get_u64(x, "size", 0), a, sizeof(a)),
 			(unsigned long long)(mp_json_get_u64(x, "ago_ms", 0) / 1000));
 	if (json_object_object_get_ex(o, "last_answer", &x))
-		fprintf(f, "  last answer to %llu: %s %s%s%s, %llu s ago: %s\n",
+		fprintf(f, "  last answer to %llu: %s%s%s%s, %llu s ago: %s\n",
 			(unsigned long long)mp_json_get_u64(x, "request", 0),
-			mp_json_get_bool(x, "granted", false) ? "granted" : "refused",
-			mp_format_size(mp_json_get_u64(x, "size", 0), a, sizeof(a)),
+			mp_json_get_bool(x, "granted", false) ? "granted " : "refused",
+			mp_json_get_bool(x, "granted", false) ?
+				mp_format_size(mp_json_get_u64(x, "size", 0), a, sizeof(a)) :
+				"",
 			mp_json_get_str(x, "device", "")[0] ? " " : "",
 			mp_json_get_str(x, "device", ""),
 			(unsigned long long)(mp_json_get_u64(x, "ago_ms", 0) / 1000),
