@@ -70,6 +70,8 @@ static void usage(FILE *f)
 		"  cleanup            remove orphan backends left by interrupted runs [--dry-run]\n"
 		"  proof [ID]         the guest's proof for a device already there (every\n"
 		"                     memory device without ID) [--wait for its outcome]\n"
+		"  serve              answer the guest's growth requests within --config's limits\n"
+		"                     (memplugctl host serve --help)\n"
 		"\n"
 		"The channel (--channel PATH, or the libvirt domain's org.memplug.0) reaches\n"
 		"memplugd in the guest: proof of plugs, drained unplugs, memmap planning.\n"
@@ -717,6 +719,20 @@ int mp_cmd_host(int argc, char **argv)
 	int c, r, rc;
 	bool chan;
 
+	/* "serve" has options of its own: the first word that is not an option
+	 * (or an option's value) names the command */
+	for (int i = 1; i < argc; i++) {
+		if (argv[i][0] == '-') {
+			for (const struct option *op = opts; op->name; op++)
+				if (op->has_arg == required_argument && !strchr(argv[i], '=') &&
+				    !strcmp(argv[i] + 2, op->name) && argv[i][1] == '-')
+					i++;
+			continue;
+		}
+		if (!strcmp(argv[i], "serve"))
+			return mp_cmd_host_serve(argc, argv);
+		break;
+	}
 	o.qmp = getenv("MEMPLUG_QMP");
 	o.channel = getenv("MEMPLUG_CHANNEL");
 	while ((c = getopt_long(argc, argv, "Jh", opts, NULL)) != -1) {

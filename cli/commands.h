@@ -27,6 +27,7 @@ int mp_cmd_drain(int argc, char **argv);
 int mp_cmd_snapshot(int argc, char **argv);
 int mp_cmd_policy(int argc, char **argv);
 int mp_cmd_host(int argc, char **argv);
+int mp_cmd_host_serve(int argc, char **argv);
 int mp_cmd_status(int argc, char **argv);
 
 #endif

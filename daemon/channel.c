@@ -322,6 +322,7 @@ static struct json_object *greeting_body(struct daemon *d)
 	json_object_array_add(caps, json_object_new_string("status"));
 	json_object_array_add(caps, json_object_new_string("prepare-unplug"));
 	json_object_array_add(caps, json_object_new_string("cancel-unplug"));
+	json_object_array_add(caps, json_object_new_string("grow-answer"));
 	json_object_object_add(o, "capabilities", caps);
 	return o;
 }
@@ -564,6 +565,8 @@ static void request(struct daemon *d, const struct mp_chan_msg *m)
 		prepare_unplug(d, m->id, m->body);
 	} else if (!strcmp(m->name, "cancel-unplug")) {
 		cancel_unplug(d, m->id, m->body);
+	} else if (!strcmp(m->name, "grow-answer")) {
+		reply(ch, m->id, mpd_grow_answer(d, m->id, m->body));
 	} else {
 		snprintf(desc, sizeof(desc), "no command '%s'", m->name);
 		reply_error(ch, m->id, MP_CHAN_E_COMMAND_NOT_FOUND, desc, NULL);
@@ -637,6 +640,22 @@ static void event(struct mpd_channel *ch, const char *name, struct json_object *
 		mp_warn("channel %s: output queue full (%zu bytes unsent): dropping events",
 			ch->port, mp_chan_writer_pending(&ch->wr));
 	json_object_put(o);
+}
+
+int mpd_channel_event(struct daemon *d, const char *name, struct json_object *data)
+{
+	if (!d->channel || !d->channel->connected) {
+		json_object_put(data);
+		return -ENOTCONN;
+	}
+	event(d->channel, name, data);
+	channel_send(d->channel);
+	return 0;
+}
+
+bool mpd_channel_connected(struct daemon *d)
+{
+	return d->channel && d->channel->connected;
 }
 
 static void violation_hook(void *priv, const char *key, uint64_t block, const char *evidence)

@@ -370,6 +370,7 @@ struct json_object *mpd_status_json(struct daemon *d)
 	if (d->policy_errors)
 		mp_json_add_str(o, "refused_reload", d->policy_errors);
 	mpd_channel_status(d, o);
+	mpd_grow_status(d, o);
 	return o;
 }
 

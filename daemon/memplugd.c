@@ -284,7 +284,7 @@ static int detach(int *ready_fd)
 
 static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 {
-	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_DRAIN, P_CHANNEL };
+	enum { P_UEVENT, P_SIGNAL, P_SETTLE, P_WATCHDOG, P_DRAIN, P_GROW, P_CHANNEL };
 	enum { P_CONTROL = P_CHANNEL + MPD_CHANNEL_MAX_FDS };
 	struct pollfd pfd[P_CONTROL + MPD_CONTROL_MAX_FDS];
 	int settle_fd, wd_fd = -1, ready_fd = -1;
@@ -363,6 +363,7 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		pfd[P_WATCHDOG] = (struct pollfd){ .fd = wd_fd, .events = POLLIN };
 		pfd[P_DRAIN] = (struct pollfd){ .fd = d->drain.pid > 0 ? d->drain.fd : -1,
 						.events = POLLIN };
+		pfd[P_GROW] = (struct pollfd){ .fd = mpd_grow_fd(d), .events = POLLPRI };
 		/* New outcomes become events; a gap in P_CHANNEL's entries is polled as fd -1. */
 		mpd_channel_sync(d);
 		pfd[P_CHANNEL] = pfd[P_CHANNEL + 1] = (struct pollfd){ .fd = -1 };
@@ -426,6 +427,8 @@ static int main_loop(struct daemon *d, int ufd, bool fifo, int sfd)
 		}
 		if (pfd[P_DRAIN].revents)
 			mpd_drain_read(d);
+		if (pfd[P_GROW].revents)
+			mpd_grow_handle(d, pfd[P_GROW].revents);
 		if (nch)
 			mpd_channel_handle(d, pfd + P_CHANNEL, nch);
 		if (nc)
@@ -448,6 +451,7 @@ static void daemon_release(struct daemon *d)
 {
 	mpd_control_free(d->control); /* NULL unless main_loop() failed early */
 	mpd_channel_free(d);
+	mpd_grow_free(d);
 	mp_drain_plan_free(&d->drain.plan);
 	mp_engine_free(d->engine);
 	mp_ctx_free(d->ctx);
@@ -499,6 +503,7 @@ int mpd_reload(struct daemon *d, bool first)
 	d->policy_errors = NULL;
 	mp_engine_set_policies(d->engine, set);
 	mp_policyset_unref(set);
+	mpd_grow_sync(d);
 	mp_notice("%zu polic%s in force", mp_policyset_count(set),
 		  mp_policyset_count(set) == 1 ? "y" : "ies");
 	for (size_t i = 0; i < mp_policyset_count(set); i++)

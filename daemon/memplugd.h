@@ -34,6 +34,7 @@ struct daemon {
 	struct mpd_control *control; /* the control socket; NULL: none */
 	const char *channel_name; /* virtio-serial port name; "" = no channel */
 	struct mpd_channel *channel; /* the memplug channel (channel.c); NULL: none */
+	struct mpd_grow *grow; /* the PSI trigger (grow.c); NULL: never a [Grow] policy */
 	/* a drain running in a child process (drain.c); pid 0: none */
 	struct {
 		pid_t pid;
@@ -89,5 +90,18 @@ void mpd_channel_sync(struct daemon *d);
 /* Answer the channel's prepare-unplug with the drain's end (@o taken). */
 void mpd_channel_drain_done(struct daemon *d, struct json_object *o);
 void mpd_channel_status(struct daemon *d, struct json_object *o);
+/* Send event @name (@data taken); -ENOTCONN when no host is connected. */
+int mpd_channel_event(struct daemon *d, const char *name, struct json_object *data);
+bool mpd_channel_connected(struct daemon *d);
+
+/* grow.c: growth on memory pressure (docs/daemon.md "Growth") */
+struct mpd_grow;
+void mpd_grow_sync(struct daemon *d);
+int mpd_grow_fd(struct daemon *d);
+void mpd_grow_handle(struct daemon *d, short revents);
+struct json_object *mpd_grow_answer(struct daemon *d, struct json_object *id,
+				    struct json_object *args);
+void mpd_grow_status(struct daemon *d, struct json_object *o);
+void mpd_grow_free(struct daemon *d);
 
 #endif

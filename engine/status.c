@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine-private.h"
+#include "mp-grow.h"
 #include "mp-json.h"
 #include "util.h"
 
@@ -212,4 +213,5 @@ void mp_status_print(struct json_object *o, FILE *f)
 			fprintf(f, "  %s\n",
 				json_object_get_string(json_object_array_get_idx(a, i)));
 	}
+	mp_grow_status_print(o, f);
 }

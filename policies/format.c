@@ -48,6 +48,11 @@ const char *mp_policy_verify_name(enum mp_verify_level verify)
 	return "unknown";
 }
 
+const char *mp_grow_pressure_name(enum mp_grow_pressure p)
+{
+	return p == MP_GROW_PRESSURE_FULL ? "full" : "some";
+}
+
 const char *mp_policy_dax_mode_name(enum mp_policy_dax_mode mode)
 {
 	switch (mode) {

@@ -62,6 +62,8 @@ bool mp_policy_matches(const struct mp_policy *p, const struct mp_policy_subject
 	char a[64], b[64], c[64];
 	size_t i, nids;
 
+	if (!p->match_line)
+		return refuse(why, len, "no [Match] section: a [Grow]-only file decides no device");
 	if (p->has_kind && !(p->kinds & s->kind)) {
 		char kinds[128];
 
@@ -321,7 +323,8 @@ int mp_policy_explain(const struct mp_policyset *set, const struct mp_policy_sub
 		const struct mp_policy *p = mp_policyset_get(set, i);
 
 		if (!mp_policy_matches(p, s, why, sizeof(why))) {
-			text_add(&t, "  %s:%u: no match: %s\n", p->path, p->match_line, why);
+			text_add(&t, "  %s:%u: no match: %s\n", p->path,
+				 p->match_line ? p->match_line : p->grow.line, why);
 			continue;
 		}
 		text_add(&t, "  %s:%u: match\n", p->path, p->match_line);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * One policy file: systemd-style INI with the sections [Match], [Online] and
- * [Dax].  The parser never stops at the first problem: every line is looked
+ * One policy file: systemd-style INI with the sections [Match], [Online],
+ * [Dax] and [Grow] (guest-wide growth on memory pressure, not matched
+ * against devices).  The parser never stops at the first problem: every line is looked
  * at and every problem recorded, so one `memplugctl policy check` run shows
  * all of them (OpenBSD ntpd's habit).
  */
@@ -20,6 +21,7 @@ enum section {
 	SEC_MATCH,
 	SEC_ONLINE,
 	SEC_DAX,
+	SEC_GROW,
 	SEC_UNKNOWN, /* keys below an unknown header are not reported again */
 	SEC_COUNT,
 };
@@ -28,6 +30,7 @@ static const char *const section_names[SEC_COUNT] = {
 	[SEC_MATCH] = "Match",
 	[SEC_ONLINE] = "Online",
 	[SEC_DAX] = "Dax",
+	[SEC_GROW] = "Grow",
 };
 
 enum key {
@@ -41,6 +44,13 @@ enum key {
 	KEY_MOVABLE_RATIO,
 	KEY_VERIFY,
 	KEY_MODE,
+	KEY_PRESSURE,
+	KEY_STALL,
+	KEY_WINDOW,
+	KEY_STEP,
+	KEY_CEILING,
+	KEY_COOLDOWN,
+	KEY_GROW_NODE,
 	KEY_COUNT,
 };
 
@@ -389,6 +399,139 @@ static int parse_mode(struct mp_policy *p, char *val, char *reason)
 	return 0;
 }
 
+static int parse_pressure(struct mp_policy *p, char *val, char *reason)
+{
+	if (!strcmp(val, "some"))
+		p->grow.pressure = MP_GROW_PRESSURE_SOME;
+	else if (!strcmp(val, "full"))
+		p->grow.pressure = MP_GROW_PRESSURE_FULL;
+	else {
+		snprintf(reason, REASON_LEN, "expected some or full");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* "150ms", "2s", "1min", "500000us": a whole number with a unit, so that
+ * nobody has to guess whether a bare 150 means ms or us. */
+static int parse_duration_us(const char *val, uint64_t *out, char *reason)
+{
+	static const struct {
+		const char *unit;
+		uint64_t us;
+	} units[] = { { "us", 1 }, { "ms", 1000 }, { "s", 1000000 }, { "min", 60000000 } };
+	char num[32];
+	size_t n = strspn(val, "0123456789");
+	uint64_t v;
+
+	if (n && n < sizeof(num)) {
+		memcpy(num, val, n);
+		num[n] = '\0';
+		for (size_t i = 0; i < MP_ARRAY_SIZE(units); i++) {
+			if (strcmp(val + n, units[i].unit))
+				continue;
+			if (mp_parse_u64(num, 10, &v) || v > UINT64_MAX / units[i].us / 1000)
+				break;
+			*out = v * units[i].us;
+			return 0;
+		}
+	}
+	snprintf(reason, REASON_LEN,
+		 "expected a time like 150ms, 2s or 1min (units us, ms, s, min)");
+	return -EINVAL;
+}
+
+static int parse_stall(struct mp_policy *p, char *val, char *reason)
+{
+	if (parse_duration_us(val, &p->grow.stall_us, reason))
+		return -EINVAL;
+	if (!p->grow.stall_us) {
+		snprintf(reason, REASON_LEN, "a stall of 0 would fire on any pressure at all");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_window(struct mp_policy *p, char *val, char *reason)
+{
+	if (parse_duration_us(val, &p->grow.window_us, reason))
+		return -EINVAL;
+	if (p->grow.window_us < MP_GROW_WINDOW_MIN_US ||
+	    p->grow.window_us > MP_GROW_WINDOW_MAX_US) {
+		snprintf(reason, REASON_LEN, "the kernel takes PSI windows from 500ms to 10s only");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_grow_size(const char *val, uint64_t *out, char *reason)
+{
+	int r = parse_bytes(val, out);
+
+	if (r == -ERANGE) {
+		snprintf(reason, REASON_LEN, "'%s' is too large for 64 bits", val);
+		return -EINVAL;
+	}
+	if (r < 0) {
+		snprintf(reason, REASON_LEN, "'%s' is not a size (like 512M, 2G; units K, M, G, T)",
+			 val);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_step(struct mp_policy *p, char *val, char *reason)
+{
+	if (parse_grow_size(val, &p->grow.step, reason))
+		return -EINVAL;
+	if (p->grow.step < (1ull << 20) || p->grow.step % (1ull << 20)) {
+		snprintf(
+			reason, REASON_LEN,
+			"a step is whole MiB, at least 1M (it is rounded up to the guest's block size)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_ceiling(struct mp_policy *p, char *val, char *reason)
+{
+	if (parse_grow_size(val, &p->grow.ceiling, reason))
+		return -EINVAL;
+	if (!p->grow.ceiling) {
+		snprintf(reason, REASON_LEN,
+			 "a ceiling of 0 allows no growth (remove [Grow] instead)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int parse_cooldown(struct mp_policy *p, char *val, char *reason)
+{
+	uint64_t us;
+
+	if (parse_duration_us(val, &us, reason))
+		return -EINVAL;
+	if (us > 86400ull * 1000000) {
+		snprintf(reason, REASON_LEN, "at most a day (24h = 1440min)");
+		return -EINVAL;
+	}
+	p->grow.cooldown_ms = us / 1000;
+	return 0;
+}
+
+static int parse_grow_node(struct mp_policy *p, char *val, char *reason)
+{
+	uint64_t n;
+
+	if (mp_parse_u64(val, 10, &n) || n >= MP_POLICY_MAX_NODES) {
+		snprintf(reason, REASON_LEN, "expected one node number 0..%d",
+			 MP_POLICY_MAX_NODES - 1);
+		return -EINVAL;
+	}
+	p->grow.node = (int)n;
+	return 0;
+}
+
 static const struct key_def keys[KEY_COUNT] = {
 	[KEY_KIND] = { "Kind", SEC_MATCH, false, parse_kind },
 	[KEY_NODE] = { "Node", SEC_MATCH, false, parse_node },
@@ -400,6 +543,13 @@ static const struct key_def keys[KEY_COUNT] = {
 	[KEY_MOVABLE_RATIO] = { "MovableRatio", SEC_ONLINE, false, parse_ratio },
 	[KEY_VERIFY] = { "Verify", SEC_ONLINE, false, parse_verify },
 	[KEY_MODE] = { "Mode", SEC_DAX, false, parse_mode },
+	[KEY_PRESSURE] = { "Pressure", SEC_GROW, false, parse_pressure },
+	[KEY_STALL] = { "Stall", SEC_GROW, false, parse_stall },
+	[KEY_WINDOW] = { "Window", SEC_GROW, false, parse_window },
+	[KEY_STEP] = { "Step", SEC_GROW, false, parse_step },
+	[KEY_CEILING] = { "Ceiling", SEC_GROW, false, parse_ceiling },
+	[KEY_COOLDOWN] = { "Cooldown", SEC_GROW, false, parse_cooldown },
+	[KEY_GROW_NODE] = { "Node", SEC_GROW, false, parse_grow_node },
 };
 
 static char *strip(char *s)
@@ -422,8 +572,8 @@ static int parse_header(struct parser *ps, unsigned int line, char *s, enum sect
 
 	if (len < 2 || s[len - 1] != ']') {
 		perr(ps, line,
-		     "malformed section header '%s': expected [Match], [Online] or [Dax]%s", s,
-		     strpbrk(s, "#;") ? " (comments go on a line of their own)" : "");
+		     "malformed section header '%s': expected [Match], [Online], [Dax] or [Grow]%s",
+		     s, strpbrk(s, "#;") ? " (comments go on a line of their own)" : "");
 		ps->bad_header = true;
 		*cur = SEC_UNKNOWN;
 		return 0;
@@ -442,7 +592,8 @@ static int parse_header(struct parser *ps, unsigned int line, char *s, enum sect
 			     "unknown section [%s]: did you mean [%s]? (names are case-sensitive)",
 			     s, section_names[sec]);
 		else
-			perr(ps, line, "unknown section [%s]: expected [Match], [Online] or [Dax]",
+			perr(ps, line,
+			     "unknown section [%s]: expected [Match], [Online], [Dax] or [Grow]",
 			     s);
 		ps->bad_header = true;
 		*cur = SEC_UNKNOWN;
@@ -484,11 +635,17 @@ static int parse_assignment(struct parser *ps, unsigned int line, char *s, enum 
 	}
 	if (cur == SEC_UNKNOWN)
 		return 0;
+	/* Node= is a key of [Match] and of [Grow]: the current section's first */
 	for (k = 0; k < KEY_COUNT; k++)
-		if (!strcmp(key, keys[k].name))
+		if (!strcmp(key, keys[k].name) && keys[k].sec == cur)
 			break;
+	if (k == KEY_COUNT)
+		for (k = 0; k < KEY_COUNT; k++)
+			if (!strcmp(key, keys[k].name))
+				break;
 	if (cur == SEC_NONE) {
-		perr(ps, line, "%s= outside any section (keys go below [Match], [Online] or [Dax])",
+		perr(ps, line,
+		     "%s= outside any section (keys go below [Match], [Online], [Dax] or [Grow])",
 		     key);
 		return 0;
 	}
@@ -542,8 +699,37 @@ static void check_policy(struct parser *ps)
 	 * No line to point at: the section is missing, not wrong.  Not
 	 * repeated when a misspelt or malformed header already explains it.
 	 */
-	if (!ps->sec_line[SEC_MATCH] && !ps->bad_header)
+	if (!ps->sec_line[SEC_MATCH] && !ps->bad_header && !ps->sec_line[SEC_GROW])
 		perr(ps, 0, "no [Match] section (an empty [Match] matches every device)");
+	/* a [Grow]-only file decides no device; device settings need [Match] */
+	if (!ps->sec_line[SEC_MATCH] && ps->sec_line[SEC_GROW] && !ps->bad_header) {
+		if (ps->sec_line[SEC_ONLINE])
+			perr(ps, ps->sec_line[SEC_ONLINE],
+			     "[Online] without a [Match] section decides no device (an empty [Match] matches every device)");
+		if (ps->sec_line[SEC_DAX])
+			perr(ps, ps->sec_line[SEC_DAX],
+			     "[Dax] without a [Match] section decides no device (an empty [Match] matches every device)");
+	}
+	if (ps->sec_line[SEC_GROW]) {
+		struct mp_grow_policy *g = &p->grow;
+		char a[32], b[32];
+
+		if (!kl[KEY_CEILING])
+			perr(ps, ps->sec_line[SEC_GROW],
+			     "[Grow] needs Ceiling= (the most memory the guest may grow to)");
+		if (g->stall_us > g->window_us && kl[KEY_STALL] && !ps->nerr)
+			perr(ps, kl[KEY_STALL],
+			     "Stall=%llums is longer than the window of %llums%s: it could never fire",
+			     (unsigned long long)(g->stall_us / 1000),
+			     (unsigned long long)(g->window_us / 1000),
+			     kl[KEY_WINDOW] ? "" : " (the default Window=)");
+		if (kl[KEY_CEILING] && kl[KEY_STEP] && g->step > g->ceiling && !ps->nerr)
+			perr(ps, kl[KEY_STEP], "Step=%s is above Ceiling=%s (line %u)",
+			     mp_policy_fmt_size(g->step, a, sizeof(a)),
+			     mp_policy_fmt_size(g->ceiling, b, sizeof(b)), kl[KEY_CEILING]);
+		p->has_grow = true;
+		g->line = ps->sec_line[SEC_GROW];
+	}
 	if (kl[KEY_ONLINE] && !p->online) {
 		if (kl[KEY_ZONE])
 			perr(ps, kl[KEY_ZONE], "Zone= has no effect with Online=no (line %u)",
@@ -603,6 +789,12 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 	ps.p->movable_ratio = MP_POLICY_DEFAULT_MOVABLE_RATIO;
 	ps.p->verify = MP_VERIFY_FULL;
 	ps.p->dax_mode = MP_POLICY_DAX_DEVDAX;
+	ps.p->grow.pressure = MP_GROW_PRESSURE_SOME;
+	ps.p->grow.stall_us = MP_GROW_DEFAULT_STALL_US;
+	ps.p->grow.window_us = MP_GROW_DEFAULT_WINDOW_US;
+	ps.p->grow.step = MP_GROW_DEFAULT_STEP;
+	ps.p->grow.cooldown_ms = MP_GROW_DEFAULT_COOLDOWN_MS;
+	ps.p->grow.node = -1;
 
 	while ((n = getline(&buf, &cap, f)) >= 0) {
 		char *s;
@@ -635,6 +827,7 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 		r = -ENOMEM;
 		goto out;
 	}
+	ps.p->grow.path = ps.p->path;
 	*out = ps.p;
 	ps.p = NULL;
 out:

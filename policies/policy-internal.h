@@ -54,6 +54,10 @@ struct mp_policy {
 	/* [Dax] */
 	bool has_dax;
 	enum mp_policy_dax_mode dax_mode;
+
+	/* [Grow]: guest-wide, not matched against devices */
+	bool has_grow;
+	struct mp_grow_policy grow; /* grow.path set once the file is accepted */
 };
 
 struct mp_policy_errors {

@@ -290,4 +290,57 @@ int mp_policy_decide_zone(struct mp_policy_decision *d, const struct mp_policy_s
 int mp_policy_explain(const struct mp_policyset *set, const struct mp_policy_subject *subject,
 		      const struct mp_zone_facts *facts, struct mp_policy_decision *d, char **text);
 
+/* ---- growth on pressure ([Grow], docs/policies.md) ---------------------- */
+
+enum mp_grow_pressure {
+	MP_GROW_PRESSURE_SOME = 0, /* some task stalled on memory */
+	MP_GROW_PRESSURE_FULL, /* every non-idle task stalled at once */
+};
+
+/* PSI trigger windows the kernel accepts (kernel/sched/psi.c, psi_trigger_create()). */
+#define MP_GROW_WINDOW_MIN_US 500000ull
+#define MP_GROW_WINDOW_MAX_US 10000000ull
+
+/* Defaults for [Grow] keys a policy does not set (docs/policies.md). */
+#define MP_GROW_DEFAULT_STALL_US 100000ull
+#define MP_GROW_DEFAULT_WINDOW_US 1000000ull
+#define MP_GROW_DEFAULT_STEP (256ull << 20)
+#define MP_GROW_DEFAULT_COOLDOWN_MS 30000ull
+
+/**
+ * struct mp_grow_policy - the [Grow] section in force
+ * @path: file it came from (valid while the set is referenced)
+ * @line: line of its [Grow] header
+ * @pressure: the PSI line the trigger watches
+ * @stall_us: stall time per window that fires the trigger
+ * @window_us: the trigger's window
+ * @step: bytes asked for per request (rounded up to the guest's block size)
+ * @ceiling: online memory the guest never asks to grow past
+ * @cooldown_ms: no request for this long after an answer
+ * @node: guest node the memory is asked for, -1 none (the host picks)
+ */
+struct mp_grow_policy {
+	const char *path;
+	unsigned int line;
+	enum mp_grow_pressure pressure;
+	uint64_t stall_us, window_us;
+	uint64_t step, ceiling;
+	uint64_t cooldown_ms;
+	int node;
+};
+
+/** mp_grow_pressure_name() - the Pressure= word ("some", "full"). */
+const char *mp_grow_pressure_name(enum mp_grow_pressure p);
+
+/**
+ * mp_policyset_grow() - the [Grow] section in force
+ * @set: set, may be NULL
+ *
+ * At most one file of a set has a [Grow] section (a second is refused when
+ * the set is loaded).
+ *
+ * Return: the section, or NULL when no file has one.
+ */
+const struct mp_grow_policy *mp_policyset_grow(const struct mp_policyset *set);
+
 #endif

@@ -320,6 +320,16 @@ int mp_policyset_load(const char *const *dirs, unsigned int flags, struct mp_pol
 		if (p)
 			set->v[set->nr++] = p;
 	}
+	/* one growth policy per guest: two would fight over one trigger */
+	for (i = 1; i < set->nr; i++) {
+		const struct mp_grow_policy *first = mp_policyset_grow(set);
+
+		if (set->v[i]->has_grow && first && &set->v[i]->grow != first)
+			mp_policy_errors_add(
+				errs, set->v[i]->path, set->v[i]->grow.line,
+				"a second [Grow] section (the first is %s:%u): only one file in force may have one",
+				first->path, first->line);
+	}
 	if (errs->oom)
 		r = -ENOMEM;
 	else if (errs->nr)
@@ -383,11 +393,30 @@ unsigned int mp_policy_match_line(const struct mp_policy *p)
 
 /* ---- printing -------------------------------------------------------------- */
 
+static void grow_print(const struct mp_grow_policy *g, FILE *f)
+{
+	char buf[32];
+
+	fprintf(f, "[Grow]\nPressure=%s\nStall=%llums\nWindow=%llums\n",
+		mp_grow_pressure_name(g->pressure), (unsigned long long)(g->stall_us / 1000),
+		(unsigned long long)(g->window_us / 1000));
+	fprintf(f, "Step=%s\n", mp_policy_fmt_size(g->step, buf, sizeof(buf)));
+	fprintf(f, "Ceiling=%s\n", mp_policy_fmt_size(g->ceiling, buf, sizeof(buf)));
+	fprintf(f, "Cooldown=%llus\n", (unsigned long long)(g->cooldown_ms / 1000));
+	if (g->node >= 0)
+		fprintf(f, "Node=%d\n", g->node);
+}
+
 int mp_policy_print(const struct mp_policy *p, FILE *f)
 {
 	char buf[MP_POLICY_MAX_NODES * 5];
 	size_t i;
 
+	if (!p->match_line) {
+		fprintf(f, "# %s\n", p->path);
+		grow_print(&p->grow, f);
+		return ferror(f) ? -EIO : 0;
+	}
 	fprintf(f, "# %s\n[Match]\n", p->path);
 	if (p->has_kind)
 		fprintf(f, "Kind=%s\n", mp_policy_fmt_kinds(p->kinds, buf, sizeof(buf)));
@@ -420,7 +449,19 @@ int mp_policy_print(const struct mp_policy *p, FILE *f)
 	fprintf(f, "Verify=%s\n", mp_policy_verify_name(p->verify));
 	if (p->has_dax || !p->has_kind || p->kinds & (MP_POLICY_KIND_DAX | MP_POLICY_KIND_NVDIMM))
 		fprintf(f, "\n[Dax]\nMode=%s\n", mp_policy_dax_mode_name(p->dax_mode));
+	if (p->has_grow) {
+		fputc('\n', f);
+		grow_print(&p->grow, f);
+	}
 	return ferror(f) ? -EIO : 0;
+}
+
+const struct mp_grow_policy *mp_policyset_grow(const struct mp_policyset *set)
+{
+	for (size_t i = 0; set && i < set->nr; i++)
+		if (set->v[i]->has_grow)
+			return &set->v[i]->grow;
+	return NULL;
 }
 
 int mp_policyset_print(const struct mp_policyset *set, FILE *f)

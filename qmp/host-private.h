@@ -107,6 +107,7 @@ struct mp_host {
 	struct mp_host_hello hello;
 	char chan_path[256];
 	struct json_object *stale; /* guest status records from before a plug */
+	struct mp_host_grow_limiter grow; /* host-grow.c: rate limit, cooldown */
 };
 
 /**

@@ -724,4 +724,210 @@ int mp_host_proof_get(struct mp_host *h, const char *id, bool wait, int timeout_
  */
 int mp_host_numa_pick(struct mp_host *h, int want, uint64_t size, int *node);
 
+/* ---- growth on the guest's request (docs/host.md "serve"), host-grow.c ---- */
+
+#define MP_HOST_GROW_DEFAULT_STEP (256ull << 20)
+#define MP_HOST_GROW_DEFAULT_COOLDOWN_MS 30000
+#define MP_HOST_GROW_DEFAULT_FLOOR (1ull << 30)
+#define MP_HOST_GROW_DEFAULT_RPM 6
+#define MP_HOST_GROW_DEFAULT_PROOF_MS 60000
+#define MP_HOST_GROW_MAX_RPM 600
+
+/**
+ * struct mp_host_config - the host's limits for one VM's growth requests
+ * @path: the file it was read from
+ * @max_memory: the VM's memory (boot + plugged) is never grown past this
+ * @step: most bytes granted per request (a bigger request is clipped)
+ * @cooldown_ms: no grant sooner than this after the last grant
+ * @host_floor: host MemAvailable that must be left after a plug
+ * @kind: "dimm" or "virtio-mem" (a virtio-mem device of the VM is grown)
+ * @host_node: MP_HOST_NODE_NONE, MP_HOST_NODE_AUTO or a host node
+ * @max_rpm: requests taken per minute (a token bucket, burst @max_rpm);
+ *           the rest are refused without an answer
+ * @proof_ms: how long the guest's proof is waited for
+ * @meminfo: where the host's MemAvailable is read (tests point it elsewhere)
+ */
+struct mp_host_config {
+	char path[256];
+	uint64_t max_memory, step;
+	uint64_t cooldown_ms;
+	uint64_t host_floor;
+	char kind[16];
+	int host_node;
+	unsigned int max_rpm;
+	int proof_ms;
+	char meminfo[256];
+};
+
+/**
+ * mp_host_config_load() - read and check a host config file
+ * @path: the file (INI: a [Grow] section, docs/host.md)
+ * @out: receives the config (free() it)
+ * @why: receives every problem, "file:line: message" one per line
+ * @len: size of @why
+ *
+ * Every line is read and every problem collected before refusing.
+ *
+ * Return: 0; -EINVAL with @why filled; -errno when the file cannot be read.
+ */
+int mp_host_config_load(const char *path, struct mp_host_config **out, char *why, size_t len);
+
+/**
+ * struct mp_host_grow_limiter - what the decision remembers between requests
+ * @tokens_milli: the rate limit's bucket, in thousandths of a request
+ * @tokens_ms: when the bucket was last filled
+ * @last_grant_ms: mp_now_ms() of the last grant, 0 none
+ * @limited: requests refused by the rate limit so far
+ * @requests: requests seen so far
+ * @granted: requests granted so far
+ */
+struct mp_host_grow_limiter {
+	uint64_t tokens_milli, tokens_ms;
+	uint64_t last_grant_ms;
+	uint64_t limited, requests, granted;
+};
+
+/**
+ * struct mp_host_grow_facts - what the decision is made from (read by the caller)
+ * @now_ms: mp_now_ms()
+ * @vm_memory: the VM's memory now (boot + plugged, QEMU's count)
+ * @space_left: bytes still addable under the machine's maxmem
+ * @slots_free: free DIMM slots
+ * @host_avail: host MemAvailable, UINT64_MAX when unknown (refused then)
+ * @block_size: the guest's memory block size (grants are whole blocks)
+ */
+struct mp_host_grow_facts {
+	uint64_t now_ms;
+	uint64_t vm_memory, space_left;
+	unsigned int slots_free;
+	uint64_t host_avail;
+	uint64_t block_size;
+};
+
+/**
+ * struct mp_host_grow_decision - one request and what became of it
+ * @request: the guest's request number (valid when @has_request)
+ * @has_request: the request's number could be read (it is answered then)
+ * @granted: memory was granted (and, after mp_host_grow_handle(), plugged)
+ * @answered: the guest got a grow-answer
+ * @rate_limited: refused by the rate limit (not answered)
+ * @asked: bytes the guest asked for
+ * @size: bytes granted
+ * @node: guest node of the memory
+ * @guest_total: online memory the guest reported
+ * @guest_ceiling: its policy's ceiling
+ * @vm_memory: the VM's memory before the plug
+ * @max_memory: the config's MaxMemory
+ * @host_avail: host MemAvailable before the plug
+ * @host_floor: the config's HostFreeFloor
+ * @cooldown_left_ms: cooldown left when refused for it
+ * @kind: device kind plugged
+ * @device: the device plugged or grown
+ * @proof: MP_HOST_PROOF_OK/PARTIAL or -errno of the wait for proof (1000: none waited for)
+ * @proof_outcome: the proof's outcome ("online", "timeout", ...)
+ * @blocks: the guest's blocks of the device
+ * @decide_us: time to decide
+ * @plug_ms: time to plug
+ * @proof_ms: time from plug to the guest's proof
+ * @reason: why refused, or how much was granted and why not more
+ */
+struct mp_host_grow_decision {
+	uint64_t request;
+	bool has_request, granted, answered, rate_limited;
+	uint64_t asked, size;
+	int node;
+	uint64_t guest_total, guest_ceiling;
+	uint64_t vm_memory, max_memory, host_avail, host_floor, cooldown_left_ms;
+	char kind[16];
+	char device[128];
+	int proof;
+	char proof_outcome[16];
+	char blocks[64];
+	uint64_t decide_us, plug_ms, proof_ms;
+	char reason[512];
+};
+
+#define MP_HOST_GROW_NO_PROOF 1000
+
+/**
+ * mp_host_grow_decide() - decide one request within the config's limits
+ * @cfg: the host's limits
+ * @lim: the state kept between requests (rate limit, cooldown); updated
+ * @data: the GROW_REQUEST event's data (untrusted: every field is checked)
+ * @facts: the VM's and the host's numbers now
+ * @out: receives the decision with the numbers
+ *
+ * Pure: reads nothing and plugs nothing.  In order: a malformed request is
+ * refused; the rate limit (not answered); the cooldown since the last
+ * grant; then the size is clipped to Step, to the guest's own ceiling, to
+ * MaxMemory, to maxmem's space and to what leaves HostFreeFloor of the
+ * host's MemAvailable, in whole guest blocks; less than one block left is a
+ * refusal naming the limit and its numbers.  A grant starts the cooldown
+ * (mp_host_grow_handle() moves it to the plug's end).
+ *
+ * Return: 1 granted, 0 refused.
+ */
+int mp_host_grow_decide(const struct mp_host_config *cfg, struct mp_host_grow_limiter *lim,
+			struct json_object *data, const struct mp_host_grow_facts *facts,
+			struct mp_host_grow_decision *out);
+
+/**
+ * mp_host_grow_wait() - wait for the guest's next GROW_REQUEST
+ * @h: handle with a channel
+ * @timeout_ms: deadline (0: only what is queued or readable now)
+ * @data: receives the event's data (caller puts it)
+ *
+ * Other events are dropped on the way (nobody waits for their proof).
+ *
+ * Return: 0; -ETIMEDOUT; -ENOTCONN without a channel; a connection error
+ * (-ECONNRESET: the channel went away) as mp_qmp_event_wait().
+ */
+int mp_host_grow_wait(struct mp_host *h, int timeout_ms, struct json_object **data);
+
+/**
+ * mp_host_grow_handle() - one request end to end
+ * @h: handle with a channel (the handle keeps the rate limit and cooldown)
+ * @cfg: the host's limits
+ * @grow_request_data: the GROW_REQUEST event's data
+ * @out: receives the decision record
+ *
+ * Decides (mp_host_grow_decide() on the VM's state, the host's
+ * MemAvailable and the guest's block size), checks the memmap fits the
+ * guest, plugs a DIMM (or grows the VM's virtio-mem device), waits for the
+ * guest's proof, and answers the guest with grow-answer; every step's
+ * numbers go into @out.  A rate-limited request is not answered.
+ *
+ * Return: 1 granted and plugged, 0 refused, or -errno when the plug or the
+ * answer failed (@out says which).
+ */
+int mp_host_grow_handle(struct mp_host *h, const struct mp_host_config *cfg,
+			struct json_object *grow_request_data, struct mp_host_grow_decision *out);
+
+/**
+ * mp_host_grow_limiter_get() - the handle's rate limit and cooldown state
+ * @h: handle
+ *
+ * Return: the state mp_host_grow_handle() uses (a serve loop that reopens
+ * the handle copies it over, so a reconnect does not reset the limits).
+ */
+struct mp_host_grow_limiter *mp_host_grow_limiter_get(struct mp_host *h);
+
+/**
+ * mp_host_grow_decision_json() - a decision as JSON (for -J and the log)
+ * @d: decision
+ *
+ * Return: new object.
+ */
+struct json_object *mp_host_grow_decision_json(const struct mp_host_grow_decision *d);
+
+/**
+ * mp_host_grow_decision_format() - a decision as one log line with its numbers
+ * @d: decision
+ * @buf: receives the text
+ * @len: size of @buf
+ *
+ * Return: @buf.
+ */
+char *mp_host_grow_decision_format(const struct mp_host_grow_decision *d, char *buf, size_t len);
+
 #endif
