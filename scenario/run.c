@@ -10,10 +10,12 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -107,6 +109,7 @@ static int step_plug(struct run *rn, struct mp_scn_step *st, struct json_object 
 		.force = st->force,
 	};
 	char id[160], a[32], b[32];
+	sigset_t set, old;
 	int r;
 
 	/* what the guest can afford, before anything is sent (as host plug does) */
@@ -127,19 +130,29 @@ static int step_plug(struct run *rn, struct mp_scn_step *st, struct json_object 
 	if (mp_host_has_channel(rn->h))
 		mp_host_proof_begin(rn->h);
 	d->since_ms = t0;
+	/* as memplugctl host plug does: an interrupt must not land between
+	 * the backend's object-add and device_add */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
 	if (!strcmp(st->kind, "dimm"))
 		r = mp_host_plug_dimm(rn->h, &spec, id, sizeof(id));
 	else if (!strcmp(st->kind, "nvdimm"))
 		r = mp_host_plug_nvdimm(rn->h, &spec, id, sizeof(id));
 	else
 		r = mp_host_plug_virtio_mem(rn->h, &spec, id, sizeof(id));
+	if (r == 0) {
+		snprintf(d->id, sizeof(d->id), "%s", id);
+		d->plugged = true;
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (r < 0) {
 		reason(o, "plug refused: %s (nothing left behind: the host library rolls back)",
 		       strerror(-r));
 		return r;
 	}
-	snprintf(d->id, sizeof(d->id), "%s", id);
-	d->plugged = true;
 	mp_json_add_str(o, "id", id);
 	return 0;
 }
@@ -502,6 +515,30 @@ static int step_serve(struct run *rn, struct mp_scn_step *st, struct json_object
 	return -EOPNOTSUPP;
 }
 
+/* One line to the hook's socket; a driver that went away is an error, not a SIGPIPE. */
+static int hook_send(int fd, const char *line)
+{
+	size_t n = strlen(line), off = 0;
+	_mp_free_ char *buf = malloc(n + 2);
+
+	if (!buf)
+		return -1;
+	memcpy(buf, line, n);
+	buf[n++] = '\n';
+	while (off < n) {
+		ssize_t k = send(fd, buf + off, n - off, MSG_NOSIGNAL);
+
+		if (k < 0 && errno == ENOTSOCK)
+			k = write(fd, buf + off, n - off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		off += (size_t)k;
+	}
+	return 0;
+}
+
 static int step_hook(struct run *rn, struct mp_scn_step *st, struct json_object *o, uint64_t t0)
 {
 	struct json_object *msg, *devs;
@@ -525,7 +562,7 @@ static int step_hook(struct run *rn, struct mp_scn_step *st, struct json_object 
 			mp_json_add_str(devs, rn->s->devs[i].name, rn->s->devs[i].id);
 	json_object_object_add(msg, "devices", devs);
 	line = json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN);
-	if (dprintf(rn->o->hook_fd, "%s\n", line) < 0) {
+	if (hook_send(rn->o->hook_fd, line) < 0) {
 		int err = -errno;
 
 		reason(o, "hook %s: cannot write to the hook fd: %s", st->hook, strerror(-err));

@@ -9,9 +9,12 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "mp-json.h"
@@ -252,11 +255,114 @@ static void test_bad(void)
 	}
 }
 
+/* The driver's end of --hook-fd: answers each hook line as the hook's name says. */
+static void *hook_peer(void *arg)
+{
+	int fd = *(int *)arg;
+	char buf[1024];
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t k = read(fd, buf + n, 1);
+
+		if (k <= 0)
+			break;
+		if (buf[n] != '\n') {
+			if (n + 2 < sizeof(buf))
+				n++;
+			continue;
+		}
+		buf[n] = 0;
+		n = 0;
+		if (strstr(buf, "\"hook\":\"good\""))
+			(void)!write(fd, "ok prepared\n", 12);
+		else if (strstr(buf, "\"hook\":\"bad\""))
+			(void)!write(fd, "no devdax here\n", 15);
+		else if (strstr(buf, "\"hook\":\"gone\""))
+			break; /* closes: the step must fail, not kill the run */
+		/* "slow": no answer, the step's deadline ends it */
+	}
+	close(fd);
+	return NULL;
+}
+
+static void count_steps(struct json_object *step, void *ud)
+{
+	(*(int *)ud)++;
+}
+
+/* The runner on steps that need no VM: hooks, sleep, stop and continue. */
+static void test_run_hooks(void)
+{
+	struct mp_scenario *s = parse_ok("hook good\n"
+					 "sleep 0.01\n"
+					 "hook bad on-fail=continue\n"
+					 "hook slow within=0.2 on-fail=continue\n"
+					 "hook gone\n"
+					 "hook good\n");
+	struct json_object *rep = NULL, *steps, *st;
+	struct mp_scenario_opts o = { .hook_fd = -1, .on_step = count_steps };
+	int sv[2], calls = 0;
+	pthread_t t;
+
+	o.ud = &calls;
+	REQUIRE(s != NULL);
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	REQUIRE(pthread_create(&t, NULL, hook_peer, &sv[1]) == 0);
+	o.hook_fd = sv[0];
+	CHECK_EQ(mp_scenario_run(s, NULL, &o, &rep), 3);
+	pthread_join(t, NULL);
+	close(sv[0]);
+	REQUIRE(rep != NULL);
+	CHECK_EQ(calls, 6);
+	CHECK_EQ(mp_json_get_int(rep, "passed", -1), 2);
+	CHECK_EQ(mp_json_get_int(rep, "failed", -1), 3);
+	CHECK_EQ(mp_json_get_int(rep, "skipped", -1), 1);
+	json_object_object_get_ex(rep, "steps", &steps);
+	CHECK_STR(sget(json_object_array_get_idx(steps, 0), "result"), "pass");
+	CHECK_STR(sget(json_object_array_get_idx(steps, 0), "note"), "prepared");
+	CHECK_STR(sget(json_object_array_get_idx(steps, 1), "result"), "pass");
+	st = json_object_array_get_idx(steps, 2);
+	CHECK_STR(sget(st, "result"), "fail");
+	CHECK_STR(sget(st, "reason"), "hook bad: no devdax here");
+	st = json_object_array_get_idx(steps, 3);
+	CHECK_STR(sget(st, "reason"), "hook slow: no answer from the hook handler in 200 ms");
+	st = json_object_array_get_idx(steps, 4);
+	CHECK_STR(sget(st, "result"), "fail");
+	CHECK_STR(sget(st, "reason"), "hook gone: the hook handler went away");
+	/* hook gone has no on-fail=continue: the run stops there */
+	st = json_object_array_get_idx(steps, 5);
+	CHECK_STR(sget(st, "result"), "skipped");
+	CHECK_EQ(mp_json_get_int(st, "line", 0), 6);
+	CHECK(!json_object_object_get_ex(st, "elapsed_ms", NULL));
+	json_object_put(rep);
+
+	/* without --hook-fd a hook fails and says why; the peer gone, a write
+	 * must not SIGPIPE the process */
+	o.hook_fd = -1;
+	CHECK_EQ(mp_scenario_run(s, NULL, &o, &rep), 1);
+	json_object_object_get_ex(rep, "steps", &steps);
+	CHECK(strstr(sget(json_object_array_get_idx(steps, 0), "reason"),
+		     "no hook handler (run with --hook-fd FD"));
+	json_object_put(rep);
+	REQUIRE(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	close(sv[1]);
+	o.hook_fd = sv[0];
+	CHECK_EQ(mp_scenario_run(s, NULL, &o, &rep), 1);
+	json_object_object_get_ex(rep, "steps", &steps);
+	CHECK(strstr(sget(json_object_array_get_idx(steps, 0), "reason"),
+		     "cannot write to the hook fd"));
+	json_object_put(rep);
+	close(sv[0]);
+	mp_scenario_free(s);
+}
+
 int main(int argc, char **argv)
 {
 	REQUIRE(argc == 2);
 	test_shipped(argv[1]);
 	test_resolve();
 	test_bad();
+	test_run_hooks();
 	CHECK_DONE();
 }
