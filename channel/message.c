@@ -364,17 +364,29 @@ struct json_object *mp_chan_return_new(struct json_object *id, struct json_objec
 	return o;
 }
 
+/*
+ * A message and the object nested in it; on failure both and @data (which
+ * the builders own) are freed, so a caller out of memory leaks nothing.
+ */
+static bool new_two(struct json_object **o, struct json_object **inner, struct json_object *data)
+{
+	*o = json_object_new_object();
+	*inner = json_object_new_object();
+	if (*o && *inner)
+		return true;
+	json_object_put(*o);
+	json_object_put(*inner);
+	json_object_put(data);
+	return false;
+}
+
 struct json_object *mp_chan_error_new(struct json_object *id, enum mp_chan_class cls,
 				      const char *desc, struct json_object *data)
 {
-	struct json_object *o = json_object_new_object(), *e = json_object_new_object();
+	struct json_object *o, *e;
 
-	if (!o || !e) {
-		json_object_put(o);
-		json_object_put(e);
-		json_object_put(data);
+	if (!new_two(&o, &e, data))
 		return NULL;
-	}
 	mp_json_add_str(e, "class", mp_chan_class_name(cls));
 	if (desc)
 		mp_json_add_str(e, "desc", desc);
@@ -387,14 +399,10 @@ struct json_object *mp_chan_error_new(struct json_object *id, enum mp_chan_class
 
 struct json_object *mp_chan_event_new(const char *name, struct json_object *data, uint64_t wall_us)
 {
-	struct json_object *o = json_object_new_object(), *ts = json_object_new_object();
+	struct json_object *o, *ts;
 
-	if (!o || !ts) {
-		json_object_put(o);
-		json_object_put(ts);
-		json_object_put(data);
+	if (!new_two(&o, &ts, data))
 		return NULL;
-	}
 	if (!wall_us) {
 		struct timespec t;
 

@@ -277,19 +277,19 @@ int mp_kernel_features(const struct mp_ctx *ctx, struct mp_feature **out, size_t
 			    fd < 0 ? "cannot open (root only, PROC_PAGE_MONITOR)" : "read failed");
 	}
 
-	if (path_exists(ctx, "sys/bus/dax"))
-		set(&f[i++], "zone_device", "ZONE_DEVICE / device-dax", MP_FEAT_YES,
-		    "sys/bus/dax present");
-	else
-		set(&f[i++], "zone_device", "ZONE_DEVICE / device-dax", MP_FEAT_UNKNOWN,
-		    "sys/bus/dax missing (dax driver not loaded?)");
+	/* Present or not known: a driver not loaded yet may come with a module. */
+	{
+		bool dax = path_exists(ctx, "sys/bus/dax");
+		bool kmem = path_exists(ctx, "sys/bus/dax/drivers/kmem");
 
-	if (path_exists(ctx, "sys/bus/dax/drivers/kmem"))
-		set(&f[i++], "kmem", "kmem: device-dax as system RAM", MP_FEAT_YES,
-		    "sys/bus/dax/drivers/kmem present");
-	else
-		set(&f[i++], "kmem", "kmem: device-dax as system RAM", MP_FEAT_UNKNOWN,
-		    "kmem driver not loaded (modprobe kmem)");
+		set(&f[i++], "zone_device", "ZONE_DEVICE / device-dax",
+		    dax ? MP_FEAT_YES : MP_FEAT_UNKNOWN, "%s",
+		    dax ? "sys/bus/dax present" : "sys/bus/dax missing (dax driver not loaded?)");
+		set(&f[i++], "kmem", "kmem: device-dax as system RAM",
+		    kmem ? MP_FEAT_YES : MP_FEAT_UNKNOWN, "%s",
+		    kmem ? "sys/bus/dax/drivers/kmem present" :
+			   "kmem driver not loaded (modprobe kmem)");
+	}
 
 	if (read_rel(ctx, "sys/devices/system/memory/auto_online_blocks", buf, sizeof(buf)) >= 0)
 		set(&f[i++], "auto_online", "kernel auto-online of hot-added blocks",

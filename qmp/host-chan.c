@@ -612,15 +612,9 @@ int mp_host_wait_online(struct mp_host *h, const char *id, uint64_t since_ms, in
 	*proof = NULL;
 	if (!h->chan)
 		return -ENOTCONN;
-	r = mp_host_state_read(h, MP_ST_DEVICES, &st);
+	r = mp_host_find_dev(h, id, &st, &d);
 	if (r < 0)
 		goto out;
-	d = mp_host_state_find(st, id);
-	if (!d) {
-		mp_err("%s: not in the VM's memory devices", id);
-		r = -ENODEV;
-		goto out;
-	}
 	mp_host_device_key(d, key, sizeof(key));
 	if (!strcmp(d->kind, "virtio-mem"))
 		expected = d->requested_size / h->hello.block_size;

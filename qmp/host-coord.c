@@ -211,15 +211,9 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 		r = -ENOTCONN;
 		goto out;
 	}
-	r = mp_host_state_read(h, MP_ST_DEVICES, &st);
+	r = mp_host_find_dev(h, id, &st, &d);
 	if (r < 0)
 		goto out;
-	d = mp_host_state_find(st, id);
-	if (!d) {
-		mp_err("%s: no such memory device in this VM", id);
-		r = -ENODEV;
-		goto out;
-	}
 	if (strcmp(d->kind, "dimm") && strcmp(d->kind, "virtio-mem")) {
 		mp_err("%s: QEMU cannot unplug a %s", id, d->kind);
 		r = -EOPNOTSUPP;

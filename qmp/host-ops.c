@@ -149,9 +149,14 @@ int mp_host_plug_virtio_mem(struct mp_host *h, const struct mp_host_plug_spec *s
 	return plug(h, "virtio-mem", "virtio-mem-pci", spec, id, idlen);
 }
 
-/* The snapshot's device @id, or -ENODEV said with the id. */
-static int find_dev(struct mp_host *h, const char *id, struct mp_host_state **st,
-		    const struct mp_host_memdev **d)
+/*
+ * mp_host_find_dev() - read the VM's memory devices and find @id in them
+ *
+ * Return: 0 with *@st (free it) and *@d in it; -ENODEV (said with the id) or
+ * the read's -errno, *@st still to be freed.
+ */
+int mp_host_find_dev(struct mp_host *h, const char *id, struct mp_host_state **st,
+		     const struct mp_host_memdev **d)
 {
 	int r = mp_host_state_read(h, MP_ST_DEVICES, st);
 
@@ -173,7 +178,7 @@ int mp_host_unplug(struct mp_host *h, const char *id, int timeout_ms)
 
 	if (timeout_ms <= 0)
 		timeout_ms = h->timeout_ms;
-	r = find_dev(h, id, &st, &d);
+	r = mp_host_find_dev(h, id, &st, &d);
 	if (r < 0)
 		goto out;
 	if (!strcmp(d->kind, "nvdimm")) {
@@ -258,7 +263,7 @@ int mp_host_resize(struct mp_host *h, const char *id, uint64_t size, int timeout
 	char a[32], b[32];
 	int r;
 
-	r = find_dev(h, id, &st, &d);
+	r = mp_host_find_dev(h, id, &st, &d);
 	if (r < 0)
 		goto out;
 	if (strcmp(d->kind, "virtio-mem")) {

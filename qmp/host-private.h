@@ -169,6 +169,8 @@ enum {
 	MP_ST_ALL = 0x1f,
 };
 int mp_host_state_read(struct mp_host *h, unsigned int what, struct mp_host_state **out);
+int mp_host_find_dev(struct mp_host *h, const char *id, struct mp_host_state **st,
+		     const struct mp_host_memdev **d);
 int mp_host_strv_add(char ***v, unsigned int *n, const char *s);
 int mp_host_next_id(const struct mp_host_state *st, const char *kind, char *id, size_t idlen);
 int mp_host_make_id(const struct mp_host_state *st, const char *want, const char *kind, char *id,

@@ -598,22 +598,32 @@ static struct mp_qmp *qmp_alloc(int fd, int timeout_ms, bool chan)
 	return q;
 }
 
-int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
+/*
+ * Allocate a reader on @fd and wait for the peer's greeting by @deadline:
+ * QMP's {"QMP": ...} (its version read), or memplugd's {"memplug": ...} in
+ * channel mode.  Events that come first are kept (a QMP peer is checked
+ * for them by the caller).  Return: 0, or -errno with *out NULL.
+ */
+static int qmp_open(int fd, long long deadline, int timeout_ms, bool channel, struct mp_qmp **out)
 {
-	long long deadline = (long long)mp_now_ms() + timeout_ms;
 	struct mp_qmp *q;
 	int r;
 
 	*out = NULL;
-	q = qmp_alloc(fd, timeout_ms, true);
+	q = qmp_alloc(fd, timeout_ms, channel);
 	if (!q)
 		return -ENOMEM;
-	/* events that come before the greeting are kept: only the greeting
-	 * is waited for */
-	while (!q->greeting) {
+	/* (a QMP peer's event before its greeting ends the wait: refused) */
+	while (channel ? !q->greeting : !q->version[0] && !q->nev) {
 		r = read_some(q, deadline);
-		if (r == -ETIMEDOUT)
+		if (r == -ETIMEDOUT && channel)
 			mp_dbg("channel: no greeting within %d ms", timeout_ms);
+		else if (r == -ETIMEDOUT)
+			mp_err("qmp: no greeting within %d ms (another client "
+			       "connected, or not a QMP socket?)",
+			       timeout_ms);
+		else if (r == -ECONNRESET && !channel)
+			mp_err("qmp: peer closed the connection before the greeting");
 		if (r < 0) {
 			mp_qmp_close(q);
 			return r;
@@ -621,6 +631,11 @@ int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
 	}
 	*out = q;
 	return 0;
+}
+
+int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
+{
+	return qmp_open(fd, (long long)mp_now_ms() + timeout_ms, timeout_ms, true, out);
 }
 
 struct json_object *mp_qmp_get_greeting(const struct mp_qmp *q)
@@ -637,32 +652,19 @@ int mp_qmp_new_fd(int fd, int timeout_ms, struct mp_qmp **out)
 {
 	long long deadline = (long long)mp_now_ms() + timeout_ms;
 	struct mp_qmp *q;
+	char buf[256];
 	int r;
 
-	*out = NULL;
-	q = qmp_alloc(fd, timeout_ms, false);
-	if (!q)
-		return -ENOMEM;
-	while (!q->version[0]) {
-		r = read_some(q, deadline);
-		if (r == -ETIMEDOUT)
-			mp_err("qmp: no greeting within %d ms (another client "
-			       "connected, or not a QMP socket?)",
-			       timeout_ms);
-		else if (r == -ECONNRESET)
-			mp_err("qmp: peer closed the connection before the greeting");
-		if (r < 0)
-			goto fail;
-		if (q->nev) {
-			mp_err("qmp: peer sent an event before its greeting");
-			r = -EPROTO;
-			goto fail;
-		}
+	r = qmp_open(fd, deadline, timeout_ms, false, &q);
+	if (r < 0)
+		return r;
+	if (q->nev) {
+		mp_err("qmp: peer sent an event before its greeting");
+		r = -EPROTO;
+		goto fail;
 	}
 	r = execute_deadline(q, "qmp_capabilities", NULL, NULL, deadline);
 	if (r < 0) {
-		char buf[256];
-
 		mp_err("qmp: qmp_capabilities failed: %s", mp_qmp_strerror(q, r, buf, sizeof(buf)));
 		goto fail;
 	}
@@ -717,28 +719,29 @@ static int connect_unix(const char *path, long long deadline, int timeout_ms, co
 	return fd;
 }
 
-int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
+/* Connect to @path and wait for its greeting, all by one deadline. */
+static int connect_open(const char *path, int timeout_ms, bool channel, struct mp_qmp **out)
 {
 	long long deadline = (long long)mp_now_ms() + timeout_ms;
-	int fd;
+	int fd, left;
 
 	*out = NULL;
-	fd = connect_unix(path, deadline, timeout_ms, "qmp", true);
+	/* (no host is normal for a channel: its connect errors are not said) */
+	fd = connect_unix(path, deadline, timeout_ms, channel ? "channel" : "qmp", !channel);
 	if (fd < 0)
 		return fd;
-	return mp_qmp_new_fd(fd, ms_left(deadline) ? ms_left(deadline) : 1, out);
+	left = ms_left(deadline) ? ms_left(deadline) : 1;
+	return channel ? mp_qmp_new_channel_fd(fd, left, out) : mp_qmp_new_fd(fd, left, out);
+}
+
+int mp_qmp_connect(const char *path, int timeout_ms, struct mp_qmp **out)
+{
+	return connect_open(path, timeout_ms, false, out);
 }
 
 int mp_qmp_connect_channel(const char *path, int timeout_ms, struct mp_qmp **out)
 {
-	long long deadline = (long long)mp_now_ms() + timeout_ms;
-	int fd;
-
-	*out = NULL;
-	fd = connect_unix(path, deadline, timeout_ms, "channel", false);
-	if (fd < 0)
-		return fd;
-	return mp_qmp_new_channel_fd(fd, ms_left(deadline) ? ms_left(deadline) : 1, out);
+	return connect_open(path, timeout_ms, true, out);
 }
 
 void mp_qmp_event_drop(struct mp_qmp *q)

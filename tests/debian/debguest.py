@@ -121,30 +121,7 @@ class DebGuest(Guest):
 
     def _boot_retrying(self):
         vmlinux, initrd, _ = self._kernel
-        for attempt in range(self.boot_retries + 1):
-            try:
-                self._boot(vmlinux, initrd)
-                break
-            except GuestTimeout as e:
-                tail = self.console_tail()
-                self._kill()
-                if attempt == self.boot_retries:
-                    self.stop()
-                    raise GuestTimeout('%s\n--- console ---\n%s' % (e, tail))
-                log('boot hung (%s), retrying' % e)
-                os.replace(self.console_log(), self.console_log() + '.hung%d' % attempt)
-            except GuestError as e:
-                # A kernel that panicked while booting is retried once, as in guest.py.
-                tail = self._boot_panicked()
-                if tail is None or attempt == self.boot_retries:
-                    self.stop()
-                    raise
-                self._kill()
-                log('kernel died during boot (%s), retrying' % e)
-                os.replace(self.console_log(), self.console_log() + '.panic%d' % attempt)
-            except BaseException:
-                self.stop()
-                raise
+        Guest._boot_retrying(self, vmlinux, initrd)
         # The channel comes up after basic.target; wait for the whole boot.
         t = time.monotonic()
         rc, out = self.run('systemctl is-system-running --wait', timeout=self.boot_timeout)
@@ -202,14 +179,4 @@ def main(test, **kw):
     """Runs test(guest) in a fresh DebGuest(**kw) and exits: 0 on success,
     77 (with the reason) when this host can't build or boot the guest, 1 on
     failure (the traceback)."""
-    t0 = time.monotonic()
-    try:
-        with DebGuest(**kw) as g:
-            t1 = time.monotonic()
-            test(g)
-            log('test body %.1f s' % (time.monotonic() - t1))
-    except GuestSkip as e:
-        print('SKIP: %s' % e)
-        sys.exit(77)
-    log('total %.1f s' % (time.monotonic() - t0))
-    sys.exit(0)
+    guest.main(test, cls=DebGuest, **kw)

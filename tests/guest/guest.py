@@ -355,10 +355,16 @@ class Guest:
             self.channel_path = os.path.join(self._sockdir, 'mpch.sock')
         self._install_sigterm()
         atexit.register(self.stop)   # for callers that don't use "with"
+        self._boot_retrying(vmlinux, initrd)
+        return self
+
+    def _boot_retrying(self, vmlinux, initrd):
+        """Boot; a boot that hung or whose kernel died early is retried
+        (boot_retries times); anything else fails at once."""
         for attempt in range(self.boot_retries + 1):
             try:
                 self._boot(vmlinux, initrd)
-                return self
+                return
             except GuestTimeout as e:
                 log = self.console_tail()
                 self._kill()
@@ -934,13 +940,13 @@ echo {d} > {b}/drivers/kmem/new_id
         return sorted(set(blocks))
 
 
-def main(test, **guest_args):
-    """Runs test(guest) in a fresh Guest(**guest_args) and exits: 0 on
-    success, 77 (with the reason) when the host can't run guests, 1 on
-    failure.  Prints timings."""
+def main(test, cls=None, **guest_args):
+    """Runs test(guest) in a fresh Guest(**guest_args) (or another class of
+    guest: cls) and exits: 0 on success, 77 (with the reason) when the host
+    can't run guests, 1 on failure.  Prints timings."""
     t0 = time.monotonic()
     try:
-        with Guest(**guest_args) as g:
+        with (cls or Guest)(**guest_args) as g:
             t1 = time.monotonic()
             test(g)
             _log('test body %.2f s' % (time.monotonic() - t1))

@@ -167,14 +167,25 @@ static void test_kmsg_unavailable(void)
 	cleanup(root, ctx);
 }
 
-/* A fresh fixture whose memory@stuck never finishes an offline write (a FIFO). */
-static struct mp_ctx *fresh_stuck(char *root, size_t len, unsigned int stuck)
+/*
+ * Offline @ids (300 ms deadline) on a fresh fixture whose memory34 never
+ * finishes an offline write (a FIFO); @zones35, if set, is memory35's
+ * valid_zones.  *@ctx is NULL when the fixture can't be made.
+ */
+static struct mp_offline_result *offline_stuck(char *root, size_t len, struct mp_ctx **ctx,
+					       const uint64_t *ids, size_t n, unsigned int flags,
+					       const char *zones35, int *err)
 {
-	struct mp_ctx *ctx = fresh(root, len);
+	struct mp_offline_result *r = NULL;
 
-	if (ctx)
-		make_fifo(root, stuck);
-	return ctx;
+	*ctx = fresh(root, len);
+	if (!*ctx)
+		return NULL;
+	make_fifo(root, 34);
+	if (zones35)
+		put(root, MEM "/memory35/valid_zones", zones35);
+	*err = mp_blocks_offline(*ctx, ids, n, 300, flags, &r);
+	return r;
 }
 
 /* Eject order: 32, 33 offline, 34 never returns: deadline, both rolled back. */
@@ -182,13 +193,13 @@ static void test_deadline_rollback(void)
 {
 	static const uint64_t ids[] = { 32, 33, 34, 35, 36, 37, 38, 39 };
 	char root[64];
-	struct mp_ctx *ctx = fresh_stuck(root, sizeof(root), 34);
-	struct mp_offline_result *r = NULL;
-	int err;
+	struct mp_ctx *ctx;
+	int err = 0;
+	struct mp_offline_result *r = offline_stuck(root, sizeof(root), &ctx, ids, 8,
+						    MP_OFFLINE_ADDRESS_ORDER, NULL, &err);
 
 	if (!ctx)
 		return;
-	err = mp_blocks_offline(ctx, ids, 8, 300, MP_OFFLINE_ADDRESS_ORDER, &r);
 	CHECK(err == -ETIMEDOUT);
 	CHECK(r != NULL);
 	if (!r)
@@ -231,14 +242,13 @@ static void test_suspect_first_rollback_failure(void)
 {
 	static const uint64_t ids[] = { 32, 33, 34, 35 };
 	char root[64];
-	struct mp_ctx *ctx = fresh_stuck(root, sizeof(root), 34);
-	struct mp_offline_result *r = NULL;
-	int err;
+	struct mp_ctx *ctx;
+	int err = 0;
+	struct mp_offline_result *r =
+		offline_stuck(root, sizeof(root), &ctx, ids, 4, 0, "none\n", &err);
 
 	if (!ctx)
 		return;
-	put(root, MEM "/memory35/valid_zones", "none\n");
-	err = mp_blocks_offline(ctx, ids, 4, 300, 0, &r);
 	CHECK(err == -ENOTRECOVERABLE);
 	if (!r)
 		goto out;
