@@ -5,7 +5,11 @@ host node placement in the device XML (NVDIMMs: through <numatune>), ids
 and paths that are not plain text, a detach refused by the guest
 (memory onlined to the kernel zone and pinned by slab allocations) surfaced
 with the DIMM still in the domain, virtio-mem resize through the live
-device XML.
+device XML.  Then with memplugd in the guest and the domain's memplug
+channel, the scenarios: libvirt.scn (plug with the guest's proof, the
+coordinated unplug) and, after a plain `virsh attach-device --live` by the
+test, scenarios/observe.scn, which only observes that DIMM and collects
+its proof.
 
 Usage: test_libvirt.py MEMPLUGCTL
 """
@@ -13,13 +17,20 @@ import difflib
 import json
 import os
 import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'daemon'))
 
 from guest import SYSMEM, GuestSkip
 from hostctl import HostCtl, pin_in_kernel_zone
 from virtguest import URI, Daemons, VirtGuest, virsh
+import mpd  # noqa: E402
+import scnrun  # noqa: E402
 
-CTL = sys.argv[1]
+CTL = os.path.abspath(sys.argv[1])
 DOM = 'memplug-test-libvirt'
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
 
 
 def host(dom=DOM):
@@ -84,6 +95,47 @@ def test(g):
     assert 'mp-nope' in r.stderr
     r = host('no-such-domain')('list', rc=1)
     assert 'no-such-domain' in r.stderr, r.stderr
+
+
+def test_scenarios(g):
+    """The scenarios through libvirt, the guest's proof over the domain's
+    org.memplug.0 channel (memplugctl finds it in the live XML)."""
+    mpd.start(g, {'50-movable.conf': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n'})
+    conn = ['--connect', URI, '--domain', DOM]
+    rc, rep, out = scnrun.run(CTL, os.path.join(HERE, 'libvirt.scn'), conn)
+    assert rc == 0 and rep['failed'] == 0 and rep['skipped'] == 0, (rc, rep)
+    assert 'proof_unavailable' not in rep, rep
+    st = {s['op']: s for s in rep['steps']}
+    p = st['expect online']['proof']
+    assert p['outcome'] == 'online' and p['zone'] == 'movable' and p['verified'] == 2, p
+    assert p['policy'].endswith('50-movable.conf:1'), p
+    u = st['unplug']['unplug']
+    assert u['outcome'] == 'unplugged' and u['drain']['result'] == 'ok', u
+    assert rep['devices']['d'] not in host().devices(), rep['devices']
+
+    # a plain virsh attach-device by someone else; memplug only observes it
+    xml = tempfile.NamedTemporaryFile('w', suffix='.xml', delete=False)
+    xml.write("<memory model='dimm'><target><size unit='KiB'>262144</size><node>0</node>"
+              "</target><alias name='ua-obs0'/></memory>")
+    xml.close()
+    try:
+        virsh('attach-device', DOM, xml.name, '--live')
+    finally:
+        os.unlink(xml.name)
+    rc, rep, out = scnrun.run(CTL, os.path.join(SRC, 'scenarios', 'observe.scn'), conn,
+                              env={'MEMPLUG_DEVICE': 'ua-obs0'})
+    assert rc == 0 and rep['failed'] == 0, (rc, rep)
+    s0 = rep['steps'][0]
+    p = s0['proof']
+    assert s0['id'] == 'ua-obs0' and p['outcome'] == 'online', s0
+    d = host().devices()['ua-obs0']
+    blocks = g.blocks_of(d['addr'], d['size'])
+    assert p['device'] == 'dimm:slot%d' % d['slot'], (p, d)
+    assert p['onlined'] == p['verified'] == len(blocks) and p['zone'] == 'movable', p
+    assert rep['left_plugged'] == [] and rep['devices'] == {}, rep
+    print('observed ua-obs0: %s %s, proof after %d ms' % (p['device'], p['blocks'],
+                                                          p['host_ms']))
+    mpd.stop(g)
 
 
 def qom(dom, path, prop):
@@ -188,6 +240,7 @@ def main():
         with Daemons() as daemons:
             with VirtGuest(DOM, mem='1G', slots=8, maxmem='16G', name='host-libvirt') as g:
                 test(g)
+                test_scenarios(g)
                 work = g.workdir
             test_nvdimm(os.path.join(work, 'nvdimm'))
             # only a libvirtd this test started may be stopped for a while
