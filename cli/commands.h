@@ -29,5 +29,6 @@ int mp_cmd_policy(int argc, char **argv);
 int mp_cmd_host(int argc, char **argv);
 int mp_cmd_host_serve(int argc, char **argv);
 int mp_cmd_status(int argc, char **argv);
+int mp_cmd_scenario(int argc, char **argv);
 
 #endif

@@ -40,6 +40,9 @@ static const struct {
 #ifdef MP_HAVE_CMD_HOST
 	{ "host", mp_cmd_host, "hot-add and remove memory of a VM (QMP or libvirt)" },
 #endif
+#ifdef MP_HAVE_CMD_SCENARIO
+	{ "scenario", mp_cmd_scenario, "check or run a scenario file against a VM" },
+#endif
 };
 
 static void usage(FILE *f)

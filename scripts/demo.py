@@ -1,73 +1,104 @@
 #!/usr/bin/python3
-"""memplug's main job, end to end in a real guest: boot Debian's kernel
-under TCG (memhp_default_state=offline).  First by hand: hot-add a 1 GiB
-DIMM through QMP, show what memplugctl sees and predicts, online it to
-ZONE_MOVABLE, show the verified result (state, valid_zones, kpageflags).
-Then as in production: start memplugd with the shipped default policy,
-hot-add a second DIMM, and show memplugd's decision and verification."""
+"""memplug's main job, end to end in a real guest: the scenario
+scenarios/default.scn run by `memplugctl scenario run` against a TCG guest
+(Debian's kernel, 2 NUMA nodes, nvdimm=on, memhp_default_state=offline)
+with memplugd and the memplug channel.  memplugd runs with the shipped
+default policy, the shipped NVDIMM example (20-nvdimm-system-ram.conf) and
+one policy that puts 768 MiB DIMMs in the kernel zone, for the refusal.
+
+The scenario plugs, proves, drains and unplugs through QMP and the
+channel; this driver only does what the channel never does, running
+commands in the guest, at the scenario's hooks: make the NVDIMM's
+namespace devdax, fill the kernel-zone DIMM with slab.  It prints
+memplugctl's per-step report and exits with its status (0: every step
+passed)."""
 import os
+import shutil
 import sys
+import tempfile
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(top, 'tests', 'guest'))
-from guest import Guest  # noqa: E402
+from guest import Guest, build_dir  # noqa: E402
+import scnrun  # noqa: E402
+
+SCENARIO = os.path.join(top, 'scenarios', 'default.scn')
+POLICY_DIR = '/etc/memplug/policies.d'
+POLICIES = {
+    '10-kernel.conf': b'# demo: 768 MiB DIMMs go to the kernel zone (the refused unplug)\n'
+                      b'[Match]\nKind=dimm\nSize=768M\n\n[Online]\nZone=kernel\n',
+}
+SHIPPED = {
+    '50-default.conf': os.path.join(top, 'policies', 'default', '50-default.conf'),
+    '20-nvdimm-system-ram.conf': os.path.join(top, 'policies', 'examples',
+                                              '20-nvdimm-system-ram.conf'),
+}
 
 
 def show(g, cmd):
-    print('\n[guest]# ' + cmd, flush=True)
+    print('[guest]# ' + cmd, flush=True)
     print(g.run(cmd + ' 2>&1')[1].rstrip(), flush=True)
 
 
-def main():
-    with Guest(name='demo', mem='1G', slots=8, maxmem='16G', verbose=False) as g:
-        print('guest booted in %.1f s (kernel %s)' % (g.boot_time, g.read('/proc/sys/kernel/osrelease')))
-        show(g, 'memplugctl list')
-        print('\n[host] QMP: object-add memory-backend-ram size=1G; device_add pc-dimm id=dimm0')
-        dev = g.add_dimm('dimm0', '1G')
-        print('[host] DIMM in slot %d at %#x' % (dev['slot'], dev['addr']))
-        first = dev['addr'] // g.block_size()
-        last = first + (1 << 30) // g.block_size() - 1
-        g.wait_for_blocks(list(range(first, last + 1)))
-        g.wait_until('[ -e /sys/devices/system/memory/memory%d/firmware_node ]' % last)
-        show(g, 'memplugctl list')
-        show(g, 'memplugctl explain memory%d' % first)
-        show(g, 'memplugctl online --zone movable memory%d-%d' % (first, last))
-        show(g, 'memplugctl list')
-        show(g, 'memplugctl explain memory%d' % first)
-        # Verification, the kernel's own view: every block online in Movable,
-        # no PFN without an online page.
-        bad = []
-        for b in range(first, last + 1):
-            st = g.read('/sys/devices/system/memory/memory%d/state' % b)
-            zo = g.read('/sys/devices/system/memory/memory%d/valid_zones' % b)
-            if (st, zo) != ('online', 'Movable'):
-                bad.append('memory%d %s %s' % (b, st, zo))
-        nopage = g.check("memplugctl explain -J memory%d | grep '\"nopage\"'" % first).strip()
-        print('\nverified: %d blocks online in ZONE_MOVABLE%s; memory%d kpageflags %s'
-              % (last - first + 1, (' except ' + ', '.join(bad)) if bad else '', first, nopage))
-        if bad or not nopage.endswith(':0,'):
-            return 1
+def hooks(g):
+    def devdax(devices):
+        # the hot-added NVDIMM's label-less namespace, made devdax as
+        # `ndctl create-namespace -m devdax` would; memplugd takes it from there
+        g.wait_until('[ -e /sys/bus/nd/devices/namespace0.0 ]', timeout=60)
+        return 'namespace0.0 -> ' + g.make_devdax('namespace0.0', timeout=60)
 
-        print('\n=== memplugd: policy-driven onlining with proof ===')
-        with open(os.path.join(top, 'policies', 'default', '50-default.conf'), 'rb') as f:
-            g.check('mkdir -p /etc/memplug/policies.d')
-            g.put_file(f.read(), '/etc/memplug/policies.d/50-default.conf')
-        show(g, 'memplugctl policy check /etc/memplug/policies.d')
-        g.check('memplugd -p /etc/memplug/policies.d 2>>/tmp/memplugd.log', timeout=60)
-        print('\n[host] QMP: object-add memory-backend-ram size=1G; device_add pc-dimm id=dimm1')
-        dev = g.add_dimm('dimm1', '1G')
-        key = 'dimm:slot%d' % dev['slot']
-        rc, out = g.run('memplugctl status --wait %s --timeout 60 2>&1' % key, timeout=70)
-        print('\n[guest]# memplugctl status --wait %s\n%s' % (key, out.rstrip()))
-        show(g, 'memplugctl list')
-        show(g, 'cat /tmp/memplugd.log')
-        st = g.check('memplugctl status -J')
-        import json
-        d = [x for x in json.loads(st)['devices'] if x['device'] == key][0]
-        ok = d['outcome'] == 'online' and d['verified'] == d['onlined'] > 0 and not d['violations']
-        print('\n%s: %s, %d blocks onlined, %d verified, %d violations'
-              % (key, d['outcome'], d['onlined'], d['verified'], d['violations']))
-        return 0 if rc == 0 and ok else 1
+    def fill_slab(devices):
+        # on node 0's CPU, whose only ZONE_NORMAL is the kernel-zone DIMM: the
+        # dentries and inodes land there, and the kernel cannot migrate them
+        g.check('mkdir -p /tmp/f && cd /tmp/f && taskset 1 sh -c \'i=0; while [ $i -lt 20000 ]; '
+                'do : > f$i; i=$((i+1)); done\'', timeout=600)
+        return '20000 files on node 0'
+
+    def pressure(devices):
+        # [GROW HOOK] for the grow step of default.scn, once it is enabled:
+        # fill tmpfs to about 90% of MemAvailable so that PSI shows stalls
+        g.check("mkdir -p /run/press && avail=$(awk '/MemAvailable/ {print int($2/1024*0.9)}' "
+                "/proc/meminfo) && (dd if=/dev/zero of=/run/press/fill bs=1M count=$avail "
+                ">/dev/null 2>&1 &)", timeout=60)
+        return 'filling tmpfs'
+
+    return {'devdax': devdax, 'fill-slab': fill_slab, 'pressure': pressure}
+
+
+def main():
+    ctl = os.path.join(build_dir(), 'cli', 'memplugctl')
+    sockdir = tempfile.mkdtemp(prefix='mp-demo-')
+    qmp = os.path.join(sockdir, 'host.sock')
+    try:
+        with Guest(name='demo', numa=['1G', '1G'], nvdimm=True, slots=8, maxmem='16G',
+                   channel=True, verbose=False,
+                   qemu_args=['-qmp', 'unix:%s,server=on,wait=off' % qmp]) as g:
+            print('guest booted in %.1f s (kernel %s), 2 NUMA nodes of 1 GiB'
+                  % (g.boot_time, g.read('/proc/sys/kernel/osrelease')), flush=True)
+            g.check('mkdir -p %s' % POLICY_DIR)
+            for name, path in SHIPPED.items():
+                with open(path, 'rb') as f:
+                    g.put_file(f.read(), '%s/%s' % (POLICY_DIR, name))
+            for name, text in POLICIES.items():
+                g.put_file(text, '%s/%s' % (POLICY_DIR, name))
+            show(g, 'memplugctl policy check %s' % POLICY_DIR)
+            g.check('memplugd -p %s 2>>/tmp/memplugd.log' % POLICY_DIR, timeout=60)
+            print('[guest] memplugd started; the host reaches it on the memplug channel\n',
+                  flush=True)
+            rc, rep, out = scnrun.run(ctl, SCENARIO,
+                                      ['--qmp', qmp, '--channel', g.channel_path],
+                                      hooks=hooks(g),
+                                      env={'MEMPLUG_SCENARIO_DIR': sockdir})
+            print(flush=True)
+            show(g, 'memplugctl list')
+            if rc != 0:
+                show(g, 'tail -40 /tmp/memplugd.log')
+            ok = rc == 0 and rep and rep['failed'] == 0 and rep['skipped'] == 0
+            print('\nmain job: %s' % ('every step passed' if ok else
+                                       'FAILED (exit %d)' % rc), flush=True)
+            return 0 if ok else 1
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)
 
 
 if __name__ == '__main__':

@@ -42,7 +42,7 @@ only() { # LINE WANT: exactly these candidates
 	fi
 	echo "ok: '$line' -> [$got]"
 }
-expect 'memplugctl ' list explain kernel online offline drain undrain snapshot policy status host
+expect 'memplugctl ' list explain kernel online offline drain undrain snapshot policy status host scenario
 only 'memplugctl st' status
 expect 'memplugctl --' --sysroot --verbose --help --version
 expect 'memplugctl list -' -J --output --bytes --all
@@ -62,4 +62,7 @@ expect 'memplugctl host ' --qmp --connect --domain --channel plug unplug resize 
 only 'memplugctl host --qmp /x proof dimm0 --w' --wait
 only 'memplugctl host --qmp /x plug 1G --kind n' nvdimm
 expect 'memplugctl host --qmp /x plug 1G --' --node --nodes --dimm-size --host-node --requested
+only 'memplugctl scenario ' --help check run
+expect 'memplugctl scenario run x.scn --' --qmp --channel --connect --domain --report --cleanup --hook-fd
+only 'memplugctl scenario check x.scn --' --help --json
 exit $fail

@@ -43,7 +43,9 @@ def test():
 
     ctl, mpd = contents(debs['memplugctl']), contents(debs['memplugd'])
     for f in ('/usr/bin/memplugctl', '/usr/share/man/man8/memplugctl.8.gz',
-              '/usr/share/bash-completion/completions/memplugctl'):
+              '/usr/share/bash-completion/completions/memplugctl',
+              '/usr/share/man/man5/memplug-scenario.5.gz',
+              '/usr/share/memplug/scenarios/default.scn'):
         assert f in ctl, (f, ctl)
     assert not [f for f in ctl if 'memplugd' in f or f.endswith('.service')], ctl
     for f in ('/usr/sbin/memplugd', '/lib/systemd/system/memplugd.service',
@@ -85,7 +87,8 @@ def test():
         for p in ('memplugctl', 'memplugd'):
             sh('dpkg-deb', '-x', debs[p], root)
         if shutil.which('groff'):
-            for page in ('man8/memplugctl.8.gz', 'man8/memplugd.8.gz', 'man5/memplug-policy.5.gz'):
+            for page in ('man8/memplugctl.8.gz', 'man8/memplugd.8.gz', 'man5/memplug-policy.5.gz',
+                         'man5/memplug-scenario.5.gz'):
                 path = os.path.join(root, 'usr/share/man', page)
                 r = subprocess.run('zcat %s | groff -man -Tutf8 -ww -z' % path, shell=True,
                                    stderr=subprocess.PIPE, text=True)

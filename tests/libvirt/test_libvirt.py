@@ -11,7 +11,11 @@ plug --wait-online through libvirt gets the guest's proof, memplugctl host
 proof shows it again for that device, and for every device says no proof
 for the DIMM memplugd did not online (the pinned one, onlined by hand),
 and the coordinated unplug drains through the channel before libvirt
-detaches.
+detaches.  Then with memplugd in the guest and the domain's memplug
+channel, the scenarios: libvirt.scn (plug with the guest's proof, the
+coordinated unplug) and, after a plain `virsh attach-device --live` by the
+test, scenarios/observe.scn, which only observes that DIMM and collects
+its proof.
 
 Usage: test_libvirt.py MEMPLUGCTL
 """
@@ -19,16 +23,19 @@ import difflib
 import json
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'daemon'))
-
-import mpd
 from guest import SYSMEM, GuestSkip
 from hostctl import HostCtl, pin_in_kernel_zone
 from virtguest import URI, Daemons, VirtGuest, virsh
+import mpd  # noqa: E402
+import scnrun  # noqa: E402
 
-CTL = sys.argv[1]
+CTL = os.path.abspath(sys.argv[1])
 DOM = 'memplug-test-libvirt'
+HERE = os.path.dirname(os.path.abspath(__file__))
+SRC = os.path.dirname(os.path.dirname(HERE))
 
 
 def host(dom=DOM):
@@ -139,6 +146,47 @@ def test_channel(g):
     mpd.stop(g)
 
 
+def test_scenarios(g):
+    """The scenarios through libvirt, the guest's proof over the domain's
+    org.memplug.0 channel (memplugctl finds it in the live XML)."""
+    mpd.start(g, {'50-movable.conf': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n'})
+    conn = ['--connect', URI, '--domain', DOM]
+    rc, rep, out = scnrun.run(CTL, os.path.join(HERE, 'libvirt.scn'), conn)
+    assert rc == 0 and rep['failed'] == 0 and rep['skipped'] == 0, (rc, rep)
+    assert 'proof_unavailable' not in rep, rep
+    st = {s['op']: s for s in rep['steps']}
+    p = st['expect online']['proof']
+    assert p['outcome'] == 'online' and p['zone'] == 'movable' and p['verified'] == 2, p
+    assert p['policy'].endswith('50-movable.conf:1'), p
+    u = st['unplug']['unplug']
+    assert u['outcome'] == 'unplugged' and u['drain']['result'] == 'ok', u
+    assert rep['devices']['d'] not in host().devices(), rep['devices']
+
+    # a plain virsh attach-device by someone else; memplug only observes it
+    xml = tempfile.NamedTemporaryFile('w', suffix='.xml', delete=False)
+    xml.write("<memory model='dimm'><target><size unit='KiB'>262144</size><node>0</node>"
+              "</target><alias name='ua-obs0'/></memory>")
+    xml.close()
+    try:
+        virsh('attach-device', DOM, xml.name, '--live')
+    finally:
+        os.unlink(xml.name)
+    rc, rep, out = scnrun.run(CTL, os.path.join(SRC, 'scenarios', 'observe.scn'), conn,
+                              env={'MEMPLUG_DEVICE': 'ua-obs0'})
+    assert rc == 0 and rep['failed'] == 0, (rc, rep)
+    s0 = rep['steps'][0]
+    p = s0['proof']
+    assert s0['id'] == 'ua-obs0' and p['outcome'] == 'online', s0
+    d = host().devices()['ua-obs0']
+    blocks = g.blocks_of(d['addr'], d['size'])
+    assert p['device'] == 'dimm:slot%d' % d['slot'], (p, d)
+    assert p['onlined'] == p['verified'] == len(blocks) and p['zone'] == 'movable', p
+    assert rep['left_plugged'] == [] and rep['devices'] == {}, rep
+    print('observed ua-obs0: %s %s, proof after %d ms' % (p['device'], p['blocks'],
+                                                          p['host_ms']))
+    mpd.stop(g)
+
+
 def qom(dom, path, prop):
     out = virsh('qemu-monitor-command', dom, json.dumps(
         {'execute': 'qom-get', 'arguments': {'path': path, 'property': prop}}))
@@ -242,6 +290,7 @@ def main():
             with VirtGuest(DOM, mem='1G', slots=8, maxmem='16G', name='host-libvirt') as g:
                 test(g)
                 test_channel(g)
+                test_scenarios(g)
                 work = g.workdir
             test_nvdimm(os.path.join(work, 'nvdimm'))
             # only a libvirtd this test started may be stopped for a while
