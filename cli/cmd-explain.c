@@ -457,7 +457,8 @@ int mp_cmd_kernel(int argc, char **argv)
 	}
 	if (mp_cli_ctx(&ctx))
 		return MP_EXIT_FAIL;
-	mp_kernel_release(ctx, rel, sizeof(rel));
+	if (mp_kernel_release(ctx, rel, sizeof(rel)) < 0)
+		snprintf(rel, sizeof(rel), "unknown"); /* absent, or not a release */
 	mp_kernel_version(ctx, &maj, &min);
 	mp_kernel_rules_for(maj, min, &kr);
 	if (mp_kernel_features(ctx, &f, &n)) {

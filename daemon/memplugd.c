@@ -109,23 +109,18 @@ static int uevent_open(int rcvbuf)
  */
 static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 {
-	const char *action = NULL, *subsystem = NULL, *devpath = NULL;
-	size_t off = 0;
+	const char *action, *subsystem, *devpath;
+	struct mp_uevent ev;
+	char why[160];
 
-	while (off < len) {
-		char *kv = msg + off;
-		size_t n = strnlen(kv, len - off);
-
-		if (!strncmp(kv, "ACTION=", 7))
-			action = kv + 7;
-		else if (!strncmp(kv, "SUBSYSTEM=", 10))
-			subsystem = kv + 10;
-		else if (!strncmp(kv, "DEVPATH=", 8))
-			devpath = kv + 8;
-		off += n + 1;
+	if (mp_uevent_parse(msg, len, &ev, why, sizeof(why)) < 0) {
+		/* Not what the kernel writes: say so, and look for ourselves. */
+		mp_warn("uevent refused: %s; rescanning", why);
+		return true;
 	}
-	if (!action || !subsystem)
-		return false;
+	action = ev.action;
+	subsystem = ev.subsystem;
+	devpath = ev.devpath;
 	if (!strcmp(subsystem, "virtio-ports")) {
 		/* The channel's port appeared, got its name, or went. */
 		mpd_channel_poke(d);

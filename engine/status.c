@@ -194,9 +194,13 @@ void mp_status_print(struct json_object *o, FILE *f)
 				fprintf(f, "      %s\n", str(x, "message"));
 			if (num(x, "verified_at")) {
 				time_t at = (time_t)num(x, "verified_at");
+				struct tm tm;
 				char when[32];
 
-				strftime(when, sizeof(when), "%F %T", localtime(&at));
+				/* localtime() fails for a year past INT_MAX: the answer may carry any number */
+				if (!localtime_r(&at, &tm) ||
+				    !strftime(when, sizeof(when), "%F %T", &tm))
+					snprintf(when, sizeof(when), "at %lld", (long long)at);
 				fprintf(f,
 					"      last verification %s: %lld verified, %lld violation(s); online %.1f ms, verify %.1f ms\n",
 					when, num(x, "verified"), num(x, "violations"),

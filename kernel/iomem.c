@@ -90,6 +90,11 @@ static int parse_line(const char *line, const char *origin, unsigned int lineno,
 		mp_err("%s:%u: range ends before it starts: '%s'", origin, lineno, line);
 		return -EINVAL;
 	}
+	/* r_show() prints "<BAD>" for a resource without a name: never nothing. */
+	if (!colon[3]) {
+		mp_err("%s:%u: no name after ' : ' in '%s'", origin, lineno, line);
+		return -EINVAL;
+	}
 	*depth = spaces / 2;
 	*name = colon + 3;
 	return 0;
@@ -140,8 +145,12 @@ int mp_iomem_parse(const char *text, const char *origin, struct mp_iomem **out)
 		memcpy(line, p, len);
 		line[len] = '\0';
 		p = nl + 1;
-		if (!len)
-			continue;
+		/* r_show() prints a line per resource: an empty one is damage, not nothing. */
+		if (!len) {
+			mp_err("%s:%u: empty line (expected 'start-end : name')", origin, lineno);
+			err = -EINVAL;
+			goto out_err;
+		}
 		err = parse_line(line, origin, lineno, &depth, &start, &end, &name);
 		if (err)
 			goto out_err;
@@ -199,7 +208,16 @@ int mp_iomem_parse(const char *text, const char *origin, struct mp_iomem **out)
 	 * zero (kernel/resource.c r_show()).  Such a file would make every block
 	 * look like a hole: refuse it rather than give wrong answers.
 	 */
-	if (total > 0 && nonzero == 0) {
+	/*
+	 * The kernel always lists its resources (at least the RAM it runs
+	 * in): an empty file would read as "no System RAM" anywhere.
+	 */
+	if (!total) {
+		mp_err("%s: empty (expected the kernel's resource list)", origin);
+		err = -EINVAL;
+		goto out_err;
+	}
+	if (nonzero == 0) {
 		/* Said by mp_iomem_read(), whose caller may have a better answer (list). */
 		err = -EPERM;
 		goto out_err;
@@ -217,17 +235,21 @@ int mp_iomem_read_flags(const struct mp_ctx *ctx, unsigned int flags, struct mp_
 	bool quiet = flags & MP_IOMEM_QUIET_ACCESS;
 	char path[PATH_MAX];
 	_mp_free_ char *text = NULL;
+	size_t len;
 	int err;
 
 	err = mp_ctx_path(ctx, path, sizeof(path), "proc/iomem");
 	if (err)
 		return err;
-	err = mp_read_file_alloc(path, &text, NULL);
+	err = mp_read_file_alloc(path, &text, &len);
 	if (err) {
 		if (!quiet || (err != -ENOENT && err != -EACCES && err != -EPERM))
 			mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		return err;
 	}
+	err = mp_text_check(text, len, path);
+	if (err)
+		return err;
 	err = mp_iomem_parse(text, path, out);
 	if (err == -EPERM && !quiet)
 		mp_ctx_err(

@@ -74,11 +74,25 @@ int mp_kmsg_record_parse(const char *buf, size_t len, struct mp_kmsg_record *r)
 	int used;
 
 	memset(r, 0, sizeof(*r));
+	/* devkmsg_read() escapes the text (\xNN): a NUL byte is not the kernel's. */
+	if (!len || memchr(buf, '\0', len))
+		return -EINVAL;
 	semi = memchr(buf, ';', len);
 	if (!semi || (size_t)(semi - buf) >= sizeof(head))
 		return -EINVAL;
 	memcpy(head, buf, (size_t)(semi - buf));
 	head[semi - buf] = '\0';
+	/* sscanf's %llu takes blanks and a sign, which the kernel never prints. */
+	p = head;
+	for (int field = 0; field < 3; field++) {
+		const char *d = p;
+
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == d || *p != ',')
+			return -EINVAL;
+		p++;
+	}
 	/* "prio,seq,usec,flag" and maybe more fields (",caller=T12"). */
 	if (sscanf(head, "%llu,%llu,%llu,%n", &prio, &seq, &ts, &used) != 3 || !used)
 		return -EINVAL;
@@ -401,6 +415,7 @@ void mp_kmsg_offline_why(struct mp_kmsg *k, uint64_t start, uint64_t end,
 	struct mp_kmsg_record rec;
 	struct scan sc;
 	char *buf = NULL;
+	unsigned int bad = 0;
 
 	scan_begin(&sc, start, end, why);
 	if (k->fd >= 0)
@@ -422,6 +437,11 @@ void mp_kmsg_offline_why(struct mp_kmsg *k, uint64_t start, uint64_t end,
 			break;
 		if (!mp_kmsg_record_parse(buf, (size_t)n, &rec))
 			scan_record(&sc, &rec);
+		else if (!bad++)
+			/* Said once: a reason missing from a bad record is then explained. */
+			mp_ctx_warn(k->ctx,
+				    "%s: a record that is not PRIO,SEQ,USEC,FLAG;TEXT\\n: '%.*s'",
+				    k->kmsg_path, (int)MP_MIN((size_t)n, 80), buf);
 	}
 	free(buf);
 	scan_end(&sc, mp_kmsg_unavailable(k));

@@ -729,7 +729,12 @@ struct mp_zone_free {
  * @out: malloc'ed array (NULL when there are none)
  * @nr: entries
  *
- * Return: 0, -EINVAL when zone headers carry no "pages free", -ENOMEM.
+ * What zoneinfo_show() never writes is refused with a "zoneinfo:LINE:"
+ * message: no zone at all, a line before the first "Node N, zone NAME"
+ * header, a malformed header, a zone without "pages free", a last line
+ * without its newline.
+ *
+ * Return: 0, -EINVAL (refused, logged), -ENOMEM.
  */
 int mp_zoneinfo_parse(const char *text, struct mp_zone_free **out, size_t *nr);
 /** mp_zoneinfo_read() - mp_zoneinfo_parse() of the context's proc/zoneinfo; 0 or -errno. */
@@ -780,7 +785,11 @@ struct mp_kmsg_record {
  * @len: its length
  * @r: result; dictionary lines (" KEY=value") after the text are skipped
  *
- * Return: 0, or -EINVAL when the header is malformed.
+ * The header is "PRIO,SEQ,USEC,FLAG[,...]" in decimal (printk's
+ * info_print_ext_header()); the text is escaped by the kernel, so a NUL
+ * byte is not the kernel's.
+ *
+ * Return: 0, or -EINVAL when the record is malformed.
  */
 int mp_kmsg_record_parse(const char *buf, size_t len, struct mp_kmsg_record *r);
 
@@ -942,5 +951,34 @@ int mp_blocks_offline(const struct mp_ctx *ctx, const uint64_t *ids, size_t nr, 
 struct json_object *mp_offline_result_to_json(const struct mp_offline_result *r);
 /** mp_offline_outcome_name() - "offlined", "rolled back", ... */
 const char *mp_offline_outcome_name(enum mp_offline_outcome o);
+
+/* ---- uevents (uevent.c) ---------------------------------------------------- */
+
+/* One kernel uevent, pointing into the message it was parsed from. */
+struct mp_uevent {
+	const char *action; /* ACTION=: "add", "online", ... */
+	const char *subsystem; /* SUBSYSTEM=: "memory", "dax", ... */
+	const char *devpath; /* DEVPATH=, NULL when absent */
+};
+
+/**
+ * mp_uevent_parse() - split one kernel uevent
+ * @msg: "ACTION@DEVPATH\0KEY=VALUE\0..." as one recv(2) of the uevent
+ *       netlink socket returned it; the fields stay in place
+ * @len: its length; @msg[@len] must be a NUL (the caller's buffer has a
+ *       byte more), so that a last field cut short still ends
+ * @ev: result
+ * @why: receives what was wrong, for the caller's message
+ * @whylen: size of @why
+ *
+ * The kernel (lib/kobject_uevent.c) writes the "ACTION@DEVPATH" header and
+ * then KEY=VALUE fields, each ending with a NUL, always with ACTION and
+ * SUBSYSTEM.  Anything else (no header, an empty field, a field without
+ * '=', a missing ACTION or SUBSYSTEM, a key that is not upper case) is
+ * refused rather than read as a message that says nothing.
+ *
+ * Return: 0, or -EBADMSG with @why.
+ */
+int mp_uevent_parse(const char *msg, size_t len, struct mp_uevent *ev, char *why, size_t whylen);
 
 #endif

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "mp-kernel.h"
 #include "util.h"
 
@@ -27,6 +28,7 @@ int mp_zoneinfo_parse(const char *text, struct mp_zone_free **out, size_t *nr)
 	struct mp_zone_free *z = NULL, *cur = NULL;
 	size_t n = 0;
 	const char *line = text;
+	unsigned int lineno = 0;
 
 	*out = NULL;
 	*nr = 0;
@@ -34,14 +36,26 @@ int mp_zoneinfo_parse(const char *text, struct mp_zone_free **out, size_t *nr)
 		const char *eol = strchr(line, '\n');
 		size_t len = eol ? (size_t)(eol - line) : strlen(line);
 		char buf[160], zone[sizeof(z->zone)];
-		int node;
+		int node, used = 0;
 		unsigned long long pages;
 
+		lineno++;
+		/* zoneinfo_show() ends every line: no newline is a cut-off read. */
+		if (!eol) {
+			mp_err("zoneinfo:%u: truncated line (no newline)", lineno);
+			goto bad;
+		}
 		snprintf(buf, sizeof(buf), "%.*s", (int)MP_MIN(len, sizeof(buf) - 1), line);
-		line = eol ? eol + 1 : NULL;
-		if (sscanf(buf, "Node %d, zone %15s", &node, zone) == 2) {
-			struct mp_zone_free *t = realloc(z, (n + 1) * sizeof(*z));
+		line = eol + 1;
+		if (sscanf(buf, "Node %d, zone %15s%n", &node, zone, &used) == 2) {
+			struct mp_zone_free *t;
 
+			/* The header is the whole line: "Node 0, zone   Normal". */
+			if ((size_t)used != len || node < 0) {
+				mp_err("zoneinfo:%u: malformed zone header '%s'", lineno, buf);
+				goto bad;
+			}
+			t = realloc(z, (n + 1) * sizeof(*z));
 			if (!t) {
 				free(z);
 				return -ENOMEM;
@@ -55,24 +69,47 @@ int mp_zoneinfo_parse(const char *text, struct mp_zone_free **out, size_t *nr)
 				      !strcmp(zone, "Normal");
 			continue;
 		}
+		/* Every line belongs to a zone: the file starts with a header. */
+		if (!cur) {
+			mp_err("zoneinfo:%u: '%s' before the first zone header (expected 'Node N, zone NAME')",
+			       lineno, buf);
+			goto bad;
+		}
 		/* The first "pages free" after a zone's header is the zone's own. */
-		if (cur && !cur->known && sscanf(buf, " pages free %llu", &pages) == 1) {
+		if (!cur->known && sscanf(buf, " pages free %llu", &pages) == 1) {
+			if (pages > UINT64_MAX / MP_PAGE_SIZE) {
+				mp_err("zoneinfo:%u: pages free %llu is more than memory can hold",
+				       lineno, pages);
+				goto bad;
+			}
 			cur->free = pages * MP_PAGE_SIZE;
 			cur->known = true;
 		}
 	}
-	if (n && !z[0].known) {
-		free(z);
-		return -EINVAL;
+	/* A zone without its "pages free" would count as a zone with none free. */
+	for (size_t i = 0; i < n; i++)
+		if (!z[i].known) {
+			mp_err("zoneinfo: node %d zone %s has no 'pages free' line", z[i].node,
+			       z[i].zone);
+			goto bad;
+		}
+	if (!n) {
+		mp_err("zoneinfo: no zone (expected 'Node N, zone NAME' headers)");
+		goto bad;
 	}
 	*out = z;
 	*nr = n;
 	return 0;
+
+bad:
+	free(z);
+	return -EINVAL;
 }
 
 int mp_zoneinfo_read(const struct mp_ctx *ctx, struct mp_zone_free **out, size_t *nr)
 {
 	char path[PATH_MAX], *text = NULL;
+	size_t len;
 	int err;
 
 	*out = NULL;
@@ -80,10 +117,12 @@ int mp_zoneinfo_read(const struct mp_ctx *ctx, struct mp_zone_free **out, size_t
 	err = mp_ctx_path(ctx, path, sizeof(path), "proc/zoneinfo");
 	if (err)
 		return err;
-	err = mp_read_file_alloc(path, &text, NULL);
+	err = mp_read_file_alloc(path, &text, &len);
 	if (err)
 		return err;
-	err = mp_zoneinfo_parse(text, out, nr);
+	err = mp_text_check(text, len, path);
+	if (!err)
+		err = mp_zoneinfo_parse(text, out, nr);
 	free(text);
 	return err;
 }

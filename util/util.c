@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "util.h"
 
 void mp_closep(int *fd)
@@ -34,8 +35,17 @@ int mp_read_attr(int dirfd, const char *path, char *buf, size_t len)
 
 int mp_attr_terminate(char *buf, size_t n, size_t len)
 {
-	if (n >= len)
-		return -EFBIG;
+	/*
+	 * Refused values leave "" behind: found by fuzzing, a caller that
+	 * printed the buffer after -EFBIG read past its end (features.c's
+	 * release of 64 bytes without a NUL).
+	 */
+	if (n >= len || memchr(buf, '\0', n)) {
+		if (len)
+			buf[0] = '\0';
+		/* sysfs values are text: a NUL would cut the value short unseen */
+		return n >= len ? -EFBIG : -EBADMSG;
+	}
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;
 	buf[n] = '\0';
@@ -61,6 +71,24 @@ int mp_write_attr(int dirfd, const char *path, const char *val)
 	if ((size_t)n != len)
 		return -EIO;
 	return 0;
+}
+
+int mp_text_check(const char *text, size_t len, const char *origin)
+{
+	const char *nul = memchr(text, '\0', len);
+	unsigned int line = 1;
+	const char *bol = text;
+
+	if (!nul)
+		return 0;
+	for (const char *p = text; p < nul; p++)
+		if (*p == '\n') {
+			line++;
+			bol = p + 1;
+		}
+	mp_err("%s:%u: NUL byte at column %zu (a text file was expected)", origin, line,
+	       (size_t)(nul - bol) + 1);
+	return -EBADMSG;
 }
 
 int mp_read_file_alloc(const char *path, char **out, size_t *outlen)

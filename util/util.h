@@ -24,7 +24,8 @@ void mp_closep(int *fd);
  * mp_read_attr() - read a small sysfs/procfs attribute
  * @dirfd: directory the path is relative to (AT_FDCWD for absolute paths)
  * @path: file to read
- * @buf: destination, always NUL-terminated on success
+ * @buf: destination, NUL-terminated on success; untouched when the open or
+ *       read fails, "" when the value is refused (-EFBIG, -EBADMSG)
  * @len: size of @buf
  *
  * Reads at most @len - 1 bytes and strips one trailing newline.
@@ -39,9 +40,12 @@ int mp_read_attr(int dirfd, const char *path, char *buf, size_t len);
  * @n: what read(2) returned (>= 0)
  * @len: size of @buf
  *
- * NUL-terminates and strips one trailing newline.
+ * NUL-terminates and strips one trailing newline.  A NUL byte inside the
+ * value is refused: sysfs values are text, and reading one as a C string
+ * would silently drop what follows it.
  *
- * Return: bytes kept, or -EFBIG when the value filled the buffer.
+ * Return: bytes kept, -EFBIG when the value filled the buffer, -EBADMSG
+ * for a NUL byte (@buf is "" after either).
  */
 int mp_attr_terminate(char *buf, size_t n, size_t len);
 
@@ -64,6 +68,20 @@ int mp_write_attr(int dirfd, const char *path, const char *val);
  * Return: 0 or -errno.
  */
 int mp_read_file_alloc(const char *path, char **out, size_t *outlen);
+
+/**
+ * mp_text_check() - refuse a NUL byte in a text file the kernel wrote
+ * @text: the file's contents (mp_read_file_alloc())
+ * @len: their length
+ * @origin: file name for the message
+ *
+ * /proc text files never hold a NUL: a parser that stops at one would take
+ * the part before it for the whole file.  Logs "@origin:LINE: NUL byte at
+ * column N (a text file was expected)".
+ *
+ * Return: 0, or -EBADMSG.
+ */
+int mp_text_check(const char *text, size_t len, const char *origin);
 
 /**
  * mp_parse_u64() - strict unsigned parse: whole string, no sign, no overflow

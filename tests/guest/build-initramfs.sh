@@ -7,9 +7,44 @@
 # (cli/memplugctl, daemon/memplugd, whichever exist) with their shared
 # libraries, and ndctl if the host has it (optional: the sysfs route works
 # without it; MEMPLUG_GUEST_NDCTL=0 leaves it out).
+#
+# build-initramfs.sh --valgrind-overlay OUT.cpio.gz
+#
+# Builds only an overlay with valgrind's memcheck (valgrind, valgrind.bin,
+# /usr/libexec/valgrind/{memcheck-amd64-linux,vgpreload_core,
+# vgpreload_memcheck,default.supp}) for a guest that runs memplugd under
+# valgrind (tests/daemon/test_valgrind.py).  The kernel unpacks
+# concatenated archives in order, so `cat initramfs.cpio.gz OVERLAY` is
+# the normal initramfs plus valgrind; the normal one stays small.
 set -euo pipefail
 
 die() { echo "build-initramfs: $*" >&2; exit 1; }
+
+if [ "${1:-}" = --valgrind-overlay ]; then
+	[ $# -eq 2 ] || die "usage: $0 --valgrind-overlay OUT.cpio.gz"
+	vg=/usr/libexec/valgrind
+	for f in /usr/bin/valgrind /usr/bin/valgrind.bin $vg/memcheck-amd64-linux \
+		$vg/vgpreload_core-amd64-linux.so $vg/vgpreload_memcheck-amd64-linux.so \
+		$vg/default.supp; do
+		[ -e "$f" ] || die "$f missing: install valgrind"
+	done
+	root=$(mktemp -d "${TMPDIR:-/tmp}/memplug-vg-overlay.XXXXXX")
+	trap 'rm -rf "$root"' EXIT
+	mkdir -p "$root/usr/bin" "$root$vg"
+	cp /usr/bin/valgrind /usr/bin/valgrind.bin "$root/usr/bin/"
+	cp $vg/memcheck-amd64-linux $vg/vgpreload_core-amd64-linux.so \
+		$vg/vgpreload_memcheck-amd64-linux.so $vg/default.supp "$root$vg/"
+	# valgrind.bin's libraries (libc, ld.so: the main archive has them too).
+	ldd /usr/bin/valgrind.bin 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+	mkdir -p "$(dirname "$2")"
+	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
+		cpio --null -o -H newc --quiet -R 0:0) | gzip -1 >"$2"
+	echo "build-initramfs: valgrind overlay $2 ($(du -k "$2" | cut -f1) KiB)" >&2
+	exit 0
+fi
 
 [ $# -eq 2 ] || die "usage: $0 BUILDDIR OUT.cpio.gz"
 builddir=$1

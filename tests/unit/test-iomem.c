@@ -113,7 +113,10 @@ int main(void)
 	CHECK(mp_iomem_parse("    00001000-00001fff : Orphan\n", "o", &io) == -EINVAL);
 	CHECK(mp_iomem_parse("00001000-00001fff : A\n  00000000-00003fff : Outside\n", "x", &io) ==
 	      -EINVAL);
-	CHECK(mp_iomem_parse("", "empty", &io) == 0);
-	mp_iomem_free(io);
+	/* The kernel always lists resources: empty must not read as "no System RAM". */
+	CHECK(mp_iomem_parse("", "empty", &io) == -EINVAL);
+	CHECK(mp_iomem_parse("00000000-00000fff : Reserved\n\n", "blank", &io) == -EINVAL);
+	CHECK(mp_iomem_parse("00000000-00000fff : \n", "noname", &io) == -EINVAL);
+	CHECK(mp_iomem_parse("garbage\nmore garbage\n", "garbage", &io) == -EINVAL);
 	CHECK_DONE();
 }
