@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * memplugd's control socket: one JSON request line per connection, one JSON
- * answer, then close.  Root only: the socket is 0600 and every peer's
- * credentials are checked with SO_PEERCRED, so a mode change by someone else
- * does not open it up.
+ * answer, then close.  The socket is 0666: every user may read the model
+ * (status, list, wait: what `memplugctl list` and `status` show, and no more
+ * than sysfs shows them), but each peer's credentials are taken with
+ * SO_PEERCRED at accept, and only uid 0 may change anything (drain,
+ * undrain).  Unprivileged peers hold at most MAX_UNPRIV of the client slots,
+ * so a user opening connections cannot lock root out.
  *
  *   {"command":"status"}                 policies, devices, outcomes, conflicts
  *   {"command":"list"}                   blocks from the latest scan
@@ -66,6 +69,12 @@
 #define ACCEPT_PAUSE_US (1000 * 1000)
 /* At most one "too many clients" line per second, with the count since. */
 #define REFUSE_LOG_US (1000 * 1000)
+/*
+ * Client slots that peers other than root may hold at once: the remaining
+ * MPD_CONTROL_MAX_CLIENTS - MAX_UNPRIV are root's, so `memplugctl drain`
+ * and the channel's callers never find the daemon full because of a user.
+ */
+#define MAX_UNPRIV 4
 
 enum client_state {
 	CLIENT_READING, /* request line not complete yet */
@@ -77,6 +86,7 @@ enum client_state {
 struct client {
 	int fd;
 	pid_t pid;
+	uid_t uid; /* SO_PEERCRED at accept: 0 may change state, others read */
 	enum client_state state;
 	uint64_t deadline_us; /* READING: request due; WRITING: next byte due; 0: none */
 	char wait_key[48];
@@ -96,6 +106,7 @@ struct mpd_control {
 	size_t refused; /* "too many clients" since the last such log line */
 	uint64_t refused_logged_us;
 	int nr;
+	int nr_unpriv; /* clients with uid != 0: <= MAX_UNPRIV */
 	struct client *clients[MPD_CONTROL_MAX_CLIENTS];
 };
 
@@ -123,8 +134,12 @@ static int listen_open(const char *path)
 		return -errno;
 	/* A stale socket of a killed run would make bind() fail. */
 	unlink(path);
-	/* Created 0600 from the start: no window where others could connect. */
-	mode_t old = umask(0177);
+	/*
+	 * Created 0666 whatever the caller's umask (the unit's is 0077): the
+	 * read-only view is for every user; SO_PEERCRED decides who may change
+	 * state, so the mode is not what protects drain and undrain.
+	 */
+	mode_t old = umask(0111);
 
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    listen(fd, MPD_CONTROL_MAX_CLIENTS) < 0) {
@@ -181,6 +196,8 @@ out_free:
 static void client_free(struct mpd_control *ctl, struct client *c)
 {
 	ctl->queued -= c->out_len - c->out_off;
+	if (c->uid != 0)
+		ctl->nr_unpriv--;
 	free(c->out);
 	if (c->fd >= 0)
 		close(c->fd);
@@ -244,19 +261,17 @@ static void accept_one(struct mpd_control *ctl, int fd)
 		close(fd);
 		return;
 	}
-	if (cred.uid != 0) {
-		mp_warn("control: refused a connection from uid %d pid %d: root only",
-			(int)cred.uid, (int)cred.pid);
-		close(fd);
-		return;
-	}
 	now = mp_now_us();
-	if (ctl->nr == MPD_CONTROL_MAX_CLIENTS) {
+	if (ctl->nr == MPD_CONTROL_MAX_CLIENTS || (cred.uid != 0 && ctl->nr_unpriv >= MAX_UNPRIV)) {
 		ctl->refused++;
 		/* A connection storm must not become a log storm. */
 		if (now - ctl->refused_logged_us >= REFUSE_LOG_US || !ctl->refused_logged_us) {
-			mp_warn("control: %d clients already: refused pid %d (%zu refused since the last such message)",
-				MPD_CONTROL_MAX_CLIENTS, (int)cred.pid, ctl->refused);
+			if (ctl->nr == MPD_CONTROL_MAX_CLIENTS)
+				mp_warn("control: %d clients already: refused pid %d (%zu refused since the last such message)",
+					MPD_CONTROL_MAX_CLIENTS, (int)cred.pid, ctl->refused);
+			else
+				mp_warn("control: %d unprivileged clients already: refused pid %d uid %d (%zu refused since the last such message)",
+					MAX_UNPRIV, (int)cred.pid, (int)cred.uid, ctl->refused);
 			ctl->refused = 0;
 			ctl->refused_logged_us = now;
 		}
@@ -271,6 +286,9 @@ static void accept_one(struct mpd_control *ctl, int fd)
 	}
 	c->fd = fd;
 	c->pid = cred.pid;
+	c->uid = cred.uid;
+	if (c->uid != 0)
+		ctl->nr_unpriv++;
 	c->state = CLIENT_READING;
 	c->deadline_us = now + REQUEST_US;
 	ctl->clients[ctl->nr++] = c;
@@ -549,6 +567,11 @@ static void client_request(struct daemon *d, struct client *c)
 		c->state = CLIENT_WAITING;
 		c->deadline_us = 0;
 		mpd_control_wake(d);
+	} else if ((!strcmp(name, "drain") || !strcmp(name, "undrain")) && c->uid != 0) {
+		mp_warn("control: pid %d uid %d: %s refused: only root may change state",
+			(int)c->pid, (int)c->uid, name);
+		client_answer(ctl, c,
+			      error_json("permission denied: only root may drain or undrain"));
 	} else if ((!strcmp(name, "drain") || !strcmp(name, "undrain")) &&
 		   !(dev = mp_json_get_str(req, "device", NULL))) {
 		client_answer(ctl, c, error_json("bad request: \"drain\" needs \"device\""));

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,11 +32,23 @@ struct drain_msg {
 	size_t len; /* bytes of struct mp_offline_result that follow; 0: none */
 };
 
-static void child(struct daemon *d, int fd, int timeout_ms)
+static void child(struct daemon *d, int fd, int timeout_ms, pid_t parent)
 {
 	struct mp_offline_result *res = NULL;
 	struct drain_msg m;
 	size_t off = 0;
+
+	/*
+	 * Die with memplugd.  A drain that outlived a SIGKILLed memplugd would
+	 * go on offlining behind the back of the restarted one, which onlines
+	 * the blocks of a device it finds half offline (its state file says
+	 * the device is its own); and a drain that then succeeded would leave
+	 * the whole device offline with no host told.  Killed, the write in
+	 * progress is interrupted (the block stays online), and the restarted
+	 * memplugd onlines what was offlined: the unplug did not happen.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(1);
 
 	/* The parent's signals stay blocked here: a SIGTERM to memplugd lets the drain finish. */
 	m.err = mp_blocks_offline(d->ctx, d->drain.plan.ids, d->drain.plan.nr, timeout_ms, 0, &res);
@@ -55,7 +68,7 @@ static void child(struct daemon *d, int fd, int timeout_ms)
 int mpd_drain_start(struct daemon *d, const char *device, int timeout_ms)
 {
 	int p[2], err;
-	pid_t pid;
+	pid_t pid, parent;
 
 	if (d->drain.pid > 0) {
 		mp_warn("drain %s: refused, the drain of %s is still running", device,
@@ -69,6 +82,7 @@ int mpd_drain_start(struct daemon *d, const char *device, int timeout_ms)
 		err = -errno;
 		goto undo;
 	}
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		err = -errno;
@@ -78,7 +92,7 @@ int mpd_drain_start(struct daemon *d, const char *device, int timeout_ms)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		child(d, p[1], timeout_ms);
+		child(d, p[1], timeout_ms, parent);
 	}
 	close(p[1]);
 	fcntl(p[0], F_SETFL, O_NONBLOCK);

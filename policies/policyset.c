@@ -203,6 +203,7 @@ static int load_file(const char *path, const char *name, unsigned int flags, str
 		     struct mp_policy_errors *errs)
 {
 	struct stat st;
+	char why[128];
 	FILE *f;
 	int fd, r;
 
@@ -213,43 +214,21 @@ static int load_file(const char *path, const char *name, unsigned int flags, str
 		mp_policy_errors_add(errs, path, 0, "cannot open: %s", strerror(errno));
 		return 0;
 	}
-	/* fstat on the open file: what is checked is what is read. */
-	if (fstat(fd, &st) < 0) {
-		mp_policy_errors_add(errs, path, 0, "cannot stat: %s", strerror(errno));
-		close(fd);
-		return 0;
-	}
-	if (S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3) {
-		/* A link to /dev/null masks (and /dev/null is world-writable by design). */
-		close(fd);
-		return 0;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		mp_policy_errors_add(errs, path, 0, "not a regular file: refused");
-		close(fd);
-		return 0;
-	}
 	/*
 	 * Whoever can write a policy decides where memory goes: the same trust
-	 * as root.  Checked on empty (masking) files too, since masking is a
-	 * policy change.
+	 * as root (mp_conf_file_check()).  Checked on empty (masking) files too,
+	 * since masking is a policy change.
 	 */
-	r = 0;
-	if (st.st_uid != 0 && !(flags & MP_POLICY_LOAD_ANY_OWNER)) {
-		mp_policy_errors_add(errs, path, 0, "owned by uid %u, not root: refused",
-				     (unsigned int)st.st_uid);
-		r = 1;
+	r = mp_conf_file_check(path, fd,
+			       MP_CONF_ALLOW_MASK |
+				       (flags & MP_POLICY_LOAD_ANY_OWNER ? MP_CONF_ANY_OWNER : 0),
+			       why, sizeof(why));
+	if (r == 1 || (r == 0 && fstat(fd, &st) == 0 && st.st_size == 0)) {
+		close(fd); /* masked: /dev/null or an empty file */
+		return 0;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
-		const char *who = !(st.st_mode & S_IWOTH) ? "group" :
-				  !(st.st_mode & S_IWGRP) ? "others" :
-							    "group and others";
-
-		mp_policy_errors_add(errs, path, 0, "writable by %s (mode %04o): refused", who,
-				     (unsigned int)(st.st_mode & 07777));
-		r = 1;
-	}
-	if (r || st.st_size == 0) {
+	if (r < 0) {
+		mp_policy_errors_add(errs, path, 0, "%s", why[0] ? why : strerror(-r));
 		close(fd);
 		return 0;
 	}

@@ -245,6 +245,14 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 		outcome = "timeout";
 		goto out;
 	}
+	if (r == -ECONNRESET && !mp_qmp_get_error_class(h->chan)[0]) {
+		/* mp_qmp_execute_timeout(): a new greeting came instead of the answer */
+		mp_err("%s: memplugd restarted while it drained %s (a new greeting, no answer); "
+		       "not unplugging: the restarted memplugd puts back online what was offlined",
+		       id, key);
+		outcome = "guest-restarted";
+		goto out;
+	}
 	if (r < 0 && mp_qmp_get_error_class(h->chan)[0]) {
 		cls = mp_qmp_get_error_class(h->chan);
 		res = mp_qmp_get_error_data(h->chan);

@@ -475,6 +475,7 @@ static int execute_deadline(struct mp_qmp *q, const char *cmd, struct json_objec
 			    struct json_object **ret, long long deadline)
 {
 	struct json_object *req, *v, *err;
+	unsigned long greetings = q->greetings;
 	const char *s;
 	int r;
 
@@ -519,6 +520,15 @@ static int execute_deadline(struct mp_qmp *q, const char *cmd, struct json_objec
 		}
 		if (r < 0)
 			goto out;
+		/*
+		 * A new greeting on the channel: memplugd restarted (it greets
+		 * every connection, and a restarted one reopens the port).  The
+		 * answer was the old process's and will never come.
+		 */
+		if (q->chan && q->greetings != greetings && !q->reply) {
+			r = -ECONNRESET;
+			goto out;
+		}
 	}
 	mp_dbg("qmp: <- %s", json_object_to_json_string_ext(q->reply, JSON_C_TO_STRING_PLAIN));
 	if (json_object_object_get_ex(q->reply, "error", &err)) {

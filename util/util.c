@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -238,4 +240,42 @@ uint64_t mp_now_us(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int mp_conf_file_check(const char *path, int fd, unsigned int flags, char *why, size_t len)
+{
+	struct stat st;
+	size_t n = 0;
+
+	(void)path;
+	if (len)
+		why[0] = '\0';
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	/* A link to /dev/null masks (and /dev/null is world-writable by design). */
+	if ((flags & MP_CONF_ALLOW_MASK) && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 &&
+	    minor(st.st_rdev) == 3)
+		return 1;
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(why, len, "not a regular file: refused");
+		return -EINVAL;
+	}
+	if (st.st_uid != 0 && !(flags & MP_CONF_ANY_OWNER))
+		n = (size_t)snprintf(why, len, "owned by uid %u, not root",
+				     (unsigned int)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		const char *who = !(st.st_mode & S_IWOTH) ? "group" :
+				  !(st.st_mode & S_IWGRP) ? "others" :
+							    "group and others";
+
+		if (n < len)
+			n += (size_t)snprintf(why + n, len - n, "%swritable by %s (mode %04o)",
+					      n ? " and " : "", who,
+					      (unsigned int)(st.st_mode & 07777));
+	}
+	if (!n)
+		return 0;
+	if (n < len)
+		snprintf(why + n, len - n, ": refused");
+	return -EPERM;
 }

@@ -69,6 +69,35 @@ int mp_write_attr(int dirfd, const char *path, const char *val);
  */
 int mp_read_file_alloc(const char *path, char **out, size_t *outlen);
 
+enum {
+	/* mp_conf_file_check(): any owner will do (tests, checking a file before it is installed). */
+	MP_CONF_ANY_OWNER = 1 << 0,
+	/* mp_conf_file_check(): a character device 1:3 (/dev/null, a mask) is answered 1. */
+	MP_CONF_ALLOW_MASK = 1 << 1,
+};
+
+/**
+ * mp_conf_file_check() - may a configuration file be trusted?
+ * @path: the file's name, for @why only
+ * @fd: the file, open: what is checked is what will be read (fstat, no race)
+ * @flags: MP_CONF_ANY_OWNER, MP_CONF_ALLOW_MASK
+ * @why: receives the reason it was refused, naming neither the file nor
+ *       "refused" twice: "owned by uid 1000, not root: refused",
+ *       "writable by group (mode 0664): refused", "not a regular file: refused"
+ * @len: size of @why
+ *
+ * Whoever can write a policy or the host's configuration decides where
+ * memory goes, or how much a guest may take: the same trust as root.  So a
+ * file must be a regular file owned by uid 0 and writable by neither its
+ * group nor others.  Used by the policy loader (policies/policyset.c) and
+ * meant for every configuration file memplug reads (the host side's too).
+ *
+ * Return: 0 to be read, 1 for a mask (only with MP_CONF_ALLOW_MASK), -EPERM
+ * (ownership or mode) or -EINVAL (not a regular file) with @why set, or the
+ * -errno of fstat(2).
+ */
+int mp_conf_file_check(const char *path, int fd, unsigned int flags, char *why, size_t len);
+
 /**
  * mp_text_check() - refuse a NUL byte in a text file the kernel wrote
  * @text: the file's contents (mp_read_file_alloc())

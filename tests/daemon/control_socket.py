@@ -11,6 +11,9 @@ private socket, and the cases check that no client can stall the loop.
   garbage        non-JSON, a JSON non-object, no command, an oversized line
   too_many       17th client refused with an error, served again once one
                  leaves
+  unprivileged   a non-root peer (setpriv to nobody): status, list and wait
+                 answered, drain and undrain refused (SO_PEERCRED), at most
+                 4 such clients at once while root is still served
 
 stuck_reader needs a "list" answer far bigger than a socket buffer, so it
 runs on a GENERATED memory tree (like bench/gen-blocks.py, all blocks online
@@ -340,5 +343,97 @@ def case_too_many():
                 s.close()
 
 
+# Run as uid/gid 65534 (setpriv): one request per argv[2:], each answer's JSON
+# (or {"refused": ...} when the connection ended without one) on a line; with
+# "hold N" as argv[2], holds N "wait" connections and prints how many got an
+# answer (a refusal) instead of being held.
+UNPRIV = r'''
+import json, socket, sys
+path = sys.argv[1]
+def ask(line):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(%d)
+    s.connect(path)
+    s.sendall(line.encode() + b'\n')
+    data = b''
+    try:
+        while True:
+            b = s.recv(1 << 20)
+            if not b:
+                break
+            data += b
+    except ConnectionResetError:
+        pass
+    s.close()
+    return data
+if sys.argv[2] == 'hold':
+    held, refused = [], 0
+    for _ in range(int(sys.argv[3])):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(2)
+        s.connect(path)
+        s.sendall(b'{"command":"wait","device":"dimm:nosuch"}\n')
+        try:
+            if s.recv(200):
+                refused += 1
+        except ConnectionResetError:   # refused with the request unread
+            refused += 1
+        except socket.timeout:
+            held.append(s)
+    print(json.dumps({'held': len(held), 'refused': refused}), flush=True)
+    sys.stdin.readline()
+    sys.exit(0)
+for line in sys.argv[2:]:
+    data = ask(line)
+    try:
+        print(json.dumps(json.loads(data)), flush=True)
+    except ValueError:
+        print(json.dumps({'refused': data.decode(errors='replace')}), flush=True)
+''' % HANG
+
+NOBODY = ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups']
+
+
+def case_unprivileged():
+    """The read-only view (docs/daemon.md, "Control socket"): a peer that is
+    not root reads the model and changes nothing."""
+    if not shutil.which('setpriv'):
+        raise AssertionError('setpriv (util-linux) missing')
+    with running(Daemon('numa2-two-dimms')) as d:
+        os.chmod(d.tmp, 0o755)   # mkdtemp's 0700 would stop nobody before the socket
+        assert os.stat(d.sock).st_mode & 0o777 == 0o666, oct(os.stat(d.sock).st_mode)
+        r = subprocess.run(NOBODY + [sys.executable, '-c', UNPRIV, d.sock,
+                                     '{"command":"status"}', '{"command":"list"}',
+                                     '{"command":"drain","device":"dimm:slot0"}',
+                                     '{"command":"undrain","device":"dimm:slot0"}'],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=HANG)
+        assert r.returncode == 0 and len(r.stdout.splitlines()) == 4, (r.stdout, r.stderr)
+        st, ls, dr, ud = [json.loads(l) for l in r.stdout.splitlines()]
+        assert 'devices' in st and 'blocks' in ls, (st, ls)
+        for a in (dr, ud):
+            assert a == {'error': 'permission denied: only root may drain or undrain'}, a
+        log = d.wait_log('uid 65534: undrain refused: only root may change state')
+        assert 'uid 65534: drain refused' in log, log
+        # memplugctl status as nobody: the same view through the CLI
+        r = subprocess.run(NOBODY + [MEMPLUGCTL, 'status', '-J', '--socket', d.sock],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           timeout=HANG)
+        assert r.returncode == 0 and r.stdout.startswith('{'), (r.returncode, r.stdout, r.stderr)
+        assert 'devices' in json.loads(r.stdout), r.stdout
+        # 6 held "wait" connections from nobody: 4 held, 2 refused; root still served
+        p = subprocess.Popen(NOBODY + [sys.executable, '-c', UNPRIV, d.sock, 'hold', '6'],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        try:
+            got = p.stdout.readline()
+            got = json.loads(got) if got.startswith('{') else got
+            assert got == {'held': 4, 'refused': 2}, got
+            d.wait_log('control: 4 unprivileged clients already: refused pid %d uid 65534' % p.pid)
+            assert 'devices' in d.ask_json({'command': 'status'})
+        finally:
+            p.stdin.close()
+            p.wait(HANG)
+
+
 if __name__ == '__main__':
-    cases.run(globals(), 'the control socket is root only (SO_PEERCRED)')
+    cases.run(globals(), 'the control socket checks its peers (SO_PEERCRED)')

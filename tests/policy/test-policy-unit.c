@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "policy.h"
+#include "util.h"
 #include "test-util.h"
 
 #define MiB (1ULL << 20)
@@ -247,6 +248,12 @@ static void test_permissions(void)
 		REQUIRE(chown(path, 65534, 65534) == 0);
 		expect_error(dir, 0, "10-a.conf", "owned by uid 65534, not root: refused");
 		REQUIRE(load_error(dir, MP_POLICY_LOAD_ANY_OWNER) == NULL);
+		/* both faults in one message */
+		REQUIRE(chmod(path, 0664) == 0);
+		expect_error(
+			dir, 0, "10-a.conf",
+			"owned by uid 65534, not root and writable by group (mode 0664): refused");
+		REQUIRE(chmod(path, 0600) == 0);
 		REQUIRE(chown(path, 0, 0) == 0);
 		REQUIRE(load_error(dir, 0) == NULL);
 	} else {
@@ -264,6 +271,38 @@ static void test_permissions(void)
 	REQUIRE(asprintf(&path, "%s/20-fifo.conf", dir) > 0);
 	REQUIRE(mkfifo(path, 0600) == 0);
 	expect_error(dir, MP_POLICY_LOAD_ANY_OWNER, "20-fifo.conf", "not a regular file: refused");
+	unlink(path);
+	free(path);
+	t_remove_tree(dir);
+	free(dir);
+}
+
+/* The check itself (util/), as the host's configuration loader will call it. */
+static void test_conf_file_check(void)
+{
+	char *dir = t_mkdtemp(), *path, why[128];
+	int fd;
+
+	path = t_write_file(dir, "host.conf", "x\n", 0644);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	REQUIRE(fd >= 0);
+	REQUIRE(mp_conf_file_check(path, fd, geteuid() ? MP_CONF_ANY_OWNER : 0, why, sizeof(why)) ==
+		0);
+	REQUIRE_STR(why, "");
+	REQUIRE(fchmod(fd, 0602) == 0);
+	REQUIRE(mp_conf_file_check(path, fd, MP_CONF_ANY_OWNER, why, sizeof(why)) == -EPERM);
+	REQUIRE_STR(why, "writable by others (mode 0602): refused");
+	/* a short buffer is cut, never overrun */
+	REQUIRE(mp_conf_file_check(path, fd, MP_CONF_ANY_OWNER, why, 8) == -EPERM);
+	REQUIRE_STR(why, "writabl");
+	close(fd);
+	/* /dev/null is a mask only where the caller accepts masks */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	REQUIRE(fd >= 0);
+	REQUIRE(mp_conf_file_check("/dev/null", fd, MP_CONF_ALLOW_MASK, why, sizeof(why)) == 1);
+	REQUIRE(mp_conf_file_check("/dev/null", fd, 0, why, sizeof(why)) == -EINVAL);
+	REQUIRE_STR(why, "not a regular file: refused");
+	close(fd);
 	unlink(path);
 	free(path);
 	t_remove_tree(dir);
@@ -325,6 +364,7 @@ int main(void)
 	test_ratio_no_overflow();
 	test_decide_zone();
 	test_permissions();
+	test_conf_file_check();
 	test_dirs();
 	printf("ok\n");
 	return 0;
