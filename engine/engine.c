@@ -612,8 +612,8 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 	if (r->by_kernel)
 		snprintf(
 			r->message, sizeof(r->message),
-			"%zu blocks onlined by the kernel at add time (kernel fast path, memplugd's %s), policy zone %s (%s), %zu verified%s%s",
-			out.onlined, word, r->zone, r->zone_why, out.verified,
+			"%zu blocks onlined by the kernel at add time (kernel fast path, memplugd's auto_online_blocks=%s), policy zone %s (%s), %zu verified%s%s",
+			out.onlined, e->knobs_set.auto_online, r->zone, r->zone_why, out.verified,
 			out.violations ? ", KERNEL-RULE VIOLATIONS" : "",
 			out.verified < out.onlined ? ", NOT WHAT THE POLICY SAYS" : "");
 	else
@@ -688,7 +688,8 @@ static void kernel_onlined(struct mp_engine *e, struct mp_memory *mem, struct mp
 	zone = dec.zone;
 	snprintf(r->zone_why, sizeof(r->zone_why), "%s", dec.zone_why);
 	snprintf(r->zone, sizeof(r->zone), "%s", mp_policy_zone_name(zone));
-	word = e->knobs_set.auto_online[0] ? e->knobs_set.auto_online : "auto_online_blocks";
+	/* Not "online_movable: ok": the log tells the kernel's onlining from memplugd's writes. */
+	word = "onlined by the kernel";
 	err = mp_devgroup_verify_online(e->ctx, mem, g, zone, dec.verify, &out);
 	if (err) {
 		r->state = MP_DEVICE_FAILED;

@@ -330,7 +330,9 @@ void mp_engine_knobs_update(struct mp_engine *e)
 		if (!fits || e->knobs_held)
 			goto out;
 	}
-	if (!fits || e->knobs_foreign)
+	if (e->knobs_foreign)
+		return; /* knobs_why says who changed them */
+	if (!fits)
 		goto out;
 	if (knobs_read(e, &cur)) {
 		snprintf(why, sizeof(why), "auto_online_blocks unreadable");
