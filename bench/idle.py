@@ -3,7 +3,12 @@
 and after onlining a DIMM, and its wakeups while idle, counted as the growth
 of voluntary_ctxt_switches in /proc/PID/status over 10 s (every return from
 poll() is one), without and with a systemd watchdog (WATCHDOG_USEC=2 s:
-a ping every second).  Targets: no wakeups but the watchdog; RSS <= 4 MiB.
+a ping every second), and with the memplug channel's host end connected
+(a silent host after its greeting, and after a status request over the
+channel).  Targets: no wakeups but the watchdog; RSS <= 4 MiB.  With the
+kernel fast path (the policy below fits the knobs) the DIMM is onlined by
+the kernel and verified by memplugd.  A PSI trigger (branch grow) is not
+in this tree yet: measure it the same way once merged.
 
 Usage: MEMPLUG_BUILD_DIR=build bench/idle.py [--seconds 10]
 """
@@ -14,9 +19,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'channel'))
 from guest import Guest, GuestSkip  # noqa: E402
+from chan import Host  # noqa: E402
 
-POLICY = '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n'
+POLICY = '[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n'
 
 
 def proc_status(g, pid):
@@ -46,7 +53,7 @@ def main():
     ap.add_argument('--seconds', type=float, default=10)
     a = ap.parse_args()
     try:
-        with Guest(name='bench-idle', mem='1G', verbose=False) as g:
+        with Guest(name='bench-idle', mem='1G', verbose=False, channel=True) as g:
             g.check('mkdir -p /etc/memplug/policies.d')
             g.put_file(POLICY.encode(), '/etc/memplug/policies.d/50-movable.conf')
             pid = start(g)
@@ -58,6 +65,13 @@ def main():
             w1, _ = idle(g, pid, a.seconds)
             pid = start(g, 'WATCHDOG_USEC=2000000')
             w2, st2 = idle(g, pid, a.seconds)
+            pid = start(g)
+            h = Host(g.channel_path, timeout=60)
+            h.greeting()
+            w3, st3 = idle(g, pid, a.seconds)
+            h.request('status', id='idle-1')
+            w4, st4 = idle(g, pid, a.seconds)
+            fast = g.check('memplugctl status -J | grep -o \'"kernel_fast_path": *[a-z]*\'')
             libs = g.check("awk '$6 ~ /\\.so/ {print $6}' /proc/%d/maps | sort -u" % pid)
     except GuestSkip as e:
         print('SKIP: %s' % e)
@@ -68,6 +82,10 @@ def main():
         os.path.basename(l) for l in libs.split()))
     print('idle wakeups in %.0f s: %d without watchdog (fresh), %d after a DIMM, '
           '%d with WatchdogSec=2s (expect ~%d)' % (a.seconds, w0, w1, w2, a.seconds))
+    print('channel connected (silent host after the greeting): %d wakeups, RSS %s (peak %s); '
+          'after a status request: %d wakeups, RSS %s (peak %s)'
+          % (w3, st3['VmRSS'], st3['VmHWM'], w4, st4['VmRSS'], st4['VmHWM']))
+    print('  %s' % fast.strip())
 
 
 if __name__ == '__main__':

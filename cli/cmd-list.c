@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <json-c/json.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -413,19 +414,30 @@ static void print_summary(const struct mp_memory *mem, uint64_t on, uint64_t off
 		printf("%-23s %s (%s)\n", "Source:", source, sock);
 }
 
+/* Do two sysroots ("" for the running system) name the same directory? */
+static bool same_root(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (!a[0] || !b[0])
+		return !a[0] && !b[0];
+	return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
 /*
  * The daemon's model: the blocks of memplugd's latest scan, which it reads
  * safely (see mp_block_zones_readable()) after every event burst.
  * Return: 0, -ENOENT when no daemon answers or it reads another root,
  * -EPROTO for a bad answer (said on stderr), or -errno.
  */
-static int load_from_daemon(const char *sock, struct mp_memory **out)
+static int load_from_daemon(const char *sock, const char *sysroot, struct mp_memory **out)
 {
 	struct json_object *root, *v;
 	_mp_free_ char *answer = NULL;
 	int err;
 
-	err = mp_cli_ask_daemon(sock, "{\"command\":\"list\"}\n", 2000, &answer);
+	/* The compact form: a handful of runs to parse, not an object per block. */
+	err = mp_cli_ask_daemon(sock, "{\"command\":\"list\",\"form\":\"runs\"}\n", 2000, &answer);
 	if (err == -ENOENT || err == -ECONNREFUSED)
 		return -ENOENT;
 	if (err) {
@@ -439,9 +451,13 @@ static int load_from_daemon(const char *sock, struct mp_memory **out)
 			sock);
 		return -EPROTO;
 	}
-	/* A daemon reading a fixture (tests) does not describe this machine. */
+	/*
+	 * A daemon reading a fixture (tests) does not describe this machine;
+	 * asked with --sysroot and --socket, one reading that same root does.
+	 */
 	if (json_object_object_get_ex(root, "sysroot", &v) &&
-	    json_object_is_type(v, json_type_string) && json_object_get_string_len(v)) {
+	    json_object_is_type(v, json_type_string) &&
+	    !same_root(json_object_get_string(v), sysroot)) {
 		json_object_put(root);
 		return -ENOENT;
 	}
@@ -468,7 +484,8 @@ static void usage(FILE *f)
 		"  -s, --sysroot DIR    read DIR/sys and DIR/proc\n"
 		"      --summary[=WHEN] never, always or only (no WHEN: only)\n"
 		"      --direct         read sysfs even when memplugd runs\n"
-		"      --socket PATH    memplugd's control socket (default " MP_DAEMON_SOCKET ")\n"
+		"      --socket PATH    memplugd's control socket (default " MP_DAEMON_SOCKET ");\n"
+		"                       with --sysroot: ask it if it reads the same root\n"
 		"Columns: RANGE SIZE STATE REMOVABLE BLOCK NODE ZONES DEVICE HOLES MEMMAP-ON-MEMORY\n"
 		"  (default RANGE,SIZE,STATE,BLOCK,NODE,ZONES,DEVICE,HOLES)\n"
 		"Without --sysroot, blocks come from memplugd's model when it runs: it reads\n"
@@ -497,8 +514,8 @@ int mp_cmd_list(int argc, char **argv)
 		{ 0 },
 	};
 	struct list_opts o = { .headings = true, .fmt = F_TABLE };
-	const char *sock = MP_DAEMON_SOCKET, *source = "sysfs", *split_arg = NULL;
-	bool want_table = true, want_summary = true, direct = false;
+	const char *sock = MP_DAEMON_SOCKET, *source = "sysfs", *split_arg = NULL, *sysroot;
+	bool want_table = true, want_summary = true, direct = false, sock_given = false;
 	char fmt_opt = 0;
 	struct mp_memory *mem = NULL;
 	struct mp_ctx *ctx = NULL;
@@ -569,6 +586,7 @@ int mp_cmd_list(int argc, char **argv)
 			break;
 		case OPT_SOCKET:
 			sock = optarg;
+			sock_given = true;
 			break;
 		default:
 			break; /* -h and bad options: mp_cli_getopt() */
@@ -603,11 +621,14 @@ int mp_cmd_list(int argc, char **argv)
 	if (err)
 		return MP_EXIT_FAIL;
 	/*
-	 * A sysroot is a snapshot or a test root: never mix in the live daemon.
+	 * A sysroot is a snapshot or a test root: never mix in the live daemon,
+	 * only a daemon named with --socket that reads the same root (bench).
 	 * Its model has no REMOVABLE / MEMMAP-ON-MEMORY: read sysfs for those.
 	 */
-	if (!direct && !mp_cli.sysroot && !getenv("MEMPLUG_SYSROOT") &&
-	    !(flags & (MP_SCAN_REMOVABLE | MP_SCAN_MEMMAP)) && load_from_daemon(sock, &mem) == 0)
+	sysroot = mp_cli.sysroot ? mp_cli.sysroot : getenv("MEMPLUG_SYSROOT");
+	if (!direct && (!sysroot || sock_given) &&
+	    !(flags & (MP_SCAN_REMOVABLE | MP_SCAN_MEMMAP)) &&
+	    load_from_daemon(sock, sysroot ? sysroot : "", &mem) == 0)
 		source = "memplugd";
 	else
 		mem = NULL;

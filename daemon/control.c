@@ -10,6 +10,7 @@
  *
  *   {"command":"status"}                 policies, devices, outcomes, conflicts
  *   {"command":"list"}                   blocks from the latest scan
+ *   {"command":"list","form":"runs"}     the same, runs of alike blocks (memplugctl list)
  *   {"command":"wait","device":"KEY"}    answered (with status) once the
  *                                        device has a final outcome
  *
@@ -557,6 +558,14 @@ static void client_request(struct daemon *d, struct client *c)
 		client_answer(ctl, c, error_json("bad request: expected {\"command\": ...}"));
 	} else if (!strcmp(name, "status")) {
 		client_answer(ctl, c, mpd_status_json(d));
+	} else if (!strcmp(name, "list") &&
+		   !strcmp(mp_json_get_str(req, "form", "blocks"), "runs")) {
+		/* memplugctl list: the compact form, a few runs instead of a tree per block. */
+		const struct mp_memory *mem = mp_engine_memory(d->engine);
+		struct mp_memory none = { 0 };
+
+		client_answer(ctl, c,
+			      mp_memory_to_json_runs(mem ? mem : &none, mp_ctx_root(d->ctx)));
 	} else if (!strcmp(name, "list")) {
 		client_answer(ctl, c, mpd_list_json(d));
 	} else if (!strcmp(name, "wait") && !(dev = mp_json_get_str(req, "device", NULL))) {

@@ -27,6 +27,11 @@ struct mp_watch {
 	bool need_node, need_firmware;
 };
 
+/* The kernel's auto-online knobs (knobs.c); an empty field is not written. */
+struct mp_knobs {
+	char auto_online[24], policy[24], ratio[16], numa[8];
+};
+
 struct mp_engine {
 	struct mp_ctx *ctx;
 	char *state_path;
@@ -57,6 +62,14 @@ struct mp_engine {
 	size_t nr_watch;
 	mp_engine_violation_fn violation_fn;
 	void *violation_priv;
+	/* the kernel fast path (knobs.c) */
+	bool knobs_enabled; /* cfg->kernel_knobs */
+	bool knobs_held; /* the knobs read what knobs_set says, written by this engine */
+	bool knobs_foreign; /* someone else changed them: never written again in this run */
+	bool knobs_distrust; /* the kernel's auto-online disagreed with the policy */
+	struct mp_knobs knobs_set, knobs_saved;
+	uint64_t knobs_since_us; /* mp_now_us() when set: devices first seen later are the kernel's */
+	char knobs_why[300];
 };
 
 /* Tell the violation hook, if any. */
@@ -81,6 +94,16 @@ struct mp_devgroup *mp_engine_scan_find(struct mp_engine_scan *s, const char *na
 /* Online @g's offline blocks by policy, or into @p's zone when given, and verify. */
 void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
 			    struct mp_device *r, const struct mp_persisted *p);
+
+/* knobs.c */
+void mp_engine_knobs_update(struct mp_engine *e);
+/*
+ * Do the knobs still read what the engine set?  @auto_online: the scan's
+ * reading (no file read), or NULL to read all of them.  False, and the
+ * engine lets go for good, when they changed.
+ */
+bool mp_engine_knobs_check(struct mp_engine *e, const char *auto_online);
+void mp_knobs_format(const struct mp_knobs *k, char *buf, size_t len);
 
 /* persist.c */
 void mp_engine_state_load(struct mp_engine *e);

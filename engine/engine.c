@@ -78,6 +78,8 @@ int mp_engine_new(struct mp_ctx *ctx, const struct mp_engine_config *cfg, struct
 	}
 	e->nodes = cfg && cfg->nodes ? cfg->nodes : mp_node_provider_default(ctx);
 	e->ops = cfg ? cfg->ops : NULL;
+	e->knobs_enabled = cfg && cfg->kernel_knobs;
+	snprintf(e->knobs_why, sizeof(e->knobs_why), "not decided yet");
 	mp_engine_state_load(e);
 	*out = e;
 	return 0;
@@ -99,6 +101,7 @@ void mp_engine_free(struct mp_engine *e)
 {
 	if (!e)
 		return;
+	mp_engine_knobs_stop(e);
 	mp_policyset_unref(e->set);
 	mp_memory_free(e->mem);
 	mp_kpageflags_close(e->kpf);
@@ -116,6 +119,12 @@ void mp_engine_set_policies(struct mp_engine *e, struct mp_policyset *set)
 	mp_policyset_ref(set);
 	mp_policyset_unref(e->set);
 	e->set = set;
+	/*
+	 * Before the first reconcile the engine does not know which devices
+	 * were there before the knobs: that one sets them when it is done.
+	 */
+	if (e->mem)
+		mp_engine_knobs_update(e);
 }
 
 const struct mp_policyset *mp_engine_policies(const struct mp_engine *e)
@@ -463,6 +472,10 @@ static int decide(struct mp_engine *e, const struct mp_devgroup *g, const struct
 	return mp_devgroup_decide(e->set, g, mem, new_bytes, dec);
 }
 
+static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
+			   struct mp_device *r, struct mp_group_outcome *pout,
+			   enum mp_verify_level level, const char *word);
+
 void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
 			    struct mp_device *r, const struct mp_persisted *p)
 {
@@ -520,6 +533,19 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 		report_once(e, r, LOG_ERR, "out of memory");
 		return;
 	}
+	record_outcome(e, mem, g, r, &out, level, word);
+}
+
+/*
+ * What onlining (or, on the kernel fast path, the kernel) did to @g's
+ * blocks: log it, keep the model current, queue the every-PFN pass and
+ * settle the device's record.
+ */
+static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
+			   struct mp_device *r, struct mp_group_outcome *pout,
+			   enum mp_verify_level level, const char *word)
+{
+	struct mp_group_outcome out = *pout;
 	for (size_t i = 0; i < out.nr; i++) {
 		struct mp_block_outcome *bo = &out.blocks[i];
 		struct mp_block *b;
@@ -583,22 +609,103 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 		r->state = out.onlined ? MP_DEVICE_PARTIAL : MP_DEVICE_FAILED;
 	else
 		r->state = MP_DEVICE_ONLINE;
-	snprintf(r->message, sizeof(r->message),
-		 "%zu of %zu offline blocks onlined into %s (%s), %zu verified%s%s%s", out.onlined,
-		 out.nr, r->zone, r->zone_why, out.verified,
-		 out.violations ? ", KERNEL-RULE VIOLATIONS" : "",
-		 out.by_other ? ", some onlined by another writer" : "",
-		 out.failed ? ", some failed" : "");
+	if (r->by_kernel)
+		snprintf(
+			r->message, sizeof(r->message),
+			"%zu blocks onlined by the kernel at add time (kernel fast path, memplugd's auto_online_blocks=%s), policy zone %s (%s), %zu verified%s%s",
+			out.onlined, e->knobs_set.auto_online, r->zone, r->zone_why, out.verified,
+			out.violations ? ", KERNEL-RULE VIOLATIONS" : "",
+			out.verified < out.onlined ? ", NOT WHAT THE POLICY SAYS" : "");
+	else
+		snprintf(r->message, sizeof(r->message),
+			 "%zu of %zu offline blocks onlined into %s (%s), %zu verified%s%s%s",
+			 out.onlined, out.nr, r->zone, r->zone_why, out.verified,
+			 out.violations ? ", KERNEL-RULE VIOLATIONS" : "",
+			 out.by_other ? ", some onlined by another writer" : "",
+			 out.failed ? ", some failed" : "");
 	mp_ctx_notice(
 		e->ctx,
-		"%s: %s: %zu/%zu blocks online in %s, node %d, %zu verified, %zu violation(s), policy %s; %.1f ms online + %.1f ms verify, %.1f ms after first seen",
-		r->key, r->blocks, out.onlined, out.nr, r->zone, g->node, out.verified,
+		"%s: %s: %zu/%zu blocks online in %s%s, node %d, %zu verified, %zu violation(s), policy %s; %.1f ms online + %.1f ms verify, %.1f ms after first seen",
+		r->key, r->blocks, out.onlined, out.nr, r->zone,
+		r->by_kernel ? " (by the kernel at add time)" : "", g->node, out.verified,
 		out.violations, r->policy[0] ? r->policy : "(earlier run)", out.online_us / 1000.0,
 		out.verify_us / 1000.0, (r->done_us - r->first_seen_us) / 1000.0);
 	mp_group_outcome_free(&out);
 	if (g->dev.kind == MP_DEV_DAX)
 		check_trim(e, r, g);
 	mp_engine_state_save(e);
+}
+
+/*
+ * The kernel fast path: the kernel onlined @g at add time under the knobs
+ * the engine set.  Decide the device as if it had come offline (its own
+ * blocks do not count in the zone facts, as for the kernel's auto-movable,
+ * which decides a static group before onlining any of it) and verify that
+ * the kernel's outcome is the policy's.
+ */
+static void kernel_onlined(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
+			   struct mp_device *r)
+{
+	struct mp_policy_decision dec;
+	struct mp_group_outcome out;
+	enum mp_policy_zone zone;
+	size_t nr_off = g->nr_offline, nr_on = g->nr_online;
+	const char *word;
+	int err;
+
+	for (size_t i = 0; i < g->nr; i++) {
+		struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+
+		if (b && b->state == MP_BLOCK_ONLINE)
+			b->state = MP_BLOCK_OFFLINE;
+	}
+	g->nr_offline = g->nr;
+	g->nr_online = 0;
+	err = decide(e, g, mem, r, &dec);
+	g->nr_offline = nr_off;
+	g->nr_online = nr_on;
+	for (size_t i = 0; i < g->nr; i++) {
+		struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+
+		if (b && b->state == MP_BLOCK_OFFLINE)
+			b->state = MP_BLOCK_ONLINE;
+	}
+	r->by_kernel = true;
+	r->decided_us = mp_now_us();
+	if (err) {
+		/* The knobs said online, the policy says otherwise: they no longer fit. */
+		e->knobs_distrust = true;
+		r->state = MP_DEVICE_OTHER;
+		report_once(
+			e, r, LOG_ERR,
+			"onlined by the kernel under memplugd's knobs, but the policy says %s: kernel fast path off",
+			err == -ENODATA ? "Online=no" :
+			err == -ENOENT	? "no policy" :
+					  strerror(-err));
+		return;
+	}
+	record_policy(r, &dec);
+	zone = dec.zone;
+	snprintf(r->zone_why, sizeof(r->zone_why), "%s", dec.zone_why);
+	snprintf(r->zone, sizeof(r->zone), "%s", mp_policy_zone_name(zone));
+	/* Not "online_movable: ok": the log tells the kernel's onlining from memplugd's writes. */
+	word = "onlined by the kernel";
+	err = mp_devgroup_verify_online(e->ctx, mem, g, zone, dec.verify, &out);
+	if (err) {
+		r->state = MP_DEVICE_FAILED;
+		report_once(e, r, LOG_ERR, "out of memory");
+		return;
+	}
+	r->online_us = 0;
+	if (out.verified < out.onlined) {
+		/* The kernel decided otherwise than the policy (e.g. its auto-movable): stop trusting it. */
+		e->knobs_distrust = true;
+		mp_ctx_err(
+			e->ctx,
+			"%s: the kernel's auto-online did not do what the policy says: kernel fast path off for this run",
+			r->key);
+	}
+	record_outcome(e, mem, g, r, &out, dec.verify, word);
 }
 
 /*
@@ -728,6 +835,7 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 	const struct mp_persisted *p;
 	struct mp_device *r;
 	uint64_t now;
+	bool fast;
 
 	r = mp_engine_dev_find(e, g->key);
 	if (!r) {
@@ -793,10 +901,30 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 		return;
 	}
 
-	if (!mp_devgroup_complete(g) && now - r->first_seen_us < SETTLE_MAX_US) {
+	/*
+	 * Kernel fast path: a device first seen after the engine set the
+	 * knobs is the kernel's to online at add time.  Blocks still offline
+	 * are the kernel at work (or its auto-online failed: it ignores errors
+	 * and never retries, §10): wait, and after the settle time online the
+	 * rest block by block.
+	 */
+	fast = e->knobs_held && !r->persisted_ours && r->first_seen_us >= e->knobs_since_us;
+	if ((!mp_devgroup_complete(g) || (fast && g->nr_offline)) &&
+	    now - r->first_seen_us < SETTLE_MAX_US) {
 		watch_group(e, mem, g, r);
 		return;
 	}
+	if (fast && !g->nr_offline) {
+		mp_memory_read_zones(e->ctx, mem, g->ids, g->nr);
+		kernel_onlined(e, mem, g, r);
+		return;
+	}
+	if (fast)
+		mp_ctx_warn(
+			e->ctx,
+			"%s: %zu of %zu blocks still offline %.0f ms after the add under memplugd's auto_online_blocks=%s: onlining them block by block",
+			r->key, g->nr_offline, g->nr, (now - r->first_seen_us) / 1000.0,
+			e->knobs_set.auto_online);
 	if (!g->nr_offline) {
 		if (r->persisted_ours) {
 			r->state = MP_DEVICE_ONLINE;
@@ -815,7 +943,7 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 			mem->auto_online[0] ? mem->auto_online : "?");
 		return;
 	}
-	if (g->nr_online && !r->persisted_ours) {
+	if (g->nr_online && !r->persisted_ours && !fast) {
 		r->state = MP_DEVICE_OTHER;
 		report_once(
 			e, r, LOG_WARNING,
@@ -836,6 +964,9 @@ static void check_auto_online(struct mp_engine *e, const struct mp_memory *mem)
 		e->auto_online_reported = false;
 	}
 	if (e->auto_online_reported || !e->auto_online[0] || !strcmp(e->auto_online, "offline"))
+		return;
+	/* The engine's own setting (kernel fast path) is no conflict. */
+	if (e->knobs_held && !strcmp(e->auto_online, e->knobs_set.auto_online))
 		return;
 	e->auto_online_reported = true;
 	mp_ctx_warn(
@@ -859,6 +990,8 @@ int mp_engine_reconcile(struct mp_engine *e)
 	e->nr_watch = 0;
 	for (size_t i = 0; i < e->nr_devs; i++)
 		e->devs[i].seen = false;
+	/* The scan read auto_online_blocks: someone changed what the engine set? */
+	mp_engine_knobs_check(e, s.mem->auto_online[0] ? s.mem->auto_online : NULL);
 	check_auto_online(e, s.mem);
 	for (size_t i = 0; i < s.nr_dax; i++)
 		handle_dax(e, s.mem, &s.dax[i]);
@@ -888,5 +1021,7 @@ int mp_engine_reconcile(struct mp_engine *e)
 	e->mem = s.mem;
 	s.mem = NULL;
 	mp_engine_scan_free(&s);
+	/* After the devices: the ones present now were decided without the knobs. */
+	mp_engine_knobs_update(e);
 	return 0;
 }

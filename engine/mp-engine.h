@@ -187,6 +187,25 @@ int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 		       struct mp_group_outcome *out);
 void mp_group_outcome_free(struct mp_group_outcome *o);
 
+/**
+ * mp_devgroup_verify_online() - verify the online blocks of @g, onlined by the kernel
+ * @ctx: context
+ * @mem: scan the group came from
+ * @g: group
+ * @zone: the zone the policy wants (MP_POLICY_ZONE_MOVABLE or _KERNEL)
+ * @level: verification
+ * @out: per-block outcomes (each online block counts as onlined); free
+ *       with mp_group_outcome_free()
+ *
+ * The kernel fast path's half of mp_devgroup_online(): the kernel onlined
+ * the blocks at add time (auto_online_blocks), the checks are the same.
+ *
+ * Return: 0 or -ENOMEM.
+ */
+int mp_devgroup_verify_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
+			      const struct mp_devgroup *g, enum mp_policy_zone zone,
+			      enum mp_verify_level level, struct mp_group_outcome *out);
+
 /* Scan flags for mp_devgroups_build() callers: everything but MP_SCAN_ZONES. */
 #define MP_ENGINE_SCAN (MP_SCAN_NODES | MP_SCAN_DEVICES | MP_SCAN_IOMEM)
 
@@ -217,6 +236,7 @@ struct mp_device {
 	int node;
 	enum mp_device_state state;
 	bool persisted_ours; /* the state file says an earlier run onlined it */
+	bool by_kernel; /* the kernel fast path: the kernel onlined it, the engine verified */
 	uint64_t first_seen_us, decided_us, done_us; /* mp_now_us() */
 	char blocks[64]; /* "memory32-35" */
 	char policy[300]; /* "path:line" of the policy that decided it */
@@ -255,6 +275,12 @@ struct mp_engine_config {
 	const struct mp_node_provider *nodes;
 	/* memoryN/state writes; NULL: the kernel. */
 	const struct mp_engine_ops *ops;
+	/*
+	 * The kernel fast path (memplugd, not one-shot tools): set the
+	 * kernel's auto-online knobs when the policies fit them, put them
+	 * back in mp_engine_knobs_stop() / mp_engine_free().
+	 */
+	bool kernel_knobs;
 };
 
 /**
@@ -289,6 +315,30 @@ typedef void (*mp_engine_violation_fn)(void *priv, const char *key, uint64_t blo
 				       const char *evidence);
 /** mp_engine_set_violation_fn() - install @fn (NULL: none); memplugd sends VIOLATION events. */
 void mp_engine_set_violation_fn(struct mp_engine *e, mp_engine_violation_fn fn, void *priv);
+
+/**
+ * mp_engine_fast_path() - is the kernel fast path on?
+ * @e: engine
+ * @why: if not NULL, the knobs set and why, or why not
+ * @len: size of @why
+ *
+ * On: the policies in force fit the kernel's auto-online knobs
+ * (auto_online_blocks, online_policy=auto-movable, auto_movable_ratio,
+ * auto_movable_numa_aware), the engine set them, and they still read what
+ * it wrote.  The kernel then onlines hot-added blocks at add time and the
+ * engine verifies them against the policy (docs/performance.md).
+ *
+ * Return: true when on.
+ */
+bool mp_engine_fast_path(const struct mp_engine *e, char *why, size_t len);
+
+/**
+ * mp_engine_knobs_stop() - put the knobs the engine set back as they were
+ *
+ * Only while they still read what the engine wrote: a value someone else
+ * wrote since is left alone.  mp_engine_free() calls it too.
+ */
+void mp_engine_knobs_stop(struct mp_engine *e);
 
 /** mp_engine_policies() - the set in force, or NULL. */
 const struct mp_policyset *mp_engine_policies(const struct mp_engine *e);

@@ -42,55 +42,17 @@ static void compare_prediction(struct mp_block_outcome *bo)
 	}
 }
 
-int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
-		       const struct mp_devgroup *g, enum mp_policy_zone zone,
-		       enum mp_verify_level level, const struct mp_engine_ops *ops,
-		       struct mp_group_outcome *out)
+/*
+ * Verify every outcome without an error: one iomem read and one kpageflags
+ * open for all of them, after all writes, so the checks see the final tree.
+ */
+static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *mem,
+			    const struct mp_devgroup *g, enum mp_zone_want want,
+			    enum mp_verify_level level, struct mp_group_outcome *out)
 {
-	const char *word = zone == MP_POLICY_ZONE_MOVABLE ? "online_movable" : "online_kernel";
-	enum mp_zone_want want =
-		zone == MP_POLICY_ZONE_MOVABLE ? MP_ZONE_WANT_MOVABLE : MP_ZONE_WANT_KERNEL;
 	struct mp_kpageflags *kpf = NULL;
 	struct mp_iomem *io = NULL;
-	uint64_t t0, t1;
-	int ret = 0;
-
-	if (!ops)
-		ops = &kernel_ops;
-	memset(out, 0, sizeof(*out));
-	out->blocks = calloc(g->nr ? g->nr : 1, sizeof(*out->blocks));
-	if (!out->blocks)
-		return -ENOMEM;
-	t0 = mp_now_us();
-	for (size_t i = 0; i < g->nr; i++) {
-		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
-		struct mp_block_outcome *bo;
-		struct mp_block_verdict v;
-		enum mp_block_state st;
-
-		if (!b || b->state != MP_BLOCK_OFFLINE)
-			continue;
-		bo = &out->blocks[out->nr++];
-		bo->id = b->id;
-		mp_rules_block(mem, b, NULL, &v);
-		bo->predicted = zone == MP_POLICY_ZONE_MOVABLE ? v.online_movable : v.online_kernel;
-		bo->err = ops->write_state(ops->priv, ctx, b->id, word);
-		if (bo->err == -EINVAL && !mp_block_read_state(ctx, b->id, &st) &&
-		    st == MP_BLOCK_ONLINE) {
-			/* §2: asking for the current state is EINVAL: someone onlined it first. */
-			bo->by_other = true;
-			out->by_other++;
-			snprintf(bo->why, sizeof(bo->why),
-				 "EINVAL and the block reads online: another onliner won the race");
-		} else if (bo->err) {
-			out->failed++;
-			snprintf(bo->why, sizeof(bo->why), "%s: %s", word, strerror(-bo->err));
-		} else {
-			out->onlined++;
-		}
-	}
-	t1 = mp_now_us();
-	out->online_us = t1 - t0;
+	uint64_t t1 = mp_now_us();
 
 	if (level == MP_VERIFY_FULL && out->onlined) {
 		/* One iomem read after all writes: the verification sees the final tree. */
@@ -132,9 +94,82 @@ int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 	out->verify_us = mp_now_us() - t1;
 	mp_kpageflags_close(kpf);
 	mp_iomem_free(io);
+}
+
+int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
+		       const struct mp_devgroup *g, enum mp_policy_zone zone,
+		       enum mp_verify_level level, const struct mp_engine_ops *ops,
+		       struct mp_group_outcome *out)
+{
+	const char *word = zone == MP_POLICY_ZONE_MOVABLE ? "online_movable" : "online_kernel";
+	enum mp_zone_want want =
+		zone == MP_POLICY_ZONE_MOVABLE ? MP_ZONE_WANT_MOVABLE : MP_ZONE_WANT_KERNEL;
+	uint64_t t0, t1;
+	int ret = 0;
+
+	if (!ops)
+		ops = &kernel_ops;
+	memset(out, 0, sizeof(*out));
+	out->blocks = calloc(g->nr ? g->nr : 1, sizeof(*out->blocks));
+	if (!out->blocks)
+		return -ENOMEM;
+	t0 = mp_now_us();
+	for (size_t i = 0; i < g->nr; i++) {
+		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+		struct mp_block_outcome *bo;
+		struct mp_block_verdict v;
+		enum mp_block_state st;
+
+		if (!b || b->state != MP_BLOCK_OFFLINE)
+			continue;
+		bo = &out->blocks[out->nr++];
+		bo->id = b->id;
+		mp_rules_block(mem, b, NULL, &v);
+		bo->predicted = zone == MP_POLICY_ZONE_MOVABLE ? v.online_movable : v.online_kernel;
+		bo->err = ops->write_state(ops->priv, ctx, b->id, word);
+		if (bo->err == -EINVAL && !mp_block_read_state(ctx, b->id, &st) &&
+		    st == MP_BLOCK_ONLINE) {
+			/* §2: asking for the current state is EINVAL: someone onlined it first. */
+			bo->by_other = true;
+			out->by_other++;
+			snprintf(bo->why, sizeof(bo->why),
+				 "EINVAL and the block reads online: another onliner won the race");
+		} else if (bo->err) {
+			out->failed++;
+			snprintf(bo->why, sizeof(bo->why), "%s: %s", word, strerror(-bo->err));
+		} else {
+			out->onlined++;
+		}
+	}
+	t1 = mp_now_us();
+	out->online_us = t1 - t0;
+	verify_outcomes(ctx, mem, g, want, level, out);
 	if (out->failed)
 		ret = -EIO;
 	return ret;
+}
+
+int mp_devgroup_verify_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
+			      const struct mp_devgroup *g, enum mp_policy_zone zone,
+			      enum mp_verify_level level, struct mp_group_outcome *out)
+{
+	enum mp_zone_want want =
+		zone == MP_POLICY_ZONE_MOVABLE ? MP_ZONE_WANT_MOVABLE : MP_ZONE_WANT_KERNEL;
+
+	memset(out, 0, sizeof(*out));
+	out->blocks = calloc(g->nr ? g->nr : 1, sizeof(*out->blocks));
+	if (!out->blocks)
+		return -ENOMEM;
+	for (size_t i = 0; i < g->nr; i++) {
+		const struct mp_block *b = mp_memory_find(mem, g->ids[i]);
+
+		if (!b || b->state != MP_BLOCK_ONLINE)
+			continue;
+		out->blocks[out->nr++].id = b->id;
+		out->onlined++;
+	}
+	verify_outcomes(ctx, mem, g, want, level, out);
+	return 0;
 }
 
 void mp_group_outcome_free(struct mp_group_outcome *o)

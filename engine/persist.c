@@ -18,6 +18,53 @@
 
 #include "engine-private.h"
 #include "mp-json.h"
+#include "util.h"
+
+static void knobs_get(struct json_object *o, struct mp_knobs *k)
+{
+	snprintf(k->auto_online, sizeof(k->auto_online), "%s",
+		 mp_json_get_str(o, "auto_online_blocks", ""));
+	snprintf(k->policy, sizeof(k->policy), "%s", mp_json_get_str(o, "online_policy", ""));
+	snprintf(k->ratio, sizeof(k->ratio), "%s", mp_json_get_str(o, "auto_movable_ratio", ""));
+	snprintf(k->numa, sizeof(k->numa), "%s", mp_json_get_str(o, "auto_movable_numa_aware", ""));
+}
+
+static struct json_object *knobs_json(const struct mp_knobs *k)
+{
+	struct json_object *o = json_object_new_object();
+
+	mp_json_add_str(o, "auto_online_blocks", k->auto_online);
+	if (k->policy[0]) {
+		mp_json_add_str(o, "online_policy", k->policy);
+		mp_json_add_str(o, "auto_movable_ratio", k->ratio);
+		mp_json_add_str(o, "auto_movable_numa_aware", k->numa);
+	}
+	return o;
+}
+
+/*
+ * The kernel fast path's knobs, set by an earlier run that did not put
+ * them back (killed): held again, with the values they had before that run,
+ * if they still read what it wrote (mp_engine_knobs_update() checks).
+ * Devices already online stay the earlier run's or another onliner's.
+ */
+static void knobs_load(struct mp_engine *e, struct json_object *root)
+{
+	struct json_object *k, *set, *saved;
+
+	if (!e->knobs_enabled || !json_object_object_get_ex(root, "knobs", &k) ||
+	    !json_object_object_get_ex(k, "set", &set) ||
+	    !json_object_object_get_ex(k, "saved", &saved))
+		return;
+	knobs_get(set, &e->knobs_set);
+	knobs_get(saved, &e->knobs_saved);
+	if (!e->knobs_set.auto_online[0] || !e->knobs_saved.auto_online[0])
+		return;
+	e->knobs_held = true;
+	e->knobs_since_us = mp_now_us();
+	mp_ctx_info(e->ctx, "%s: an earlier run set auto_online_blocks=%s (was %s)", e->state_path,
+		    e->knobs_set.auto_online, e->knobs_saved.auto_online);
+}
 
 void mp_engine_state_load(struct mp_engine *e)
 {
@@ -35,6 +82,7 @@ void mp_engine_state_load(struct mp_engine *e)
 		json_object_put(root);
 		return;
 	}
+	knobs_load(e, root);
 	n = json_object_array_length(devs);
 	e->persist = calloc(n ? n : 1, sizeof(*e->persist));
 	for (size_t i = 0; e->persist && i < n; i++) {
@@ -103,6 +151,13 @@ void mp_engine_state_save(struct mp_engine *e)
 		if (r->state == MP_DEVICE_DRAINED)
 			mp_json_add_bool(o, "drained", true);
 		json_object_array_add(devs, o);
+	}
+	if (e->knobs_held) {
+		struct json_object *k = json_object_new_object();
+
+		json_object_object_add(k, "set", knobs_json(&e->knobs_set));
+		json_object_object_add(k, "saved", knobs_json(&e->knobs_saved));
+		json_object_object_add(root, "knobs", k);
 	}
 	/* Written aside and renamed: a crash mid-write leaves the previous record. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", e->state_path);

@@ -34,6 +34,7 @@ static struct json_object *device_json(const struct mp_device *r)
 	mp_json_add_u64(x, "failed", r->failed);
 	mp_json_add_u64(x, "by_other", r->by_other);
 	mp_json_add_u64(x, "violations", r->violations);
+	mp_json_add_bool(x, "by_kernel", r->by_kernel);
 	if (r->done_us) {
 		mp_json_add_u64(x, "online_us", r->online_us);
 		mp_json_add_u64(x, "verify_us", r->verify_us);
@@ -100,6 +101,12 @@ struct json_object *mp_engine_status_json(const struct mp_engine *e)
 	mp_json_add_str(o, "sysroot", mp_ctx_root(e->ctx));
 	mp_json_add_str(o, "auto_online_blocks", e->auto_online);
 	mp_json_add_str(o, "node_facts", e->nodes ? e->nodes->name : "");
+	{
+		char why[400];
+
+		mp_json_add_bool(o, "kernel_fast_path", mp_engine_fast_path(e, why, sizeof(why)));
+		mp_json_add_str(o, "kernel_fast_path_why", why);
+	}
 	mp_json_add_u64(o, "scans", e->scans);
 	mp_json_add_u64(o, "settle_checks", e->settles);
 	mp_json_add_u64(o, "violations", e->violations);
@@ -112,7 +119,8 @@ struct json_object *mp_engine_status_json(const struct mp_engine *e)
 	json_object_object_add(o, "policies", a);
 
 	a = json_object_new_array();
-	if (e->auto_online[0] && strcmp(e->auto_online, "offline")) {
+	if (e->auto_online[0] && strcmp(e->auto_online, "offline") &&
+	    !(e->knobs_held && !strcmp(e->auto_online, e->knobs_set.auto_online))) {
 		char buf[160];
 
 		snprintf(buf, sizeof(buf),
@@ -162,6 +170,9 @@ void mp_status_print(struct json_object *o, FILE *f)
 		"auto_online_blocks: %s; node facts: %s; %lld scans, %lld uevents, %lld violation(s)\n",
 		str(o, "auto_online_blocks"), str(o, "node_facts"), num(o, "scans"),
 		num(o, "uevents"), num(o, "violations"));
+	fprintf(f, "kernel fast path: %s: %s\n",
+		mp_json_get_bool(o, "kernel_fast_path", false) ? "on" : "off",
+		str(o, "kernel_fast_path_why"));
 	if (str(o, "last_error")[0])
 		fprintf(f, "last error: %s\n", str(o, "last_error"));
 	fprintf(f, "\nPolicies in force:\n");

@@ -18,7 +18,18 @@
 #include "mp-kernel.h"
 #include "util.h"
 
-struct json_object *mp_memory_to_json(const struct mp_memory *mem, const char *sysroot)
+/* Would @b print exactly as @a in a run (everything but id and start)? */
+static bool same_run(const struct mp_block *a, const struct mp_block *b)
+{
+	return b->id == a->id + 1 && a->state == b->state && a->nr_nodes == b->nr_nodes &&
+	       !memcmp(a->nodes, b->nodes,
+		       sizeof(a->nodes[0]) * (size_t)MP_MIN(a->nr_nodes, MP_BLOCK_MAX_NODES)) &&
+	       a->removable == b->removable && a->memmap_on_memory == b->memmap_on_memory &&
+	       a->sysram_bytes == b->sysram_bytes && !strcmp(a->zones, b->zones) &&
+	       !memcmp(&a->dev, &b->dev, sizeof(a->dev));
+}
+
+static struct json_object *memory_json(const struct mp_memory *mem, const char *sysroot, bool runs)
 {
 	struct json_object *o = json_object_new_object(), *a = json_object_new_array();
 
@@ -32,11 +43,17 @@ struct json_object *mp_memory_to_json(const struct mp_memory *mem, const char *s
 	mp_json_add_str(o, "auto_online_blocks", mem->auto_online);
 	if (mem->iomem_why[0])
 		mp_json_add_str(o, "iomem_unavailable", mem->iomem_why);
-	for (size_t i = 0; i < mem->nr; i++) {
+	for (size_t i = 0, n; i < mem->nr; i += n) {
 		const struct mp_block *b = &mem->blocks[i];
 		struct json_object *x = json_object_new_object(), *ns = json_object_new_array();
 		char dev[48];
 
+		/* The devref is compared as bytes: scans zero it before filling it in. */
+		for (n = 1; runs && i + n < mem->nr &&
+			    same_run(&mem->blocks[i + n - 1], &mem->blocks[i + n]);)
+			n++;
+		if (runs)
+			mp_json_add_u64(x, "count", n);
 		mp_json_add_u64(x, "id", b->id);
 		mp_json_add_u64(x, "start", b->start);
 		mp_json_add_str(x, "state", mp_block_state_name(b->state));
@@ -50,8 +67,18 @@ struct json_object *mp_memory_to_json(const struct mp_memory *mem, const char *s
 		mp_json_add_u64(x, "system_ram_bytes", b->sysram_bytes);
 		json_object_array_add(a, x);
 	}
-	json_object_object_add(o, "blocks", a);
+	json_object_object_add(o, runs ? "runs" : "blocks", a);
 	return o;
+}
+
+struct json_object *mp_memory_to_json(const struct mp_memory *mem, const char *sysroot)
+{
+	return memory_json(mem, sysroot, false);
+}
+
+struct json_object *mp_memory_to_json_runs(const struct mp_memory *mem, const char *sysroot)
+{
+	return memory_json(mem, sysroot, true);
 }
 
 /* Member @k of @o with type @t, or NULL after saying what is wrong. */
@@ -191,11 +218,104 @@ static int block_from_json(struct json_object *x, const struct mp_geometry *geo,
 	return 0;
 }
 
+/* More blocks than any machine has (2^24 x 128 MiB = 2 PiB): a run count above it is a lie. */
+#define MAX_RUN_BLOCKS (1u << 24)
+
+/* The header fields both forms share. */
+static int header_from_json(struct json_object *o, const char *origin, struct mp_memory *mem)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (str_field(o, "auto_online_blocks", sizeof(mem->auto_online), origin, -1, &s))
+		return -EPROTO;
+	snprintf(mem->auto_online, sizeof(mem->auto_online), "%s", s);
+	if (json_object_object_get_ex(o, "iomem_unavailable", &v)) {
+		if (str_field(o, "iomem_unavailable", sizeof(mem->iomem_why), origin, -1, &s))
+			return -EPROTO;
+		snprintf(mem->iomem_why, sizeof(mem->iomem_why), "%s", s);
+	}
+	return 0;
+}
+
+/*
+ * The compact form: "runs" of consecutive blocks alike in everything but
+ * id, each checked as one block and then repeated "count" times.
+ */
+static int memory_from_runs(struct json_object *o, const char *origin, uint64_t bs,
+			    struct mp_memory **out)
+{
+	struct json_object *runs = field(o, "runs", json_type_array, origin, -1);
+	size_t nr_runs, total = 0, k = 0;
+	struct mp_memory *mem;
+	int err = -EPROTO;
+
+	if (!runs)
+		return -EPROTO;
+	nr_runs = json_object_array_length(runs);
+	for (size_t i = 0; i < nr_runs; i++) {
+		struct json_object *x = json_object_array_get_idx(runs, i);
+		int64_t c;
+
+		if (!json_object_is_type(x, json_type_object) ||
+		    int_field(x, "count", 1, MAX_RUN_BLOCKS, origin, (long)i, &c))
+			return -EPROTO;
+		total += (size_t)c;
+		if (total > MAX_RUN_BLOCKS) {
+			mp_err("%s: list model: more than %u blocks", origin, MAX_RUN_BLOCKS);
+			return -EPROTO;
+		}
+	}
+	mem = calloc(1, sizeof(*mem));
+	if (!mem)
+		return -ENOMEM;
+	mem->geo = (struct mp_geometry){ MP_PAGE_SIZE, MP_SUBSECTION_SIZE, MP_SECTION_SIZE, bs };
+	if (header_from_json(o, origin, mem))
+		goto out_free;
+	mem->blocks = malloc((total ? total : 1) * sizeof(*mem->blocks));
+	if (!mem->blocks) {
+		err = -ENOMEM;
+		goto out_free;
+	}
+	for (size_t i = 0; i < nr_runs; i++) {
+		struct json_object *x = json_object_array_get_idx(runs, i);
+		int64_t c = mp_json_get_int(x, "count", 0);
+		struct mp_block first;
+
+		if (block_from_json(x, &mem->geo, (long)i, origin, &first))
+			goto out_free;
+		if (first.id > UINT64_MAX / bs - (uint64_t)c) {
+			mp_err("%s: list model: runs[%zu]: blocks past the end of the address space",
+			       origin, i);
+			goto out_free;
+		}
+		if (k && first.id <= mem->blocks[k - 1].id) {
+			mp_err("%s: list model: runs[%zu]: id %llu not above the previous %llu",
+			       origin, i, (unsigned long long)first.id,
+			       (unsigned long long)mem->blocks[k - 1].id);
+			goto out_free;
+		}
+		for (int64_t j = 0; j < c; j++) {
+			struct mp_block *b = &mem->blocks[k++];
+
+			*b = first;
+			b->id = first.id + (uint64_t)j;
+			b->start = mp_block_to_addr(&mem->geo, b->id);
+		}
+	}
+	mem->nr = total;
+	*out = mem;
+	return 0;
+
+out_free:
+	mp_memory_free(mem);
+	return err;
+}
+
 int mp_memory_from_json(struct json_object *o, const char *origin, struct mp_memory **out)
 {
 	struct json_object *blocks, *v;
 	struct mp_memory *mem;
-	const char *s;
 	int64_t bs;
 	int err = -EPROTO;
 
@@ -210,6 +330,8 @@ int mp_memory_from_json(struct json_object *o, const char *origin, struct mp_mem
 		       origin, (unsigned long long)bs);
 		return -EPROTO;
 	}
+	if (json_object_object_get_ex(o, "runs", &v))
+		return memory_from_runs(o, origin, (uint64_t)bs, out);
 	blocks = field(o, "blocks", json_type_array, origin, -1);
 	if (!blocks)
 		return -EPROTO;
@@ -218,14 +340,8 @@ int mp_memory_from_json(struct json_object *o, const char *origin, struct mp_mem
 		return -ENOMEM;
 	mem->geo = (struct mp_geometry){ MP_PAGE_SIZE, MP_SUBSECTION_SIZE, MP_SECTION_SIZE,
 					 (uint64_t)bs };
-	if (str_field(o, "auto_online_blocks", sizeof(mem->auto_online), origin, -1, &s))
+	if (header_from_json(o, origin, mem))
 		goto out_free;
-	snprintf(mem->auto_online, sizeof(mem->auto_online), "%s", s);
-	if (json_object_object_get_ex(o, "iomem_unavailable", &v)) {
-		if (str_field(o, "iomem_unavailable", sizeof(mem->iomem_why), origin, -1, &s))
-			goto out_free;
-		snprintf(mem->iomem_why, sizeof(mem->iomem_why), "%s", s);
-	}
 	mem->nr = json_object_array_length(blocks);
 	mem->blocks = calloc(mem->nr ? mem->nr : 1, sizeof(*mem->blocks));
 	if (!mem->blocks) {

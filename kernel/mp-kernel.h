@@ -437,7 +437,23 @@ struct json_object;
 struct json_object *mp_memory_to_json(const struct mp_memory *mem, const char *sysroot);
 
 /**
- * mp_memory_from_json() - rebuild a scan from mp_memory_to_json() output
+ * mp_memory_to_json_runs() - the compact form of mp_memory_to_json()
+ * @mem: scan
+ * @sysroot: root the scan read
+ *
+ * "runs" instead of "blocks": each run is one block's object with a
+ * "count" of consecutive blocks alike in everything but id and start.  A
+ * guest's 65,536 blocks are a handful of runs, so the answer is a few
+ * hundred bytes instead of 8 MB (and the json tree behind it as small),
+ * and the reader does not parse what it would merge again anyway.
+ * mp_memory_from_json() reads both forms.
+ *
+ * Return: a new object, or NULL without memory.
+ */
+struct json_object *mp_memory_to_json_runs(const struct mp_memory *mem, const char *sysroot);
+
+/**
+ * mp_memory_from_json() - rebuild a scan from mp_memory_to_json() or _runs() output
  * @o: parsed JSON
  * @origin: name for messages (socket path, file)
  * @out: result, free with mp_memory_free(); untouched on error

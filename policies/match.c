@@ -137,6 +137,23 @@ device_ok:
 	return true;
 }
 
+void mp_policy_decision_of(const struct mp_policy *p, struct mp_policy_decision *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->policy = p;
+	out->online = p->online;
+	out->zone = p->zone;
+	out->movable_ratio = p->movable_ratio;
+	out->verify = p->verify;
+	out->dax_mode = p->dax_mode;
+}
+
+bool mp_policy_kind_only(const struct mp_policy *p, unsigned int *kinds)
+{
+	*kinds = p->has_kind ? p->kinds : MP_POLICY_KIND_ANY;
+	return !p->has_node && !p->nr_sizes && !p->nr_addrs && !p->nr_devices;
+}
+
 int mp_policyset_match(const struct mp_policyset *set, const struct mp_policy_subject *s,
 		       struct mp_policy_decision *out)
 {
@@ -145,13 +162,7 @@ int mp_policyset_match(const struct mp_policyset *set, const struct mp_policy_su
 
 		if (!mp_policy_matches(p, s, NULL, 0))
 			continue;
-		memset(out, 0, sizeof(*out));
-		out->policy = p;
-		out->online = p->online;
-		out->zone = p->zone;
-		out->movable_ratio = p->movable_ratio;
-		out->verify = p->verify;
-		out->dax_mode = p->dax_mode;
+		mp_policy_decision_of(p, out);
 		return 0;
 	}
 	return -ENOENT;

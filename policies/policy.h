@@ -228,6 +228,26 @@ bool mp_policy_matches(const struct mp_policy *p, const struct mp_policy_subject
 		       char *why, size_t len);
 
 /**
+ * mp_policy_decision_of() - what @p says, as mp_policyset_match() returns it
+ * @p: policy
+ * @out: result (zone not resolved: MP_POLICY_ZONE_AUTO stays auto)
+ */
+void mp_policy_decision_of(const struct mp_policy *p, struct mp_policy_decision *out);
+
+/**
+ * mp_policy_kind_only() - is Kind= the policy's only [Match] condition?
+ * @p: policy
+ * @kinds: the kinds it matches (MP_POLICY_KIND_ANY without Kind=)
+ *
+ * For the engine's kernel fast path: a policy that matches every device of
+ * its kinds can be said in the kernel's auto-online knobs; one with Node=,
+ * Size=, Address= or Device= decides devices one by one.
+ *
+ * Return: true when no Node=, Size=, Address= or Device= key is set.
+ */
+bool mp_policy_kind_only(const struct mp_policy *p, unsigned int *kinds);
+
+/**
  * mp_policyset_match() - find the first policy, in file name order, that matches
  * @set: set
  * @subject: device

@@ -68,6 +68,27 @@ static void round_trip(const char *fixtures, const char *name, int want_multi)
 	json_object_put(o);
 	json_object_put(parsed);
 	mp_memory_free(back);
+	back = NULL;
+	/* The compact form (memplugctl list's request) rebuilds the same model, in fewer entries. */
+	o = mp_memory_to_json_runs(mem, root);
+	CHECK(o != NULL);
+	parsed = json_tokener_parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	CHECK(parsed != NULL);
+	CHECK(mp_memory_from_json(parsed, name, &back) == 0);
+	if (back)
+		same_model(mem, back);
+	{
+		struct json_object *runs;
+
+		CHECK(json_object_object_get_ex(parsed, "runs", &runs));
+		CHECK(json_object_array_length(runs) >= 1 &&
+		      json_object_array_length(runs) <= mem->nr);
+		if (mem->nr > 8)
+			CHECK(json_object_array_length(runs) < mem->nr);
+	}
+	json_object_put(o);
+	json_object_put(parsed);
+	mp_memory_free(back);
 	mp_memory_free(mem);
 	mp_ctx_free(ctx);
 }
@@ -79,16 +100,20 @@ static void round_trip(const char *fixtures, const char *name, int want_multi)
 	"{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"DMA32\","      \
 	"\"nodes\":[0,1],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\"," \
 	"\"system_ram_bytes\":134217728}"
+#define RUNS(body)                                                                                      \
+	"{\"sysroot\":\"\",\"block_size\":134217728,\"auto_online_blocks\":\"offline\",\"runs\":[" body \
+	"]}"
+/* GOOD without its opening brace, to put a "count" in front. */
+#define GOOD_BODY                                                                      \
+	"\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"DMA32\","       \
+	"\"nodes\":[0,1],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\"," \
+	"\"system_ram_bytes\":134217728}"
 
 static const char *const garbage[] = {
-	"[]",
-	"{}",
-	"{\"block_size\":\"128M\",\"blocks\":[]}",
+	"[]", "{}", "{\"block_size\":\"128M\",\"blocks\":[]}",
 	"{\"block_size\":100,\"auto_online_blocks\":\"\",\"blocks\":[]}",
 	"{\"block_size\":134217728,\"auto_online_blocks\":\"\",\"blocks\":{}}",
-	"{\"block_size\":134217728,\"blocks\":[]}",
-	BLK("1"),
-	BLK("{}"),
+	"{\"block_size\":134217728,\"blocks\":[]}", BLK("1"), BLK("{}"),
 	BLK(GOOD "," GOOD), /* id not ascending */
 	BLK("{\"id\":1,\"start\":0,\"state\":\"online\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
 	BLK("{\"id\":1,\"start\":134217728,\"state\":\"sleepy\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
@@ -101,6 +126,11 @@ static const char *const garbage[] = {
 	BLK("{\"id\":-1,\"start\":0,\"state\":\"online\",\"zones\":\"\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
 	BLK("{\"id\":1,\"start\":134217728,\"state\":\"online\",\"zones\":\"DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32 DMA32\",\"nodes\":[],\"removable\":1,\"memmap_on_memory\":-1,\"device\":\"boot\",\"system_ram_bytes\":0}"),
 	BLK(GOOD ",{\"id\":2}"), /* one good block, then a bad one: nothing half filled */
+	/* The compact form: a count is checked before anything is allocated. */
+	RUNS("{\"count\":0," GOOD_BODY), RUNS("{\"count\":16777217," GOOD_BODY),
+	RUNS("{\"count\":-1," GOOD_BODY),
+	RUNS("{\"count\":2," GOOD_BODY ",{\"count\":1," GOOD_BODY), /* overlap: id 1 again */
+	RUNS(GOOD), /* no count */
 };
 
 int main(int argc, char **argv)
@@ -114,6 +144,17 @@ int main(int argc, char **argv)
 	round_trip(argv[1], "numa-split-block", 1);
 	round_trip(argv[1], "dimm-offline", 0);
 
+	/* A good run of three blocks expands to ids 1, 2, 3 with their starts. */
+	{
+		struct json_object *o = json_tokener_parse(RUNS("{\"count\":3," GOOD_BODY));
+
+		out = NULL;
+		CHECK(mp_memory_from_json(o, "good-run", &out) == 0);
+		CHECK(out && out->nr == 3 && out->blocks[2].id == 3 &&
+		      out->blocks[2].start == 3ull * 134217728 && out->blocks[2].nr_nodes == 2);
+		mp_memory_free(out);
+		json_object_put(o);
+	}
 	/* The good block alone parses, so the garbage below fails for its own reason. */
 	{
 		struct json_object *o = json_tokener_parse(BLK(GOOD));

@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""Bursts and big devices (issue 11, item 2), in one guest, interleaved like
+online-latency.py (same three modes, same peer):
+
+  burst  8 pc-dimms of 1 GiB added back to back (device_add in a row, no
+         wait in between): from the first device_add until all 8 are
+         online and verified as the host learns it (`memplugctl status
+         --wait` on each, started before the first add);
+  big    one pc-dimm of 32 GiB (256 blocks of 128 MiB).
+
+Modes: kernel (another onliner's auto_online_blocks=online_movable, memplugd
+only reports), fastpath (memplugd's own knobs, the kernel onlines, memplugd
+verifies), memplugd (block by block).  Every round checks that nothing was
+missed: every DIMM has its outcome, every block is online in Movable, every
+block memplugd reports is verified.  Prints medians, the ratios to the
+kernel (target fastpath <= 1.05x) and verification as a share of the
+round (target <= 5 %: the state/zone/sampled-kpageflags/iomem checks that
+sit between device_add and "verified"; the every-PFN pass runs after, idle).
+
+The guest boots with 2 GiB: a 32 GiB DIMM's memmap (512 MiB) comes out of
+boot memory.  memory-backend-ram is allocated lazily on the host.
+
+Usage: MEMPLUG_BUILD_DIR=build bench/burst.py [-n ROUNDS] [--only burst|big]
+"""
+import argparse
+import base64
+import json
+import os
+import random
+import shlex
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
+from guest import Guest, GuestSkip  # noqa: E402
+
+POLICIES = {
+    'kernel': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n',
+    'memplugd': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n',
+    'fastpath': '[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n',
+}
+MODES = ('kernel', 'fastpath', 'memplugd')
+MEM = '/sys/devices/system/memory'
+CASES = {'burst': (8, 1 << 30), 'big': (1, 32 << 30)}
+
+
+def run_async(g, cmd, timeout):
+    tag = '%x' % random.getrandbits(48)
+    line = '__mp %s %d %s\n' % (tag, timeout, base64.b64encode(cmd.encode()).decode())
+    g._chan.sendall(line.encode())
+    return lambda: g._answer(tag, line, timeout, cmd, resend=None)
+
+
+def status(g):
+    return json.loads(g.check('memplugctl status -J', timeout=60))
+
+
+def set_mode(g, mode):
+    """The policy and auto_online_blocks of @mode, memplugd's fast path on or off accordingly.
+    The bench never writes a knob while memplugd holds it: that is another onliner
+    changing memplugd's setting, and memplugd would let go of the fast path for good."""
+    want = mode == 'fastpath'
+    if want and not json.loads(g.check('memplugctl status -J'))['kernel_fast_path']:
+        g.write(MEM + '/auto_online_blocks', 'offline')
+    g.check("printf '%%s' %s > /etc/memplug/policies.d/50-bench.conf && kill -HUP $(pidof memplugd)"
+            % shlex.quote(POLICIES[mode]))
+    for _ in range(200):
+        st = json.loads(g.check('memplugctl status -J'))
+        if st['kernel_fast_path'] == want:
+            break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError('%s: fast path never %s: %s' % (mode, want, st['kernel_fast_path_why']))
+    if not want:
+        g.write(MEM + '/auto_online_blocks', 'online_movable' if mode == 'kernel' else 'offline')
+    want_knob = 'offline' if mode == 'memplugd' else 'online_movable'
+    if g.read(MEM + '/auto_online_blocks') != want_knob:
+        raise RuntimeError('%s: auto_online_blocks is not %s' % (mode, want_knob))
+
+
+def round_(g, case, mode, n):
+    count, size = CASES[case]
+    set_mode(g, mode)
+    keys = ['dimm:slot%d' % i for i in range(count)]
+    for _ in range(400):
+        if not any(d['device'] in keys for d in status(g)['devices']):
+            break
+        time.sleep(0.05)
+    waits = ' && '.join('memplugctl status -J --wait %s --timeout 300 >/dev/null' % k for k in keys)
+    wait = run_async(g, waits + ' && memplugctl status -J', 320)
+    time.sleep(0.3)
+    ids = ['r%d_%d' % (n, i) for i in range(count)]
+    for i in ids:
+        g.qmp('object-add', **{'qom-type': 'memory-backend-ram', 'id': 'mem-' + i, 'size': size})
+    t0 = time.monotonic()
+    for i in ids:
+        g.qmp('device_add', driver='pc-dimm', id=i, memdev='mem-' + i)
+    rc, out = wait()
+    t1 = time.monotonic()
+    if rc:
+        raise RuntimeError('waiter failed: %s' % out)
+    devs = {d['device']: d for d in json.loads(out)['devices']}
+    nblocks = size // (128 << 20)
+    want = 'other-onliner' if mode == 'kernel' else 'online'
+    verify_us = 0
+    for k in keys:
+        d = devs.get(k)
+        if not d or d['outcome'] != want or d['violations'] or \
+                d.get('by_kernel', False) != (mode == 'fastpath'):
+            raise RuntimeError('%s/%s: %s: unexpected %s' % (case, mode, k, d))
+        if mode != 'kernel' and not (d['onlined'] == d['verified'] == nblocks):
+            raise RuntimeError('%s/%s: %s: missed blocks: %s' % (case, mode, k, d))
+        verify_us += d.get('verify_us', 0)
+    # Every block of every DIMM online in Movable: nothing missed, nothing in the wrong zone.
+    bad = g.check("cd %s; for b in memory*; do s=$(cat $b/state); [ $s = online ] || echo $b $s; "
+                  "done | head -3" % MEM)
+    if bad.strip():
+        raise RuntimeError('%s/%s: blocks not online: %s' % (case, mode, bad))
+    movable = int(g.check("grep -l Movable %s/memory*/valid_zones | wc -l" % MEM).strip())
+    if movable != count * nblocks:
+        raise RuntimeError('%s/%s: %d blocks Movable, want %d' % (case, mode, movable,
+                                                                  count * nblocks))
+    for i in ids:
+        g.del_dimm(i, timeout=600)
+    return (t1 - t0) * 1000, verify_us / 1000
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('-n', type=int, default=3, help='rounds per mode and case (default 3)')
+    ap.add_argument('--only', choices=sorted(CASES))
+    a = ap.parse_args()
+    cases = [a.only] if a.only else ['burst', 'big']
+    res = {(c, m): [] for c in cases for m in MODES}
+    ver = {(c, m): [] for c in cases for m in MODES}
+    try:
+        with Guest(name='bench-burst', mem='2G', slots=9, maxmem='42G', verbose=False,
+                   boot_timeout=120) as g:
+            g.check('mkdir -p /etc/memplug/policies.d')
+            g.put_file(POLICIES['memplugd'].encode(), '/etc/memplug/policies.d/50-bench.conf')
+            g.check('memplugd -p /etc/memplug/policies.d 2>/tmp/memplugd.log')
+            try:
+                n = 0
+                for c in cases:
+                    for mode in MODES:  # warm-up
+                        n += 1
+                        round_(g, c, mode, n)
+                    for i in range(a.n):
+                        order = MODES[i % 3:] + MODES[:i % 3]
+                        for mode in order:
+                            n += 1
+                            ms, v = round_(g, c, mode, n)
+                            res[(c, mode)].append(ms)
+                            ver[(c, mode)].append(v)
+                            print('%-5s %-9s %8.1f ms (verification %.1f ms)' % (c, mode, ms, v),
+                                  file=sys.stderr, flush=True)
+            except Exception:
+                print(g.run('tail -40 /tmp/memplugd.log')[1], file=sys.stderr)
+                raise
+            g.run('kill $(pidof memplugd)')
+    except GuestSkip as e:
+        print('SKIP: %s' % e)
+        sys.exit(77)
+    med = statistics.median
+    for c in cases:
+        count, size = CASES[c]
+        k = med(res[(c, 'kernel')])
+        print('%s: %d x %d GiB DIMM, device_add -> all online and verified (%d rounds, medians)'
+              % (c, count, size >> 30, a.n))
+        for m in MODES:
+            print('  %-9s %9.1f ms  (min %.1f, max %.1f)  verification %.1f ms = %.1f %%'
+                  % (m, med(res[(c, m)]), min(res[(c, m)]), max(res[(c, m)]),
+                     med(ver[(c, m)]), 100 * med(ver[(c, m)]) / med(res[(c, m)])))
+        print('  ratio fastpath / kernel: %.3fx (target <= 1.05x); memplugd / kernel: %.3fx'
+              % (med(res[(c, 'fastpath')]) / k, med(res[(c, 'memplugd')]) / k))
+        per = sorted(f / kk for f, kk in zip(res[(c, 'fastpath')], res[(c, 'kernel')]))
+        print('  fastpath / kernel per round: %s' % ' '.join('%.3f' % x for x in per))
+
+
+if __name__ == '__main__':
+    main()
