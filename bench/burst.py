@@ -140,7 +140,7 @@ def main():
                    boot_timeout=120) as g:
             g.check('mkdir -p /etc/memplug/policies.d')
             g.put_file(POLICIES['memplugd'].encode(), '/etc/memplug/policies.d/50-bench.conf')
-            g.check('memplugd -p /etc/memplug/policies.d 2>/tmp/memplugd.log')
+            g.check('memplugd --kernel-fast-path -p /etc/memplug/policies.d 2>/tmp/memplugd.log')
             try:
                 n = 0
                 for c in cases:

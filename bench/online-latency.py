@@ -133,7 +133,7 @@ def main():
         with Guest(name='bench-online-latency', mem='1G', verbose=False) as g:
             g.check('mkdir -p /etc/memplug/policies.d')
             g.put_file(POLICIES['memplugd'].encode(), '/etc/memplug/policies.d/50-bench.conf')
-            g.check('memplugd -p /etc/memplug/policies.d 2>/tmp/memplugd.log')
+            g.check('memplugd --kernel-fast-path -p /etc/memplug/policies.d 2>/tmp/memplugd.log')
             # One warm-up round each: the first hot-add of a boot is slower.
             try:
                 rounds(g, a, size, res, detail)

@@ -27,6 +27,7 @@ struct daemon {
 	const char *state_path;
 	const char *events_path; /* test event source instead of netlink */
 	bool once, foreground;
+	bool fast_path; /* --kernel-fast-path */
 	char *policy_errors; /* last refused reload, NULL when none */
 	uint64_t uevents;
 	bool dirty; /* something happened: reconcile */

@@ -38,7 +38,7 @@ def burst(g, first, by_kernel):
 
 
 def test(g):
-    mpd.start(g, FAST)
+    mpd.start(g, FAST, args="--kernel-fast-path")
     for _ in range(100):
         if mpd.status(g)['kernel_fast_path']:
             break

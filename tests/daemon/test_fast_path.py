@@ -55,7 +55,7 @@ def test(g):
     before = knobs(g)
     assert before[0] == 'offline', before
     # 1. Fast path, Zone=auto with a ratio.
-    mpd.start(g, AUTO)
+    mpd.start(g, AUTO, args="--kernel-fast-path")
     st = wait_fast(g, True)
     assert knobs(g) == ('online', 'auto-movable', '150', 'Y'), (knobs(g), st)
     assert not st['conflicts'], st['conflicts']
@@ -101,7 +101,7 @@ def test(g):
 
     # 4. Knobs put back when memplugd stops.
     g.write(mpd.MEM + '/auto_online_blocks', 'offline')
-    mpd.start(g, AUTO)
+    mpd.start(g, AUTO, args="--kernel-fast-path")
     wait_fast(g, True)
     assert knobs(g) == ('online', 'auto-movable', '150', 'Y'), knobs(g)
     mpd.stop(g)
