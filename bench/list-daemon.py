@@ -91,7 +91,9 @@ try:
                 w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
         except OSError:
             pass
-        if w is not None and os.path.exists(sock):
+        logf.seek(0)
+        # The socket exists before the first scan is done: "ready" comes after it.
+        if w is not None and os.path.exists(sock) and 'ready:' in logf.read():
             break
         time.sleep(0.05)
     else:

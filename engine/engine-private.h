@@ -53,6 +53,7 @@ struct mp_engine {
 	size_t nr_expect;
 	struct mp_deferred *deep;
 	size_t nr_deep;
+	uint64_t deep_not_before_us; /* the every-PFN pass waits until then (mp_now_us()) */
 	struct mp_kpageflags *kpf;
 	/* settling: earliest deadline (0: nothing settles), backoff, what to look at */
 	uint64_t settle_deadline_us, settle_last_us;

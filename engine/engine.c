@@ -33,6 +33,13 @@
  * and a longer wait showed in device_add -> online latency (bench/online-latency.py).
  */
 #define SETTLE_FIRST_US 1000u
+/*
+ * The every-PFN kpageflags pass starts this long after the last device was
+ * reported: the host's waiter (status --wait, plug --wait-online) and its
+ * answer's trip out of the guest run first, not beside ~16 ms of page-flag
+ * reading per block under TCG.
+ */
+#define DEFERRED_QUIET_US (250u * 1000)
 #define SETTLE_MAX_STEP 1
 
 const char *mp_device_state_name(enum mp_device_state s)
@@ -591,6 +598,7 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 			e->deep = dp;
 			snprintf(dp[e->nr_deep].key, sizeof(dp->key), "%s", r->key);
 			dp[e->nr_deep++].id = out.blocks[i].id;
+			e->deep_not_before_us = mp_now_us() + DEFERRED_QUIET_US;
 		}
 	}
 	r->onlined += out.onlined;
@@ -717,7 +725,7 @@ static void kernel_onlined(struct mp_engine *e, struct mp_memory *mem, struct mp
  */
 bool mp_engine_deferred_pending(const struct mp_engine *e)
 {
-	return e->nr_deep > 0;
+	return e->nr_deep > 0 && mp_now_us() >= e->deep_not_before_us;
 }
 
 void mp_engine_run_deferred(struct mp_engine *e)
@@ -784,14 +792,17 @@ static void watch_group(struct mp_engine *e, const struct mp_memory *mem,
 
 uint64_t mp_engine_next_wake_us(const struct mp_engine *e)
 {
-	uint64_t t;
+	uint64_t t, now = mp_now_us();
+	/* The every-PFN pass waits for a quiet moment: wake when it may start. */
+	uint64_t deep = e->nr_deep && now < e->deep_not_before_us ? e->deep_not_before_us : 0;
 
 	if (e->rescan)
-		return mp_now_us();
+		return now;
 	if (!e->settle_deadline_us)
-		return 0;
+		return deep;
 	t = e->settle_last_us + ((uint64_t)SETTLE_FIRST_US << e->settle_step);
-	return t < e->settle_deadline_us ? t : e->settle_deadline_us;
+	t = t < e->settle_deadline_us ? t : e->settle_deadline_us;
+	return deep && deep < t ? deep : t;
 }
 
 int mp_engine_settle(struct mp_engine *e)
