@@ -13,7 +13,7 @@ mins=${1:-10}
 shift || true
 export MEMPLUG_FUZZ_WORK=${MEMPLUG_FUZZ_WORK:-$top/build-fuzz}
 rc=0
-"$top/tests/fuzz/run.sh" --seconds $((mins * 60)) "$@" || rc=$?
+"$top/tests/fuzz/run.sh" --seconds "$(awk -v m="$mins" 'BEGIN { printf "%d", m * 60 }')" "$@" || rc=$?
 if [ -f "$MEMPLUG_FUZZ_WORK/runs.tsv" ]; then
 	echo "runs per target, all sessions in $MEMPLUG_FUZZ_WORK/runs.tsv:"
 	awk -F'\t' '$4 ~ /^[0-9]+$/ { n[$2] += $4; s[$2] += $3 }

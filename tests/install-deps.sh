@@ -1,6 +1,7 @@
 #!/bin/bash
 # Installs, from Debian, everything memplug needs to build and to run its tests
-# (real guests under TCG, a real libvirtd).  Idempotent; quick when all is there.
+# (real guests under TCG, a real libvirtd, libFuzzer with clang, valgrind).
+# Idempotent; quick when all is there.
 #
 # The guests boot both kernels a Debian user runs: bookworm's 6.1 and 6.12
 # (Debian 13's kernel, here from bookworm-backports).  The backports source is
@@ -13,7 +14,8 @@ pkgs=(build-essential pkg-config meson ninja-build python3
       qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio kmod
       xz-utils zstd lz4 gzip
       socat util-linux ndctl libvirt-daemon-system libvirt-clients
-      mmdebstrap debhelper dpkg-dev lintian scdoc bash-completion groff-base systemd)
+      mmdebstrap debhelper dpkg-dev lintian scdoc bash-completion groff-base systemd
+      clang libclang-rt-dev valgrind)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
