@@ -81,7 +81,8 @@ def test(g):
     assert gr['block_size'] == g.block_size(), gr
     assert gr['memmap_on_memory'] is False, gr
     assert gr['auto_online_blocks'] == 'offline', gr
-    assert set(gr['capabilities']) == {'status', 'prepare-unplug', 'cancel-unplug'}, gr
+    assert set(gr['capabilities']) == {'status', 'prepare-unplug', 'cancel-unplug',
+                                   'grow-answer'}, gr
     assert sorted(os.path.basename(p) for p in gr['policies']) == sorted(POLICIES), gr
     assert [n['node'] for n in gr['nodes']] == [0], gr
     n0 = gr['nodes'][0]
