@@ -642,10 +642,11 @@ int main(int argc, char **argv)
 	}
 	mp_ctx_set_log_fn(d.ctx, daemon_log, &d);
 	rc = 1;
-	err = mp_engine_new(d.ctx,
-			    &(struct mp_engine_config){ .state_path = d.state_path,
-							.kernel_knobs = d.fast_path && !d.once && !d.sysroot },
-			    &d.engine);
+	err = mp_engine_new(
+		d.ctx,
+		&(struct mp_engine_config){ .state_path = d.state_path,
+					    .kernel_knobs = d.fast_path && !d.once && !d.sysroot },
+		&d.engine);
 	if (err) {
 		mp_err("engine: %s", strerror(-err));
 		goto out;

@@ -69,7 +69,8 @@ struct mp_engine {
 	bool knobs_foreign; /* someone else changed them: never written again in this run */
 	bool knobs_distrust; /* the kernel's auto-online disagreed with the policy */
 	struct mp_knobs knobs_set, knobs_saved;
-	uint64_t knobs_since_us; /* mp_now_us() when set: devices first seen later are the kernel's */
+	uint64_t
+		knobs_since_us; /* mp_now_us() when set: devices first seen later are the kernel's */
 	char knobs_why[300];
 };
 
