@@ -733,6 +733,7 @@ void mp_engine_run_deferred(struct mp_engine *e)
 	struct mp_block_check c;
 	struct mp_deferred dp;
 	struct mp_device *r;
+	enum mp_block_state st;
 
 	if (!e->nr_deep || !e->mem)
 		return;
@@ -743,7 +744,18 @@ void mp_engine_run_deferred(struct mp_engine *e)
 		return;
 	}
 	r = mp_engine_dev_find(e, dp.key);
-	if (mp_block_verify_pages(e->ctx, &e->mem->geo, e->kpf, dp.id, &c)) {
+	/*
+	 * The pass runs a quiet moment after the device was reported, and by
+	 * then the block may be drained (a coordinated unplug takes ~200 ms),
+	 * ejected, or another device's in the same slot: only a block that is
+	 * still online, of a device not being drained, is checked.  Its pages read
+	 * as NOPAGE otherwise, which is no violation.
+	 */
+	if (!r || r->state == MP_DEVICE_DRAINING || r->state == MP_DEVICE_DRAINED ||
+	    mp_block_read_state(e->ctx, dp.id, &st) || st != MP_BLOCK_ONLINE) {
+		mp_ctx_dbg(e->ctx, "memory%llu (%s): no longer online; every-PFN check dropped",
+			   (unsigned long long)dp.id, dp.key);
+	} else if (mp_block_verify_pages(e->ctx, &e->mem->geo, e->kpf, dp.id, &c)) {
 		mp_ctx_warn(e->ctx, "memory%llu: kpageflags unreadable", (unsigned long long)dp.id);
 	} else if (!c.ok) {
 		e->violations++;
@@ -752,7 +764,7 @@ void mp_engine_run_deferred(struct mp_engine *e)
 		mp_ctx_err(e->ctx, "kernel-rule violation: memory%llu (%s): %s",
 			   (unsigned long long)dp.id, dp.key, c.evidence);
 		mp_engine_violation(e, dp.key, dp.id, c.evidence);
-	} else if (r) {
+	} else {
 		r->pages_verified++;
 		if (r->pages_verified == r->verified)
 			mp_ctx_info(e->ctx,
