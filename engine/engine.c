@@ -1034,6 +1034,21 @@ int mp_engine_reconcile(struct mp_engine *e)
 		mp_engine_persisted_forget(e, r->key, r->start);
 		e->devs[i] = e->devs[--e->nr_devs];
 	}
+	/*
+	 * After the first scan of this run, what an earlier run recorded holds
+	 * only for devices that are still there: one ejected while memplugd was
+	 * down is gone, and a DIMM plugged into its slot later (same key, same
+	 * address) is a new device, not "drained by an earlier run".
+	 */
+	for (size_t i = 0; e->reconciles == 1 && i < e->nr_persist;) {
+		struct mp_persisted p = e->persist[i]; /* a copy: forget() moves entries */
+		const struct mp_device *r = mp_engine_dev_find(e, p.key);
+
+		if (r && r->start == p.start)
+			i++;
+		else
+			mp_engine_persisted_forget(e, p.key, p.start);
+	}
 	if (e->settle_deadline_us) {
 		/* A new settling period starts with short waits; a continuing one keeps backing off. */
 		if (!was_settling)
