@@ -412,33 +412,18 @@ static int parse_pressure(struct mp_policy *p, char *val, char *reason)
 	return 0;
 }
 
-/* "150ms", "2s", "1min", "500000us": a whole number with a unit, so that
- * nobody has to guess whether a bare 150 means ms or us. */
+/* A time with its unit (mp_parse_duration_us()), below 2^64 ns. */
 static int parse_duration_us(const char *val, uint64_t *out, char *reason)
 {
-	static const struct {
-		const char *unit;
-		uint64_t us;
-	} units[] = { { "us", 1 }, { "ms", 1000 }, { "s", 1000000 }, { "min", 60000000 } };
-	char num[32];
-	size_t n = strspn(val, "0123456789");
 	uint64_t v;
 
-	if (n && n < sizeof(num)) {
-		memcpy(num, val, n);
-		num[n] = '\0';
-		for (size_t i = 0; i < MP_ARRAY_SIZE(units); i++) {
-			if (strcmp(val + n, units[i].unit))
-				continue;
-			if (mp_parse_u64(num, 10, &v) || v > UINT64_MAX / units[i].us / 1000)
-				break;
-			*out = v * units[i].us;
-			return 0;
-		}
+	if (mp_parse_duration_us(val, &v) || v > UINT64_MAX / 1000) {
+		snprintf(reason, REASON_LEN,
+			 "expected a time like 150ms, 2s or 1min (units us, ms, s, min, h)");
+		return -EINVAL;
 	}
-	snprintf(reason, REASON_LEN,
-		 "expected a time like 150ms, 2s or 1min (units us, ms, s, min)");
-	return -EINVAL;
+	*out = v;
+	return 0;
 }
 
 static int parse_stall(struct mp_policy *p, char *val, char *reason)
@@ -552,19 +537,6 @@ static const struct key_def keys[KEY_COUNT] = {
 	[KEY_GROW_NODE] = { "Node", SEC_GROW, false, parse_grow_node },
 };
 
-static char *strip(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	*end = '\0';
-	return s;
-}
-
 static int parse_header(struct parser *ps, unsigned int line, char *s, enum section *cur)
 {
 	size_t len = strlen(s);
@@ -627,8 +599,8 @@ static int parse_assignment(struct parser *ps, unsigned int line, char *s, enum 
 		return 0;
 	}
 	*eq = '\0';
-	key = strip(s);
-	val = strip(eq + 1);
+	key = mp_strip(s);
+	val = mp_strip(eq + 1);
 	if (!*key) {
 		perr(ps, line, "missing key before '='");
 		return 0;
@@ -804,7 +776,7 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 			perr(&ps, line, "NUL byte in line");
 			continue;
 		}
-		s = strip(buf);
+		s = mp_strip(buf);
 		if (!*s || *s == '#' || *s == ';')
 			continue;
 		if (*s == '[')

@@ -58,44 +58,18 @@ static void cerr(struct cfg_parser *ps, unsigned int line, const char *fmt, ...)
 		ps->used += (size_t)n;
 }
 
-static char *strip(char *s)
-{
-	char *end;
-
-	while (isspace((unsigned char)*s))
-		s++;
-	end = s + strlen(s);
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	*end = '\0';
-	return s;
-}
-
-/* "30s", "2min", "500ms": a whole number with a unit, as in policies. */
+/* A time as in policies (mp_parse_duration_us()), in ms, at most a day. */
 static int parse_ms(const char *val, uint64_t *out)
 {
-	static const struct {
-		const char *unit;
-		uint64_t ms;
-	} units[] = { { "ms", 1 }, { "s", 1000 }, { "min", 60000 }, { "h", 3600000 } };
-	size_t n = strspn(val, "0123456789");
-	char num[24];
-	uint64_t v;
+	uint64_t us;
+	int r = mp_parse_duration_us(val, &us);
 
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, val, n);
-	num[n] = '\0';
-	if (mp_parse_u64(num, 10, &v))
-		return -EINVAL;
-	for (size_t i = 0; i < MP_ARRAY_SIZE(units); i++)
-		if (!strcmp(val + n, units[i].unit)) {
-			if (v > 86400000ull / units[i].ms)
-				return -ERANGE;
-			*out = v * units[i].ms;
-			return 0;
-		}
-	return -EINVAL;
+	if (r)
+		return r;
+	if (us > 86400000000ull)
+		return -ERANGE;
+	*out = us / 1000;
+	return 0;
 }
 
 static int parse_bytes(const char *s, uint64_t *out)
@@ -246,7 +220,7 @@ int mp_host_config_load(const char *path, struct mp_host_config **out, char *why
 			cerr(&ps, line, "NUL byte in line");
 			continue;
 		}
-		s = strip(buf);
+		s = mp_strip(buf);
 		if (!*s || *s == '#' || *s == ';')
 			continue;
 		if (*s == '[') {
@@ -266,8 +240,8 @@ int mp_host_config_load(const char *path, struct mp_host_config **out, char *why
 			continue;
 		}
 		*eq = '\0';
-		key = strip(s);
-		val = strip(eq + 1);
+		key = mp_strip(s);
+		val = mp_strip(eq + 1);
 		if (!in_grow) {
 			if (!seen_grow)
 				cerr(&ps, line, "%s= outside [Grow]", key);

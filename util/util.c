@@ -157,6 +157,49 @@ int mp_parse_u64(const char *s, int base, uint64_t *out)
 	return 0;
 }
 
+int mp_parse_duration_us(const char *s, uint64_t *out)
+{
+	static const struct {
+		const char *unit;
+		uint64_t us;
+	} units[] = { { "us", 1 },
+		      { "ms", 1000 },
+		      { "s", 1000000 },
+		      { "min", 60000000 },
+		      { "h", 3600000000ull } };
+	size_t n = strspn(s, "0123456789");
+	char num[24];
+	uint64_t v;
+
+	if (!n || n >= sizeof(num))
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	if (mp_parse_u64(num, 10, &v))
+		return -ERANGE;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(s + n, units[i].unit)) {
+			if (v > UINT64_MAX / units[i].us)
+				return -ERANGE;
+			*out = v * units[i].us;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+char *mp_strip(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	*end = '\0';
+	return s;
+}
+
 int mp_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;

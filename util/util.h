@@ -134,6 +134,19 @@ int mp_parse_u64(const char *s, int base, uint64_t *out);
 int mp_parse_size(const char *s, uint64_t *out);
 
 /**
+ * mp_parse_duration_us() - a whole number with a time unit: "150ms", "2s"
+ * @s: the text; units us, ms, s, min, h (a bare number is refused, so that
+ *     nobody has to guess whether 150 means ms or us)
+ * @out: microseconds
+ *
+ * Return: 0, -EINVAL (not such a time), or -ERANGE (overflows).
+ */
+int mp_parse_duration_us(const char *s, uint64_t *out);
+
+/** mp_strip() - @s without leading and trailing white space (cut in place). */
+char *mp_strip(char *s);
+
+/**
  * mp_format_size() - human-readable size like lsmem ("128M", "1.5G")
  * @bytes: size
  * @buf: destination
