@@ -591,7 +591,7 @@ static int cmd_unplug(struct mp_host *h, struct host_opts *o, const char *id)
 {
 	struct json_object *rep = NULL, *jo;
 	const char *oc;
-	int r;
+	int r, ex;
 
 	if (!mp_host_has_channel(h)) {
 		if (o->no_proof[0])
@@ -631,10 +631,12 @@ static int cmd_unplug(struct mp_host *h, struct host_opts *o, const char *id)
 		fprintf(stderr, "memplugctl host: %s: memplugd says %s: %s; not unplugged\n", id,
 			gs(rep, "error_class"), gs(rep, "error"));
 	}
+	/* @oc lives in @rep: the exit status is read before it goes */
+	ex = r == 0				    ? MP_EXIT_OK :
+	     !strcmp(oc, "refused-rollback-failed") ? MP_EXIT_PARTIAL :
+						      MP_EXIT_FAIL;
 	json_object_put(rep);
-	if (r == 0)
-		return MP_EXIT_OK;
-	return !strcmp(oc, "refused-rollback-failed") ? MP_EXIT_PARTIAL : MP_EXIT_FAIL;
+	return ex;
 }
 
 static int simple_result(struct host_opts *o, const char *id, const char *what, int r)
