@@ -564,6 +564,8 @@ static void parse_line(struct parser *p, char *line)
 		st.op = MP_SCN_SERVE;
 		if ((k = kv(t, nt, "config")))
 			snprintf(st.config, sizeof(st.config), "%s", k->val);
+		else
+			err(p, "serve: config=FILE is required (the host's limits, docs/host.md)");
 		if ((k = kv(t, nt, "within")))
 			seconds(p, "within", k->val, false, &st.within_ms);
 	} else if (!strcmp(verb, "sleep")) {

@@ -19,7 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "host-private.h" /* the channel's event queue: expect grow-request */
+#include "host-private.h" /* mp_host_chan_execute(): the guest's status, expect removed */
 #include "host.h"
 #include "log.h"
 #include "mp-json.h"
@@ -470,49 +470,93 @@ static int step_refused(struct run *rn, struct mp_scn_step *st, struct json_obje
 	return 0;
 }
 
-static bool match_grow(const char *name, struct json_object *data, void *ud)
-{
-	return !strcmp(name, "GROW_REQUEST");
-}
-
 /*
- * The next GROW_REQUEST on the channel (docs/channel.md, the grow contract).
- * Events other steps wait for stay queued.  To be replaced by the host
- * library's own wait once the grow code has one (see GROW-CONTRACT).
+ * The next GROW_REQUEST on the channel (docs/channel.md), as the host's
+ * serve loop waits for it: mp_host_grow_wait().  Kept for the serve step
+ * that follows, which answers it.
  */
 static int step_grow_request(struct run *rn, struct mp_scn_step *st, struct json_object *o)
 {
-	struct json_object *ev = NULL, *data = NULL;
+	struct json_object *data = NULL;
 	int r;
 
 	if (!need_channel(rn, o, "expect grow-request"))
 		return -ENOTCONN;
-	r = mp_qmp_event_wait(rn->h->chan, match_grow, NULL, st->within_ms, &ev);
+	r = mp_host_grow_wait(rn->h, st->within_ms, &data);
 	if (r < 0) {
 		reason(o, "%s",
 		       r == -ETIMEDOUT ? "no GROW_REQUEST from the guest in time" : strerror(-r));
 		return r;
 	}
-	json_object_object_get_ex(ev, "data", &data);
-	if (!data || mp_json_get_int(data, "request", -1) < 0 ||
-	    !mp_json_get_u64(data, "size", 0)) {
+	if (mp_json_get_int(data, "request", -1) < 0 || !mp_json_get_u64(data, "size", 0)) {
 		reason(o, "a GROW_REQUEST without a request number and a size");
-		json_object_put(ev);
+		json_object_put(data);
 		return -EBADMSG;
 	}
 	json_object_put(rn->grow_request);
-	rn->grow_request = json_object_get(data);
+	rn->grow_request = data;
 	json_object_object_add(o, "grow_request", json_object_get(data));
-	json_object_put(ev);
 	return 0;
 }
 
+/*
+ * serve: one grow request answered as `memplugctl host serve` answers it
+ * (mp_host_grow_handle(): decide within the config's limits, plug, wait for
+ * the guest's proof, grow-answer).  The request is the one `expect
+ * grow-request` took, else the next one within `within=`.  The step passes
+ * when memory was granted, plugged and proven online; a refusal fails it
+ * with the decision's reason and numbers.
+ */
 static int step_serve(struct run *rn, struct mp_scn_step *st, struct json_object *o)
 {
-	/* The lead wires mp_host_grow_handle() here once the grow code is merged. */
-	reason(o, "serve: not built: this memplug has no mp_host_grow_handle() (the host's "
-		  "grow decisions are not in this build)");
-	return -EOPNOTSUPP;
+	struct mp_host_grow_decision dec;
+	struct mp_host_config *cfg = NULL;
+	struct json_object *data;
+	char why[2048], line[1024];
+	int r;
+
+	if (!need_channel(rn, o, "serve"))
+		return -ENOTCONN;
+	if (!st->config[0]) {
+		reason(o, "serve: config=FILE is required (the host's limits, docs/host.md)");
+		return -EINVAL;
+	}
+	r = mp_host_config_load(st->config, &cfg, why, sizeof(why));
+	if (r < 0) {
+		reason(o, "serve: %s refused: %s", st->config, why);
+		return r;
+	}
+	data = rn->grow_request;
+	rn->grow_request = NULL;
+	if (!data) {
+		r = mp_host_grow_wait(rn->h, st->within_ms, &data);
+		if (r < 0) {
+			reason(o, "serve: %s",
+			       r == -ETIMEDOUT ? "no GROW_REQUEST from the guest in time" :
+						 strerror(-r));
+			free(cfg);
+			return r;
+		}
+	}
+	r = mp_host_grow_handle(rn->h, cfg, data, &dec);
+	json_object_object_add(o, "decision", mp_host_grow_decision_json(&dec));
+	mp_json_add_str(o, "note", mp_host_grow_decision_format(&dec, line, sizeof(line)));
+	json_object_put(data);
+	free(cfg);
+	if (r < 0) {
+		reason(o, "serve: %s", dec.reason[0] ? dec.reason : strerror(-r));
+		return r;
+	}
+	if (r == 0) {
+		reason(o, "serve: refused: %s", dec.reason);
+		return -EPERM;
+	}
+	if (dec.proof != MP_HOST_PROOF_OK) {
+		reason(o, "serve: %s plugged, but the guest's proof is %s", dec.device,
+		       dec.proof_outcome[0] ? dec.proof_outcome : "missing");
+		return -EPROTO;
+	}
+	return 0;
 }
 
 /* One line to the hook's socket; a driver that went away is an error, not a SIGPIPE. */

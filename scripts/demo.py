@@ -9,7 +9,8 @@ one policy that puts 768 MiB DIMMs in the kernel zone, for the refusal.
 The scenario plugs, proves, drains and unplugs through QMP and the
 channel; this driver only does what the channel never does, running
 commands in the guest, at the scenario's hooks: make the NVDIMM's
-namespace devdax, fill the kernel-zone DIMM with slab.  It prints
+namespace devdax, arm the grow policy and make memory pressure, fill the
+kernel-zone DIMM with slab.  It prints
 memplugctl's per-step report and exits with its status (0: every step
 passed)."""
 import os
@@ -19,8 +20,10 @@ import tempfile
 
 top = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(top, 'tests', 'guest'))
+sys.path.insert(0, os.path.join(top, 'tests', 'channel'))
 from guest import Guest, build_dir  # noqa: E402
 import scnrun  # noqa: E402
+import grow  # noqa: E402
 
 SCENARIO = os.path.join(top, 'scenarios', 'default.scn')
 POLICY_DIR = '/etc/memplug/policies.d'
@@ -28,6 +31,14 @@ POLICIES = {
     '10-kernel.conf': b'# demo: 768 MiB DIMMs go to the kernel zone (the refused unplug)\n'
                       b'[Match]\nKind=dimm\nSize=768M\n\n[Online]\nZone=kernel\n',
 }
+# the grow step's guest policy: a request for 256 MiB on node 1 when
+# memory stalls 50 ms in a second
+GROW_POLICY = (b'# demo: grow on pressure (installed by the pressure hook)\n'
+               b'[Grow]\nPressure=some\nStall=50ms\nWindow=1s\nStep=256M\nCeiling=16G\n'
+               b'Cooldown=30s\nNode=1\n')
+# the host's limits for the serve step (docs/host.md)
+HOST_CONF = ('[Grow]\nMaxMemory=16G\nStep=256M\nCooldown=30s\nHostFreeFloor=64M\n'
+             'MaxRequestsPerMinute=6\nProofTimeout=120s\n')
 SHIPPED = {
     '50-default.conf': os.path.join(top, 'policies', 'default', '50-default.conf'),
     '20-nvdimm-system-ram.conf': os.path.join(top, 'policies', 'examples',
@@ -54,21 +65,35 @@ def hooks(g):
                 'do : > f$i; i=$((i+1)); done\'', timeout=600)
         return '20000 files on node 0'
 
-    def pressure(devices):
-        # [GROW HOOK] for the grow step of default.scn, once it is enabled:
-        # fill tmpfs to about 90% of MemAvailable so that PSI shows stalls
-        g.check("mkdir -p /run/press && avail=$(awk '/MemAvailable/ {print int($2/1024*0.9)}' "
-                "/proc/meminfo) && (dd if=/dev/zero of=/run/press/fill bs=1M count=$avail "
-                ">/dev/null 2>&1 &)", timeout=60)
-        return 'filling tmpfs'
+    hog = []
 
-    return {'devdax': devdax, 'fill-slab': fill_slab, 'pressure': pressure}
+    def pressure(devices):
+        # memplugd's [Grow] policy armed only now (a reload), so that no
+        # request comes before the scenario waits for one; then a hog over
+        # its cgroup's memory.high, which makes PSI memory stall in a
+        # guest without swap (tests/channel/grow.py says why a plain one
+        # does not)
+        g.put_file(GROW_POLICY, '%s/60-grow.conf' % POLICY_DIR)
+        g.check('kill -HUP $(pidof memplugd)')
+        g.wait_until("memplugctl status -J | grep -q '\"armed\": *true'", timeout=60)
+        hog.append(grow.hog_start(g))
+        return 'trigger armed, hog started'
+
+    def calm(devices):
+        for pid in hog:
+            grow.hog_stop(g, pid)
+        g.check('rm -f %s/60-grow.conf && kill -HUP $(pidof memplugd)' % POLICY_DIR)
+        return 'hog stopped, [Grow] policy removed'
+
+    return {'devdax': devdax, 'fill-slab': fill_slab, 'pressure': pressure, 'calm': calm}
 
 
 def main():
     ctl = os.path.join(build_dir(), 'cli', 'memplugctl')
     sockdir = tempfile.mkdtemp(prefix='mp-demo-')
     qmp = os.path.join(sockdir, 'host.sock')
+    with open(os.path.join(sockdir, 'host.conf'), 'w') as f:
+        f.write(HOST_CONF)
     try:
         with Guest(name='demo', numa=['1G', '1G'], nvdimm=True, slots=8, maxmem='16G',
                    channel=True, verbose=False,

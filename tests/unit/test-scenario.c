@@ -184,6 +184,7 @@ static void test_bad(void)
 	parse_bad("plug dimm 1G movable\n",
 		  "t.scn:1: plug: unexpected word 'movable' (arguments are key=value)");
 	parse_bad("plug dimm 1G node=1 node=2\n", "t.scn:1: node= given twice");
+	parse_bad("serve within=5\n", "t.scn:1: serve: config=FILE is required");
 	parse_bad("plug dimm 1G node=x\n", "t.scn:1: node=x: a number from 0 to 1023 is expected");
 	parse_bad("plug dimm 1G as=1d\n", "t.scn:1: as=1d: a name is expected");
 	parse_bad("plug dimm 1G as=d\nplug dimm 1G as=d\n",
