@@ -14,7 +14,8 @@ Two ratios, each a median over ROUNDS rounds whose order alternates:
 2. unplug.  memplug: `memplugctl host unplug ID` (prepare-unplug: memplugd
    drains the device all or nothing, then device_del).  Peer, by hand: the
    agent's `guest-set-memory-blocks` offlines every block of the DIMM, then
-   QMP device_del and DEVICE_DELETED (what an operator does without memplug).
+   QMP device_del, DEVICE_DELETED and object-del of the backend (what an
+   operator does without memplug, on connections already open).
 
 qemu-ga comes from the host's qemu-guest-agent package: the bench appends it
 and its libraries to the harness initramfs as a second cpio archive.  Usage: bench/chan-proof.py [BUILDDIR] [ROUNDS] [SIZE]
@@ -178,7 +179,8 @@ def unplug_channel(g, chan, id):
 
 def unplug_agent(g, agent, id):
     t = time.monotonic()
-    blocks = dimm_blocks(g, id)
+    dev = g.memory_devices()[id]
+    blocks = g.blocks_of(dev['addr'], dev['size'])
     res = agent('guest-set-memory-blocks',
                 **{'mem-blks': [{'phys-index': b, 'online': False} for b in blocks]})
     bad = [r for r in res if r['response'] != 'success']
@@ -186,11 +188,10 @@ def unplug_agent(g, agent, id):
     g.qmp('device_del', id=id)
     g.wait_event('DEVICE_DELETED', timeout=120,
                  pred=lambda e: e.get('data', {}).get('device') == id)
-    ms = (time.monotonic() - t) * 1000
-    # device_del leaves the backend (memplugctl host unplug deletes it with
-    # the device): removed as an orphan, not timed.
-    ctl('cleanup')
-    return ms
+    # the backend goes too, as memplugctl host unplug deletes it with the
+    # device: an operator's unplug is both
+    g.qmp('object-del', id=dev['memdev'].rsplit('/', 1)[-1])
+    return (time.monotonic() - t) * 1000
 
 
 def main():

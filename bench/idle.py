@@ -5,10 +5,10 @@ of voluntary_ctxt_switches in /proc/PID/status over 10 s (every return from
 poll() is one), without and with a systemd watchdog (WATCHDOG_USEC=2 s:
 a ping every second), and with the memplug channel's host end connected
 (a silent host after its greeting, and after a status request over the
-channel).  Targets: no wakeups but the watchdog; RSS <= 4 MiB.  With the
-kernel fast path (the policy below fits the knobs) the DIMM is onlined by
-the kernel and verified by memplugd.  A PSI trigger (branch grow) is not
-in this tree yet: measure it the same way once merged.
+channel), and with a [Grow] policy's PSI trigger armed on
+/proc/pressure/memory and the channel connected.  Targets: no wakeups but
+the watchdog; RSS <= 4 MiB.  memplugd runs as shipped (no
+--kernel-fast-path): it onlines the DIMM block by block.
 
 Usage: MEMPLUG_BUILD_DIR=build bench/idle.py [--seconds 10]
 """
@@ -24,6 +24,7 @@ from guest import Guest, GuestSkip  # noqa: E402
 from chan import Host  # noqa: E402
 
 POLICY = '[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n'
+GROW = '[Grow]\nPressure=some\nStall=100ms\nWindow=1s\nStep=256M\nCeiling=4G\n'
 
 
 def proc_status(g, pid):
@@ -71,6 +72,14 @@ def main():
             w3, st3 = idle(g, pid, a.seconds)
             h.request('status', id='idle-1')
             w4, st4 = idle(g, pid, a.seconds)
+            h.close()
+            g.put_file(GROW.encode(), '/etc/memplug/policies.d/60-grow.conf')
+            pid = start(g)
+            h = Host(g.channel_path, timeout=60)
+            h.greeting()
+            armed = g.check('memplugctl status -J | grep -o \'"armed": *[a-z]*\'')
+            w5, st5 = idle(g, pid, a.seconds)
+            h.close()
             fast = g.check('memplugctl status -J | grep -o \'"kernel_fast_path": *[a-z]*\'')
             libs = g.check("awk '$6 ~ /\\.so/ {print $6}' /proc/%d/maps | sort -u" % pid)
     except GuestSkip as e:
@@ -85,6 +94,8 @@ def main():
     print('channel connected (silent host after the greeting): %d wakeups, RSS %s (peak %s); '
           'after a status request: %d wakeups, RSS %s (peak %s)'
           % (w3, st3['VmRSS'], st3['VmHWM'], w4, st4['VmRSS'], st4['VmHWM']))
+    print('PSI trigger (%s) and channel connected: %d wakeups, RSS %s (peak %s)'
+          % (armed.strip(), w5, st5['VmRSS'], st5['VmHWM']))
     print('  %s' % fast.strip())
 
 
