@@ -185,6 +185,11 @@ def unplug_agent(g, agent, id):
                 **{'mem-blks': [{'phys-index': b, 'online': False} for b in blocks]})
     bad = [r for r in res if r['response'] != 'success']
     assert not bad, bad
+    # events queued on this monitor since the last unplug of an id
+    # like this one (memplugctl's own unplugs are broadcast here too): a
+    # stale DEVICE_DELETED would end the wait before this one's
+    g.qmp('query-status')
+    g.events = [e for e in g.events if e.get('event') != 'DEVICE_DELETED']
     g.qmp('device_del', id=id)
     g.wait_event('DEVICE_DELETED', timeout=120,
                  pred=lambda e: e.get('data', {}).get('device') == id)
