@@ -10,7 +10,8 @@ drain_killed  memplugd SIGKILLed while it drains a 1 GiB DIMM (400 MiB of
               drain offlined, in the zone it had; a second unplug works.
 online_killed memplugd SIGKILLed as soon as the first block of a 2 GiB DIMM
               is online: the restarted memplugd finishes the device in the
-              same zone, every block online once, none written twice.
+              same zone, every block online once, none written twice, and
+              verifies all of them (also those the killed run onlined).
 enobufs       memplugd with --uevent-rcvbuf 2048 and a burst of 6 x 128 MiB
               DIMMs: it logs ENOBUFS, rescans, every DIMM ends online and
               verified.
@@ -206,6 +207,8 @@ def case_online_killed(g):
     assert w1 == [] or sorted(w1) == done, (w1, done)
     assert sorted(done + w2) == blocks, (done, w2, blocks)
     assert d['onlined'] == len(w2), (d, w2)
+    # the blocks the killed run onlined are verified too (it died before its checks)
+    assert d['verified'] == len(blocks), d
     assert not mpd.status(g)['conflicts'], mpd.status(g)['conflicts']
     print('ok: online_killed: %d/%d blocks online when the killed memplugd was gone; the '
           'restarted memplugd onlined the other %d in movable (zone kept), verified %d, no '
