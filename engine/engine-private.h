@@ -3,6 +3,8 @@
 #ifndef MP_ENGINE_PRIVATE_H
 #define MP_ENGINE_PRIVATE_H
 
+#include <limits.h>
+
 #include "mp-engine.h"
 
 /* A device an earlier run decided (the persisted state, persist.c). */
@@ -48,6 +50,8 @@ struct mp_engine {
 	bool auto_online_reported;
 	uint64_t scans, reconciles, settles, violations;
 	char last_error[200];
+	/* the last save of the state file failed: "PATH: cannot save state: ERRNO TEXT"; "" = saved */
+	char state_error[PATH_MAX + 64];
 	/* ids the engine wrote "online*" to, whose "online" uevent is expected */
 	uint64_t *expect;
 	size_t nr_expect;

@@ -482,6 +482,7 @@ static int decide(struct mp_engine *e, const struct mp_devgroup *g, const struct
 static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
 			   struct mp_device *r, struct mp_group_outcome *pout,
 			   enum mp_verify_level level, const char *word);
+static void record_earlier(struct mp_engine *e, struct mp_device *r, struct mp_group_outcome *v);
 
 void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct mp_devgroup *g,
 			    struct mp_device *r, const struct mp_persisted *p)
@@ -489,7 +490,7 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 	struct mp_policy_decision dec;
 	enum mp_policy_zone zone;
 	enum mp_verify_level level = MP_VERIFY_FULL;
-	struct mp_group_outcome out;
+	struct mp_group_outcome out, earlier = { 0 };
 	uint64_t t0 = mp_now_us();
 	const char *word;
 	int err;
@@ -534,13 +535,53 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 		if (b && b->state == MP_BLOCK_OFFLINE)
 			expect_add(e, b->id);
 	}
+	/*
+	 * Finishing a device an earlier run was killed in the middle of: the
+	 * blocks it onlined were never verified (it died before its checks).
+	 * Checked now, while the model still says which blocks those are.
+	 */
+	if (p && g->nr_online && level != MP_VERIFY_NONE &&
+	    mp_devgroup_verify_online(e->ctx, mem, g, zone, level, &earlier))
+		earlier.nr = 0;
 	err = mp_devgroup_online(e->ctx, mem, g, zone, level, e->ops, &out);
 	if (err == -ENOMEM) {
+		mp_group_outcome_free(&earlier);
 		r->state = MP_DEVICE_FAILED;
 		report_once(e, r, LOG_ERR, "out of memory");
 		return;
 	}
 	record_outcome(e, mem, g, r, &out, level, word);
+	if (earlier.nr)
+		record_earlier(e, r, &earlier);
+	mp_group_outcome_free(&earlier);
+}
+
+/* The verification of the blocks an earlier run onlined (@v), added to @r's record. */
+static void record_earlier(struct mp_engine *e, struct mp_device *r, struct mp_group_outcome *v)
+{
+	size_t n = strlen(r->message);
+
+	for (size_t i = 0; i < v->nr; i++) {
+		const struct mp_block_outcome *bo = &v->blocks[i];
+
+		if (bo->violation) {
+			mp_ctx_err(e->ctx, "kernel-rule violation: memory%llu (%s): %s",
+				   (unsigned long long)bo->id, r->key, bo->why);
+			mp_engine_violation(e, r->key, bo->id, bo->why);
+		} else if (!bo->check.ok) {
+			mp_ctx_warn(e->ctx, "memory%llu: onlined by an earlier run: %s",
+				    (unsigned long long)bo->id, bo->why);
+		}
+	}
+	r->verified += v->verified;
+	r->violations += v->violations;
+	e->violations += v->violations;
+	snprintf(r->message + n, sizeof(r->message) - n,
+		 "; %zu block(s) onlined by an earlier run, %zu verified%s", v->nr, v->verified,
+		 v->violations ? ", KERNEL-RULE VIOLATIONS" : "");
+	mp_ctx_notice(e->ctx,
+		      "%s: %zu block(s) onlined by an earlier run: %zu verified, %zu violation(s)",
+		      r->key, v->nr, v->verified, v->violations);
 }
 
 /*

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine-private.h"
 #include "mp-json.h"
@@ -161,12 +162,29 @@ void mp_engine_state_save(struct mp_engine *e)
 	}
 	/* Written aside and renamed: a crash mid-write leaves the previous record. */
 	snprintf(tmp, sizeof(tmp), "%s.tmp", e->state_path);
+	errno = 0;
 	if (json_object_to_file_ext(tmp, root, JSON_C_TO_STRING_PLAIN) < 0 ||
 	    rename(tmp, e->state_path) < 0) {
-		int err = errno;
+		int err = errno ? -errno : -EIO;
+		char msg[sizeof(e->state_error)];
 
-		mp_ctx_warn(e->ctx, "%s: cannot save state: %s (memplugd keeps onlining)",
-			    e->state_path, strerror(err));
+		/* Not a whole state file: a full disk would keep an empty .tmp forever. */
+		unlink(tmp);
+		snprintf(msg, sizeof(msg), "%s: cannot save state: %s", e->state_path,
+			 strerror(-err));
+		/*
+		 * Said once per cause, not at every save (two per device): the
+		 * status carries it until a save succeeds again.
+		 */
+		if (strcmp(msg, e->state_error))
+			mp_ctx_warn(
+				e->ctx,
+				"%s (memplugd keeps onlining; a restarted memplugd would not know this run's devices)",
+				msg);
+		snprintf(e->state_error, sizeof(e->state_error), "%s", msg);
+	} else if (e->state_error[0]) {
+		mp_ctx_notice(e->ctx, "%s: state saved again", e->state_path);
+		e->state_error[0] = '\0';
 	}
 	json_object_put(root);
 }

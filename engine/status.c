@@ -112,6 +112,9 @@ struct json_object *mp_engine_status_json(const struct mp_engine *e)
 	mp_json_add_u64(o, "violations", e->violations);
 	if (e->last_error[0])
 		mp_json_add_str(o, "last_error", e->last_error);
+	mp_json_add_str(o, "state_file", e->state_path ? e->state_path : "");
+	if (e->state_error[0])
+		mp_json_add_str(o, "state_error", e->state_error);
 	a = json_object_new_array();
 	for (size_t i = 0; e->set && i < mp_policyset_count(e->set); i++)
 		json_object_array_add(
@@ -175,6 +178,10 @@ void mp_status_print(struct json_object *o, FILE *f)
 		str(o, "kernel_fast_path_why"));
 	if (str(o, "last_error")[0])
 		fprintf(f, "last error: %s\n", str(o, "last_error"));
+	if (str(o, "state_error")[0])
+		fprintf(f,
+			"STATE NOT SAVED: %s (devices are still onlined; a restarted memplugd would not know this run's)\n",
+			str(o, "state_error"));
 	fprintf(f, "\nPolicies in force:\n");
 	if (json_object_object_get_ex(o, "policies", &a) &&
 	    json_object_is_type(a, json_type_array)) {

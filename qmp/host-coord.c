@@ -245,6 +245,18 @@ int mp_host_unplug_coordinated(struct mp_host *h, const char *id, int timeout_ms
 		outcome = "timeout";
 		goto out;
 	}
+	if (r == -ECONNRESET && mp_qmp_is_dead(h->chan)) {
+		/*
+		 * EOF on the channel: QEMU died (its chardev is the channel) or
+		 * the socket went.  Not a restarted memplugd, which would greet.
+		 */
+		mp_err("%s: the channel closed while memplugd drained %s (QEMU gone or the "
+		       "socket closed); no answer, not unplugging: the guest's blocks are in "
+		       "whatever state the drain reached",
+		       id, key);
+		outcome = "connection-lost";
+		goto out;
+	}
 	if (r == -ECONNRESET && !mp_qmp_get_error_class(h->chan)[0]) {
 		/* mp_qmp_execute_timeout(): a new greeting came instead of the answer */
 		mp_err("%s: memplugd restarted while it drained %s (a new greeting, no answer); "

@@ -648,6 +648,11 @@ int mp_qmp_new_channel_fd(int fd, int timeout_ms, struct mp_qmp **out)
 	return qmp_open(fd, (long long)mp_now_ms() + timeout_ms, timeout_ms, true, out);
 }
 
+bool mp_qmp_is_dead(const struct mp_qmp *q)
+{
+	return q->dead;
+}
+
 struct json_object *mp_qmp_get_greeting(const struct mp_qmp *q)
 {
 	return q->greeting;

@@ -164,6 +164,18 @@ int mp_qmp_execute_timeout(struct mp_qmp *q, const char *cmd, struct json_object
 struct json_object *mp_qmp_get_error_data(const struct mp_qmp *q);
 
 /**
+ * mp_qmp_is_dead() - whether the connection is unusable
+ * @q: connection
+ *
+ * An EOF, a read or write error, garbage or (on QMP, not on the channel) a
+ * timeout mid-reply end a connection.  A channel's new greeting does not:
+ * that is memplugd restarted behind a connection that still works.
+ *
+ * Return: true when no further command can be sent on @q.
+ */
+bool mp_qmp_is_dead(const struct mp_qmp *q);
+
+/**
  * mp_qmp_get_error_class() - class of the last QMP error ("GenericError")
  * @q: connection
  *
