@@ -31,7 +31,9 @@ POLICIES = {'50-movable.conf': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n'}
 VALGRIND = ('valgrind --leak-check=full --errors-for-leak-kinds=definite '
             '--error-exitcode=99 --log-file=/tmp/vg.%p.log')
 # memcheck is some 50x slower than native, on top of TCG: generous waits.
-SLOW = 600
+# Measured on a 2-core machine: the first status 11-29 s after the start
+# (valgrind's own start and the first scan), every later step under 5 s.
+SLOW = 300
 
 
 class ValgrindGuest(Guest):
