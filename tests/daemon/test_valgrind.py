@@ -70,7 +70,8 @@ def test(g):
                  timeout=SLOW, interval=0.5)
     assert g.run('[ -s /tmp/vg.rc ]')[0] != 0, (
         'valgrind exited before memplugd answered: %s\n%s' % (
-            g.check('cat /tmp/vg.rc').strip(), g.check('cat /tmp/vg.*.log %s' % mpd.LOG)[-4000:]))
+            g.check('cat /tmp/vg.rc').strip(),
+            g.run('cat /tmp/vg.*.log %s 2>&1' % mpd.LOG)[1][-4000:]))
     pid = int(g.check('cat /tmp/vg.pid'))
     print('first status answered after %.1f s' % (time.monotonic() - t0), flush=True)
 
