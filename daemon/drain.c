@@ -50,6 +50,12 @@ static void child(struct daemon *d, int fd, int timeout_ms, pid_t parent)
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(1);
 
+	/*
+	 * The whole struct goes down the pipe, padding after .err included:
+	 * zero it all, or the child writes uninitialised stack bytes
+	 * (memcheck: "write(buf) points to uninitialised byte(s)").
+	 */
+	memset(&m, 0, sizeof(m));
 	/* The parent's signals stay blocked here: a SIGTERM to memplugd lets the drain finish. */
 	m.err = mp_blocks_offline(d->ctx, d->drain.plan.ids, d->drain.plan.nr, timeout_ms, 0, &res);
 	m.len = res ? sizeof(*res) + res->nr * sizeof(res->blocks[0]) : 0;

@@ -1,6 +1,8 @@
 #!/bin/bash
 # Installs, from Debian, everything memplug needs to build and to run its tests
 # (real guests under TCG, a real libvirtd, libFuzzer with clang, valgrind).
+# libc6-dbg is named although valgrind depends on it: the guest's valgrind
+# overlay copies ld.so's debug info from it (tests/guest/build-initramfs.sh).
 # Idempotent; quick when all is there.
 #
 # The guests boot both kernels a Debian user runs: bookworm's 6.1 and 6.12
@@ -15,7 +17,7 @@ pkgs=(build-essential pkg-config meson ninja-build python3
       xz-utils zstd lz4 gzip
       socat util-linux ndctl libvirt-daemon-system libvirt-clients
       mmdebstrap debhelper dpkg-dev lintian scdoc bash-completion groff-base systemd
-      clang libclang-rt-dev valgrind)
+      clang libclang-rt-dev valgrind libc6-dbg)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -14,13 +14,7 @@ else
 fi
 ninja -C "$build"
 rc=0
-# memplugd under valgrind (suite valgrind) is left out until it passes:
-# docs/testing.md.
-if [ $# -eq 0 ]; then
-	meson test -C "$build" --print-errorlogs --no-suite valgrind || rc=$?
-else
-	meson test -C "$build" --print-errorlogs "$@" || rc=$?
-fi
+meson test -C "$build" --print-errorlogs "$@" || rc=$?
 logs=("$build/meson-logs/testlog.json")
 
 # The guests above booted the newest installed kernel (6.12 once

@@ -12,7 +12,8 @@
 #
 # Builds only an overlay with valgrind's memcheck (valgrind, valgrind.bin,
 # /usr/libexec/valgrind/{memcheck-amd64-linux,vgpreload_core,
-# vgpreload_memcheck,default.supp}) for a guest that runs memplugd under
+# vgpreload_memcheck,default.supp}, and the debug info of ld.so and libc
+# from libc6-dbg, which memcheck needs to start) for a guest that runs memplugd under
 # valgrind (tests/daemon/test_valgrind.py).  The kernel unpacks
 # concatenated archives in order, so `cat initramfs.cpio.gz OVERLAY` is
 # the normal initramfs plus valgrind; the normal one stays small.
@@ -34,10 +35,26 @@ if [ "${1:-}" = --valgrind-overlay ]; then
 	cp /usr/bin/valgrind /usr/bin/valgrind.bin "$root/usr/bin/"
 	cp $vg/memcheck-amd64-linux $vg/vgpreload_core-amd64-linux.so \
 		$vg/vgpreload_memcheck-amd64-linux.so $vg/default.supp "$root$vg/"
-	# valgrind.bin's libraries (libc, ld.so: the main archive has them too).
+	# valgrind.bin's libraries (libc, ld.so: the main archive has them too),
+	# each with its detached debug info (libc6-dbg, found by build ID).
+	# ld.so's is not optional: memcheck must redirect ld.so's strlen, and
+	# Debian's ld.so is stripped, so without it valgrind stops at startup
+	# ("a function redirection which is mandatory for this platform-tool
+	# combination cannot be set up") before the program runs at all.
+	# Debian's valgrind package depends on libc6-dbg for this reason.
 	ldd /usr/bin/valgrind.bin 2>/dev/null | grep -o '/[^ ]*' | while read -r lib; do
 		mkdir -p "$root$(dirname "$lib")"
 		cp -L "$lib" "$root$lib"
+		id=$(LC_ALL=C readelf -n "$lib" 2>/dev/null | sed -n 's/^ *Build ID: *//p' | head -n1)
+		dbg=/usr/lib/debug/.build-id/${id:0:2}/${id:2}.debug
+		if [ -n "$id" ] && [ -e "$dbg" ]; then
+			mkdir -p "$root$(dirname "$dbg")"
+			cp -L "$dbg" "$root$dbg"
+		else
+			case "$lib" in
+			*/ld-linux*) die "no debug info for $lib ($dbg): install libc6-dbg" ;;
+			esac
+		fi
 	done
 	mkdir -p "$(dirname "$2")"
 	(cd "$root" && find . -print0 | LC_ALL=C sort -z |
