@@ -26,6 +26,9 @@
 
 #define MAX_BYTES (1ull << 50)
 #define MIB (1ull << 20)
+/* How long a request waits for libvirtd to answer again (a restart takes a
+ * few seconds; the guest gives up on its request after MP_GROW_ANSWER_MS). */
+#define REVIVE_MS 30000
 
 /* ---- the config file ---- */
 
@@ -573,7 +576,10 @@ int mp_host_grow_handle(struct mp_host *h, const struct mp_host_config *cfg,
 		snprintf(d->reason, sizeof(d->reason), "no channel to the guest");
 		return -ENOTCONN;
 	}
-	r = mp_host_state_get(h, &st);
+	/* a libvirt connection that idled since the last request may be gone */
+	r = mp_host_revive(h, REVIVE_MS);
+	if (r == 0)
+		r = mp_host_state_get(h, &st);
 	if (r < 0) {
 		memset(d, 0, sizeof(*d));
 		snprintf(d->reason, sizeof(d->reason), "cannot read the VM's state: %s",

@@ -78,6 +78,9 @@ struct mp_host_plug_req {
  * @channel_path: optional; the unix socket of the VM's org.memplug.0
  *                channel (libvirt: from the live domain XML), -ENOENT
  *                when it has none
+ * @revive: optional; check the connection still answers and open it again
+ *          when it does not, retrying until the timeout (a long-lived
+ *          caller's libvirt connection, closed by a restart or keepalive)
  */
 struct mp_host_backend_ops {
 	const char *name;
@@ -93,6 +96,7 @@ struct mp_host_backend_ops {
 	int (*set_requested)(struct mp_host *h, const struct mp_host_memdev *d, uint64_t size);
 	void (*drain_events)(struct mp_host *h);
 	int (*channel_path)(struct mp_host *h, char *path, size_t len);
+	int (*revive)(struct mp_host *h, int timeout_ms);
 };
 
 struct mp_host {

@@ -82,6 +82,11 @@ void mp_host_close(struct mp_host *h)
 	free(h);
 }
 
+int mp_host_revive(struct mp_host *h, int timeout_ms)
+{
+	return h->ops->revive ? h->ops->revive(h, timeout_ms) : 0;
+}
+
 void mp_host_set_progress(struct mp_host *h, mp_host_progress_fn fn, void *ud)
 {
 	h->progress = fn;

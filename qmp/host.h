@@ -872,6 +872,21 @@ int mp_host_grow_decide(const struct mp_host_config *cfg, struct mp_host_grow_li
 			struct mp_host_grow_decision *out);
 
 /**
+ * mp_host_revive() - make sure the VM's backend connection still answers
+ * @h: handle
+ * @timeout_ms: how long to keep trying to connect again
+ *
+ * For a caller that keeps a handle for long (host serve): a libvirt
+ * connection that libvirtd closed (restarted, or keepalive of a client that
+ * idled) is opened again, retrying with back-off until @timeout_ms.  QMP:
+ * nothing to do (a lost QMP socket is an error of the next command).
+ *
+ * Return: 0; -ENOENT/-ESRCH the domain is gone or stopped; -ECONNREFUSED
+ * libvirtd did not answer in time.
+ */
+int mp_host_revive(struct mp_host *h, int timeout_ms);
+
+/**
  * mp_host_grow_wait() - wait for the guest's next GROW_REQUEST
  * @h: handle with a channel
  * @timeout_ms: deadline (0: only what is queued or readable now)

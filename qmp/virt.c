@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <libvirt/libvirt-qemu.h>
 #include <libvirt/libvirt.h>
@@ -102,6 +103,7 @@ struct mp_virt {
 	virConnectPtr conn;
 	virDomainPtr dom;
 	char name[128];
+	char uri[256]; /* "" the default */
 	int cb_removed, cb_failed, cb_size;
 	int timer;
 	/* set by the event callbacks, read by the wait loops */
@@ -155,6 +157,58 @@ static void ev_tick(int timer, void *opaque)
 
 static void virt_close(void *be);
 
+/* The domain's connection: open, keepalive, the domain looked up and running. */
+static int virt_connect(struct mp_virt *v)
+{
+	const char *uri = v->uri[0] ? v->uri : NULL;
+
+	v->conn = v->vl.virConnectOpen(uri);
+	if (!v->conn) {
+		mp_err("libvirt %s: cannot connect: %s", uri ? uri : "(default)", verr(v));
+		return -ECONNREFUSED;
+	}
+	/* libvirt's RPCs have no deadline; keepalive (answered by the
+	 * client's I/O loop during every call) makes a libvirtd that stopped
+	 * answering an error after about 3 x 2 s instead of a hang */
+	if (v->vl.virConnectSetKeepAlive(v->conn, 2, 3) < 0)
+		mp_dbg("libvirt: keepalive not supported by this connection");
+	v->dom = v->vl.virDomainLookupByName(v->conn, v->name);
+	if (!v->dom)
+		v->dom = v->vl.virDomainLookupByUUIDString(v->conn, v->name);
+	if (!v->dom) {
+		mp_err("%s: no such libvirt domain", v->name);
+		return -ENOENT;
+	}
+	if (v->vl.virDomainIsActive(v->dom) != 1) {
+		mp_err("%s: domain is not running", v->name);
+		return -ESRCH;
+	}
+	return 0;
+}
+
+/* Drop the connection (and its event callbacks, registered again on the next). */
+static void virt_disconnect(struct mp_virt *v)
+{
+	if (v->conn) {
+		if (v->cb_removed >= 0)
+			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_removed);
+		if (v->cb_failed >= 0)
+			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_failed);
+		if (v->cb_size >= 0)
+			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_size);
+	}
+	v->cb_removed = v->cb_failed = v->cb_size = -1;
+	if (v->timer >= 0)
+		v->vl.virEventRemoveTimeout(v->timer);
+	v->timer = -1;
+	if (v->dom)
+		v->vl.virDomainFree(v->dom);
+	v->dom = NULL;
+	if (v->conn)
+		v->vl.virConnectClose(v->conn);
+	v->conn = NULL;
+}
+
 int mp_virt_open(const char *uri, const char *domain, void **out)
 {
 	struct mp_virt *v;
@@ -166,6 +220,7 @@ int mp_virt_open(const char *uri, const char *domain, void **out)
 		return -ENOMEM;
 	v->cb_removed = v->cb_failed = v->cb_size = v->timer = -1;
 	snprintf(v->name, sizeof(v->name), "%s", domain);
+	snprintf(v->uri, sizeof(v->uri), "%s", uri ? uri : "");
 	r = virt_load(&v->vl);
 	if (r < 0)
 		goto fail;
@@ -178,34 +233,50 @@ int mp_virt_open(const char *uri, const char *domain, void **out)
 		r = -EIO;
 		goto fail;
 	}
-	v->conn = v->vl.virConnectOpen(uri);
-	if (!v->conn) {
-		mp_err("libvirt %s: cannot connect: %s", uri ? uri : "(default)", verr(v));
-		r = -ECONNREFUSED;
+	r = virt_connect(v);
+	if (r < 0)
 		goto fail;
-	}
-	/* libvirt's RPCs have no deadline; keepalive (answered by the
-	 * client's I/O loop during every call) makes a libvirtd that stopped
-	 * answering an error after about 3 x 2 s instead of a hang */
-	if (v->vl.virConnectSetKeepAlive(v->conn, 2, 3) < 0)
-		mp_dbg("libvirt: keepalive not supported by this connection");
-	v->dom = v->vl.virDomainLookupByName(v->conn, domain);
-	if (!v->dom)
-		v->dom = v->vl.virDomainLookupByUUIDString(v->conn, domain);
-	if (!v->dom) {
-		mp_err("%s: no such libvirt domain", domain);
-		r = -ENOENT;
-		goto fail;
-	}
-	if (v->vl.virDomainIsActive(v->dom) != 1) {
-		mp_err("%s: domain is not running", domain);
-		r = -ESRCH;
-		goto fail;
-	}
 	*out = v;
 	return 0;
 fail:
 	virt_close(v);
+	return r;
+}
+
+/*
+ * A long-lived client (host serve) idles between requests without running
+ * libvirt's event loop, so it never answers libvirtd's keepalive probes:
+ * libvirtd closes such a connection after keepalive_interval x
+ * (keepalive_count + 1) seconds (libvirtd.conf; 30 s by default), and a
+ * restarted libvirtd has closed it too.  One cheap RPC tells; a dead
+ * connection is opened again, retried until @timeout_ms so that a restart
+ * of libvirtd costs a wait, not the request.
+ */
+static int virt_revive(struct mp_host *h, int timeout_ms)
+{
+	struct mp_virt *v = h->be;
+	uint64_t deadline = mp_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	int r, delay_ms = 100;
+
+	if (v->conn && v->dom && v->vl.virConnectIsAlive(v->conn) == 1 &&
+	    v->vl.virDomainIsActive(v->dom) == 1)
+		return 0;
+	mp_warn("%s: the libvirt connection is gone (%s): connecting again", v->name, verr(v));
+	for (;;) {
+		virt_disconnect(v);
+		r = virt_connect(v);
+		if (r == 0) {
+			mp_notice("%s: connected to libvirt again", v->name);
+			return 0;
+		}
+		/* no such domain, or not running: waiting does not help */
+		if (r == -ENOENT || r == -ESRCH || mp_now_ms() >= deadline)
+			break;
+		usleep((useconds_t)delay_ms * 1000);
+		if (delay_ms < 2000)
+			delay_ms *= 2;
+	}
+	virt_disconnect(v);
 	return r;
 }
 
@@ -238,20 +309,7 @@ static void virt_close(void *be)
 
 	if (!v)
 		return;
-	if (v->timer >= 0)
-		v->vl.virEventRemoveTimeout(v->timer);
-	if (v->conn) {
-		if (v->cb_removed >= 0)
-			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_removed);
-		if (v->cb_failed >= 0)
-			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_failed);
-		if (v->cb_size >= 0)
-			v->vl.virConnectDomainEventDeregisterAny(v->conn, v->cb_size);
-	}
-	if (v->dom)
-		v->vl.virDomainFree(v->dom);
-	if (v->conn)
-		v->vl.virConnectClose(v->conn);
+	virt_disconnect(v);
 	virt_unload(&v->vl);
 	free(v);
 }
@@ -483,4 +541,5 @@ const struct mp_host_backend_ops mp_virt_ops = {
 	.unplug = virt_unplug,
 	.set_requested = virt_set_requested,
 	.channel_path = virt_channel_path,
+	.revive = virt_revive,
 };

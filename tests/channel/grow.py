@@ -43,13 +43,14 @@ def psi(g):
 
 
 class Serve:
-    """memplugctl host --qmp QMP --channel CHAN serve --config FILE -J."""
+    """memplugctl host --qmp QMP --channel CHAN serve --config FILE -J
+    (conn: other connection arguments instead, e.g. --connect URI --domain D)."""
 
-    def __init__(self, ctl, qmp, chan, config, log):
+    def __init__(self, ctl, qmp, chan, config, log, conn=None):
         self.log_path = log
         self.err = open(log, 'w')
-        self.p = subprocess.Popen([ctl, 'host', '--qmp', qmp, '--channel', chan, 'serve',
-                                   '--config', config, '-J'],
+        conn = conn or ['--qmp', qmp, '--channel', chan]
+        self.p = subprocess.Popen([ctl, 'host'] + conn + ['serve', '--config', config, '-J'],
                                   stdout=subprocess.PIPE, stderr=self.err, text=True)
         self.buf = ''
 

@@ -15,7 +15,9 @@ detaches.  Then with memplugd in the guest and the domain's memplug
 channel, the scenarios: libvirt.scn (plug with the guest's proof, the
 coordinated unplug) and, after a plain `virsh attach-device --live` by the
 test, scenarios/observe.scn, which only observes that DIMM and collects
-its proof.
+its proof.  Then `memplugctl host serve --connect --domain` while libvirtd
+restarts: the next grow request (a memory hog under memplugd's [Grow]
+policy) reconnects to libvirt and is granted with the guest's proof.
 
 Usage: test_libvirt.py MEMPLUGCTL
 """
@@ -24,13 +26,16 @@ import json
 import os
 import sys
 import tempfile
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'daemon'))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'channel'))
 from guest import SYSMEM, GuestSkip
 from hostctl import HostCtl, pin_in_kernel_zone
 from virtguest import URI, Daemons, VirtGuest, virsh
 import mpd  # noqa: E402
 import scnrun  # noqa: E402
+import grow  # noqa: E402
 
 CTL = os.path.abspath(sys.argv[1])
 DOM = 'memplug-test-libvirt'
@@ -187,6 +192,43 @@ def test_scenarios(g):
     mpd.stop(g)
 
 
+def test_serve_restart(g, daemons):
+    """host serve through libvirt while libvirtd restarts: the serve's idle
+    libvirt connection is gone (a restart; keepalive closes an idle one
+    too), the next grow request reconnects and is granted with the guest's
+    proof, nothing lost."""
+    conf = os.path.join(g.workdir, 'serve.conf')
+    with open(conf, 'w') as f:
+        f.write('[Grow]\nMaxMemory=4G\nStep=256M\nCooldown=60s\nHostFreeFloor=64M\n'
+                'ProofTimeout=120s\n')
+    mpd.start(g, {'50-movable.conf': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n',
+                  '60-grow.conf': '[Grow]\nPressure=some\nStall=50ms\nWindow=1s\n'
+                                  'Step=256M\nCeiling=4G\nCooldown=60s\n'})
+    serve = grow.Serve(CTL, None, None, conf, os.path.join(g.workdir, 'serve.log'),
+                       conn=['--connect', URI, '--domain', DOM])
+    hog = None
+    try:
+        deadline = time.monotonic() + 60
+        while 'connected to memplugd' not in serve.log():
+            assert time.monotonic() < deadline, serve.log()
+            time.sleep(0.2)
+        old = daemons.restart_libvirtd()
+        print('libvirtd restarted (pid %d -> %d) under host serve' % (old, daemons.started[-1]))
+        hog = grow.hog_start(g)
+        d = serve.decision(240)
+        assert d, ('no decision', serve.log())
+        assert d['granted'] and d['answered'] and d['proof'] == 'online', d
+        assert 'connected to libvirt again' in serve.log(), serve.log()
+        print('after the restart: request %d granted %d MiB, %s, proof online'
+              % (d['request'], d['size'] >> 20, d['device']))
+    finally:
+        if hog:
+            grow.hog_stop(g, hog)
+        rc = serve.stop()
+        mpd.stop(g)
+    assert rc == 0, (rc, serve.log())
+
+
 def qom(dom, path, prop):
     out = virsh('qemu-monitor-command', dom, json.dumps(
         {'execute': 'qom-get', 'arguments': {'path': path, 'property': prop}}))
@@ -291,6 +333,11 @@ def main():
                 test(g)
                 test_channel(g)
                 test_scenarios(g)
+                # only a libvirtd this test started may be restarted
+                if daemons.started:
+                    test_serve_restart(g, daemons)
+                else:
+                    print('serve-restart case not run: libvirtd was not started by this test')
                 work = g.workdir
             test_nvdimm(os.path.join(work, 'nvdimm'))
             # only a libvirtd this test started may be stopped for a while

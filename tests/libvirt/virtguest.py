@@ -86,6 +86,28 @@ class Daemons:
             time.sleep(0.5)
         return self
 
+    def restart_libvirtd(self):
+        """Stops the libvirtd this object started (SIGTERM) and starts a new
+        one, which reconnects to the running domains; returns the old pid."""
+        old = int(open('/run/libvirtd.pid').read().split()[0])
+        assert old in self.started, 'only a libvirtd started here is restarted'
+        os.kill(old, 15)
+        for _ in range(200):
+            try:
+                os.kill(old, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+        subprocess.run(['libvirtd', '-d'], check=True)
+        deadline = time.monotonic() + 60
+        while subprocess.run(['virsh', '-c', URI, 'version'], stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL).returncode:
+            if time.monotonic() > deadline:
+                raise GuestError('the restarted libvirtd did not answer within 60 s')
+            time.sleep(0.2)
+        self.started[self.started.index(old)] = int(open('/run/libvirtd.pid').read().split()[0])
+        return old
+
     def __exit__(self, *exc):
         for pid in reversed(self.started):
             try:
