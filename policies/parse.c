@@ -119,30 +119,21 @@ static int parse_bytes(const char *s, uint64_t *out)
 
 static int parse_kind(struct mp_policy *p, char *val, char *reason)
 {
-	static const struct {
-		const char *name;
-		unsigned int bits;
-	} kinds[] = {
-		{ "dimm", MP_POLICY_KIND_DIMM }, { "nvdimm", MP_POLICY_KIND_NVDIMM },
-		{ "dax", MP_POLICY_KIND_DAX },	 { "virtio-mem", MP_POLICY_KIND_VIRTIO_MEM },
-		{ "boot", MP_POLICY_KIND_BOOT }, { "any", MP_POLICY_KIND_ANY },
-	};
 	unsigned int mask = 0;
 	char *tok;
 
 	while ((tok = next_token(&val, ", \t"))) {
-		size_t i;
+		int bit = strcmp(tok, "any") ?
+				  mp_policy_word_parse(MP_WORDS_KIND, tok, reason, REASON_LEN) :
+				  (int)MP_POLICY_KIND_ANY;
 
-		for (i = 0; i < MP_ARRAY_SIZE(kinds); i++)
-			if (!strcmp(tok, kinds[i].name))
-				break;
-		if (i == MP_ARRAY_SIZE(kinds)) {
+		if (bit < 0) {
 			snprintf(reason, REASON_LEN,
 				 "'%s' is not one of dimm, nvdimm, dax, virtio-mem, boot, any",
 				 tok);
 			return -EINVAL;
 		}
-		mask |= kinds[i].bits;
+		mask |= (unsigned int)bit;
 	}
 	p->has_kind = true;
 	p->kinds = mask;
@@ -334,20 +325,21 @@ static int parse_online(struct mp_policy *p, char *val, char *reason)
 	return 0;
 }
 
-static int parse_zone(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "movable"))
-		p->zone = MP_POLICY_ZONE_MOVABLE;
-	else if (!strcmp(val, "kernel"))
-		p->zone = MP_POLICY_ZONE_KERNEL;
-	else if (!strcmp(val, "auto"))
-		p->zone = MP_POLICY_ZONE_AUTO;
-	else {
-		snprintf(reason, REASON_LEN, "expected movable, kernel or auto");
-		return -EINVAL;
+/* The keys whose value is one word of a set (mp_policy_word_parse()). */
+#define WORD_PARSER(fn, set, field)                                         \
+	static int fn(struct mp_policy *p, char *val, char *reason)         \
+	{                                                                   \
+		int v = mp_policy_word_parse(set, val, reason, REASON_LEN); \
+                                                                            \
+		if (v < 0)                                                  \
+			return v;                                           \
+		field = v;                                                  \
+		return 0;                                                   \
 	}
-	return 0;
-}
+WORD_PARSER(parse_zone, MP_WORDS_ZONE, p->zone)
+WORD_PARSER(parse_verify, MP_WORDS_VERIFY, p->verify)
+WORD_PARSER(parse_mode, MP_WORDS_DAX_MODE, p->dax_mode)
+WORD_PARSER(parse_pressure, MP_WORDS_PRESSURE, p->grow.pressure)
 
 static int parse_ratio(struct mp_policy *p, char *val, char *reason)
 {
@@ -368,47 +360,6 @@ static int parse_ratio(struct mp_policy *p, char *val, char *reason)
 		return -EINVAL;
 	}
 	p->movable_ratio = (unsigned int)r;
-	return 0;
-}
-
-static int parse_verify(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "full"))
-		p->verify = MP_VERIFY_FULL;
-	else if (!strcmp(val, "state"))
-		p->verify = MP_VERIFY_STATE;
-	else if (!strcmp(val, "none"))
-		p->verify = MP_VERIFY_NONE;
-	else {
-		snprintf(reason, REASON_LEN, "expected full, state or none");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int parse_mode(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "system-ram"))
-		p->dax_mode = MP_POLICY_DAX_SYSTEM_RAM;
-	else if (!strcmp(val, "devdax"))
-		p->dax_mode = MP_POLICY_DAX_DEVDAX;
-	else {
-		snprintf(reason, REASON_LEN, "expected system-ram or devdax");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int parse_pressure(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "some"))
-		p->grow.pressure = MP_GROW_PRESSURE_SOME;
-	else if (!strcmp(val, "full"))
-		p->grow.pressure = MP_GROW_PRESSURE_FULL;
-	else {
-		snprintf(reason, REASON_LEN, "expected some or full");
-		return -EINVAL;
-	}
 	return 0;
 }
 
