@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,20 +94,22 @@ int mp_text_check(const char *text, size_t len, const char *origin)
 	return -EBADMSG;
 }
 
-int mp_read_file_alloc(const char *path, char **out, size_t *outlen)
+int mp_read_fd_alloc(int fd, int timeout_ms, char **out, size_t *outlen)
 {
-	_mp_close_ int fd = -1;
 	size_t cap = 65536, len = 0;
 	char *buf, *nbuf;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (timeout_ms >= 0 && poll(&p, 1, timeout_ms) == 0) {
+			free(buf);
+			return -ETIMEDOUT;
+		}
 		if (cap - len < 4096) {
 			cap *= 2;
 			nbuf = realloc(buf, cap);
@@ -134,6 +137,15 @@ int mp_read_file_alloc(const char *path, char **out, size_t *outlen)
 	if (outlen)
 		*outlen = len;
 	return 0;
+}
+
+int mp_read_file_alloc(const char *path, char **out, size_t *outlen)
+{
+	_mp_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return mp_read_fd_alloc(fd, -1, out, outlen);
 }
 
 int mp_parse_u64(const char *s, int base, uint64_t *out)

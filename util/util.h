@@ -60,6 +60,18 @@ int mp_attr_terminate(char *buf, size_t n, size_t len);
 int mp_write_attr(int dirfd, const char *path, const char *val);
 
 /**
+ * mp_read_fd_alloc() - read @fd to its end into a new buffer
+ * @fd: file or socket
+ * @timeout_ms: longest wait for each read (a peer that stops answering);
+ *              -1: none (a file)
+ * @out: receives a malloc'ed, NUL-terminated buffer
+ * @outlen: receives the length (without NUL), may be NULL
+ *
+ * Return: 0 or -errno (-ETIMEDOUT: @timeout_ms passed without data).
+ */
+int mp_read_fd_alloc(int fd, int timeout_ms, char **out, size_t *outlen);
+
+/**
  * mp_read_file_alloc() - read a whole (proc) file into a new buffer
  * @path: file
  * @out: receives a malloc'ed, NUL-terminated buffer
