@@ -714,9 +714,7 @@ int mp_cmd_host(int argc, char **argv)
 		break;
 	}
 	mp_cli_host_conn_init(&o.conn);
-	while ((c = mp_cli_getopt(argc, argv, "Jh", opts, usage)) != -1) {
-		if (mp_cli_host_conn_option(&o.conn, c, optarg))
-			continue;
+	while ((c = mp_cli_host_conn_getopt(&o.conn, argc, argv, "Jh", opts, usage)) != -1) {
 		switch (c) {
 		case 'J':
 			o.json = true;

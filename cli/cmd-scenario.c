@@ -280,9 +280,7 @@ int mp_cmd_scenario(int argc, char **argv)
 
 	mp_cli_host_conn_init(&o.conn);
 	/* options may come before or after the subcommand and file */
-	while ((c = getopt_long(argc, argv, "Jh", opts, NULL)) != -1) {
-		if (mp_cli_host_conn_option(&o.conn, c, optarg))
-			continue;
+	while ((c = mp_cli_host_conn_getopt(&o.conn, argc, argv, "Jh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_REPORT:
 			o.report = optarg;

@@ -242,9 +242,7 @@ int mp_cmd_host_serve(int argc, char **argv)
 	int c, r;
 
 	mp_cli_host_conn_init(&s.conn);
-	while ((c = mp_cli_getopt(argc, argv, "Jh", opts, usage)) != -1) {
-		if (mp_cli_host_conn_option(&s.conn, c, optarg))
-			continue;
+	while ((c = mp_cli_host_conn_getopt(&s.conn, argc, argv, "Jh", opts, usage)) != -1) {
 		switch (c) {
 		case O_CONFIG:
 			s.config = optarg;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli.h"
 #include "host-conn.h"
 #include "host.h"
 #include "util.h"
@@ -46,6 +47,32 @@ bool mp_cli_host_conn_option(struct mp_cli_host_conn *c, int opt, const char *ar
 		return false;
 	*field[opt - MP_CLI_HOST_OPT_QMP] = arg;
 	return true;
+}
+
+/**
+ * mp_cli_host_conn_getopt() - getopt_long() for a host command
+ * @c: connection options, filled as they come
+ * @argc: argument count
+ * @argv: arguments
+ * @shortopts: as getopt_long()
+ * @opts: the command's options, with MP_CLI_HOST_CONN_OPTIONS
+ * @usage_fn: -h and refused options as mp_cli_getopt() does them; NULL for
+ *            a command that answers them itself (scenario has exit codes
+ *            of its own)
+ *
+ * Return: the next option that is not a connection option, -1 at the end.
+ */
+int mp_cli_host_conn_getopt(struct mp_cli_host_conn *c, int argc, char **argv,
+			    const char *shortopts, const struct option *opts,
+			    void (*usage_fn)(FILE *f))
+{
+	int opt;
+
+	do {
+		opt = usage_fn ? mp_cli_getopt(argc, argv, shortopts, opts, usage_fn) :
+				 getopt_long(argc, argv, shortopts, opts, NULL);
+	} while (opt != -1 && mp_cli_host_conn_option(c, opt, optarg));
+	return opt;
 }
 
 /**

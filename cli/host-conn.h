@@ -5,6 +5,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct mp_host;
 
@@ -38,6 +39,9 @@ enum {
 
 void mp_cli_host_conn_init(struct mp_cli_host_conn *c);
 bool mp_cli_host_conn_option(struct mp_cli_host_conn *c, int opt, const char *arg);
+int mp_cli_host_conn_getopt(struct mp_cli_host_conn *c, int argc, char **argv,
+			    const char *shortopts, const struct option *opts,
+			    void (*usage_fn)(FILE *f));
 bool mp_cli_host_conn_given(const struct mp_cli_host_conn *c);
 const char *mp_cli_host_conn_name(const struct mp_cli_host_conn *c);
 int mp_cli_host_conn_open(const struct mp_cli_host_conn *c, int timeout_ms, struct mp_host **h,
