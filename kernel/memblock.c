@@ -338,12 +338,8 @@ static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
 	DIR *top;
 	int err;
 
-	err = mp_ctx_path(ctx, path, sizeof(path), NODE_DIR);
-	if (err)
-		return err;
-	top = opendir(path);
-	if (!top) {
-		err = -errno;
+	err = mp_ctx_opendir(ctx, NODE_DIR, path, sizeof(path), &top);
+	if (err) {
 		/* !CONFIG_NUMA has no node directory: every block is node 0. */
 		if (err == -ENOENT) {
 			for (size_t i = 0; i < mem->nr; i++)
@@ -602,12 +598,8 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 	err = mp_geometry_read(ctx, &mem->geo);
 	if (err)
 		goto out_free;
-	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR);
-	if (err)
-		goto out_free;
-	dir = opendir(path);
-	if (!dir) {
-		err = -errno;
+	err = mp_ctx_opendir(ctx, MEMORY_DIR, path, sizeof(path), &dir);
+	if (err) {
 		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		goto out_free;
 	}

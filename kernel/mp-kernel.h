@@ -10,6 +10,7 @@
 #ifndef MP_KERNEL_H
 #define MP_KERNEL_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +46,20 @@ const char *mp_ctx_root(const struct mp_ctx *ctx);
  */
 int mp_ctx_path(const struct mp_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/**
+ * mp_ctx_opendir() - open a directory below the context's root
+ * @ctx: context
+ * @rel: path below the root ("sys/devices/system/memory")
+ * @path: receives the full path, for the caller's messages
+ * @plen: size of @path
+ * @dir: receives the directory (NULL on failure)
+ *
+ * Return: 0, -ENAMETOOLONG or the -errno of opendir(3), not logged: a
+ * missing directory means different things to different callers (no NUMA,
+ * no dax bus, a broken sysfs).
+ */
+int mp_ctx_opendir(const struct mp_ctx *ctx, const char *rel, char *path, size_t plen, DIR **dir);
 
 /**
  * mp_ctx_read_text() - a whole text file below the context's root
