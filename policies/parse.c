@@ -698,10 +698,9 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 	struct parser ps = { .path = path, .errs = errs };
 	enum section cur = SEC_NONE;
 	unsigned int line = 0;
-	char *buf = NULL;
+	char *buf = NULL, *s;
 	size_t cap = 0;
-	ssize_t n;
-	int r = 0;
+	int got, r = 0;
 
 	*out = NULL;
 	ps.p = calloc(1, sizeof(*ps.p));
@@ -719,17 +718,11 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 	ps.p->grow.cooldown_ms = MP_GROW_DEFAULT_COOLDOWN_MS;
 	ps.p->grow.node = -1;
 
-	while ((n = getline(&buf, &cap, f)) >= 0) {
-		char *s;
-
-		line++;
-		if (strlen(buf) != (size_t)n) {
+	while ((got = mp_conf_next_line(f, &buf, &cap, &line, &s))) {
+		if (got < 0) {
 			perr(&ps, line, "NUL byte in line");
 			continue;
 		}
-		s = mp_strip(buf);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
 		if (*s == '[')
 			r = parse_header(&ps, line, s, &cur);
 		else

@@ -181,9 +181,9 @@ int mp_host_config_load(const char *path, struct mp_host_config **out, char *why
 	struct mp_host_config *c;
 	bool in_grow = false, seen_grow = false;
 	unsigned int line = 0;
-	char *buf = NULL;
+	char *buf = NULL, *s;
 	size_t cap = 0;
-	ssize_t n;
+	int got;
 	FILE *f;
 	int err;
 
@@ -211,18 +211,14 @@ int mp_host_config_load(const char *path, struct mp_host_config **out, char *why
 	c->proof_ms = MP_HOST_GROW_DEFAULT_PROOF_MS;
 	snprintf(c->meminfo, sizeof(c->meminfo), "/proc/meminfo");
 
-	while ((n = getline(&buf, &cap, f)) >= 0) {
-		char *s, *eq, *key, *val;
+	while ((got = mp_conf_next_line(f, &buf, &cap, &line, &s))) {
+		char *eq, *key, *val;
 		int k;
 
-		line++;
-		if (strlen(buf) != (size_t)n) {
+		if (got < 0) {
 			cerr(&ps, line, "NUL byte in line");
 			continue;
 		}
-		s = mp_strip(buf);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
 		if (*s == '[') {
 			if (strcmp(s, "[Grow]")) {
 				cerr(&ps, line, "unknown section %s: expected [Grow]", s);

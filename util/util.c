@@ -212,6 +212,22 @@ char *mp_strip(char *s)
 	return s;
 }
 
+int mp_conf_next_line(FILE *f, char **buf, size_t *cap, unsigned int *line, char **s)
+{
+	ssize_t n;
+
+	while ((n = getline(buf, cap, f)) >= 0) {
+		(*line)++;
+		/* getline() reads past a NUL: the parser would see half the line */
+		if (strlen(*buf) != (size_t)n)
+			return -EBADMSG;
+		*s = mp_strip(*buf);
+		if (**s && **s != '#' && **s != ';')
+			return 1;
+	}
+	return 0;
+}
+
 int mp_parse_size(const char *s, uint64_t *out)
 {
 	unsigned long long v;

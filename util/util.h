@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define MP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MP_MIN(a, b) ((a) < (b) ? (a) : (b))
@@ -157,6 +158,22 @@ int mp_parse_duration_us(const char *s, uint64_t *out);
 
 /** mp_strip() - @s without leading and trailing white space (cut in place). */
 char *mp_strip(char *s);
+
+/**
+ * mp_conf_next_line() - the next line of a config file worth parsing
+ * @f: the file
+ * @buf: getline(3)'s buffer (NULL at first; the caller frees it)
+ * @cap: its size
+ * @line: the number of the line last read, counted up here
+ * @s: receives the line, stripped (mp_strip()), in @buf
+ *
+ * Blank lines and comments ('#' or ';' first) are passed over, so the
+ * policy and host config readers agree on what a comment is.
+ *
+ * Return: 1 with a line, 0 at the end (ferror(@f) tells a read error), or
+ * -EBADMSG for a line with a NUL byte (for the caller to report at @line).
+ */
+int mp_conf_next_line(FILE *f, char **buf, size_t *cap, unsigned int *line, char **s);
 
 /**
  * mp_format_size() - human-readable size like lsmem ("128M", "1.5G")
