@@ -386,13 +386,25 @@ static int record_parse(struct json_object *o, struct mp_host_proof *p, char *wh
 	return 0;
 }
 
+/* One word of the guest's and what it means for the host. */
+struct word_map {
+	const char *guest, *ours;
+};
+
+static const char *map_word(const struct word_map *map, size_t n, const char *w)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(w, map[i].guest))
+			return map[i].ours;
+	return NULL;
+}
+
 /* What a status record's outcome means for a plug: a final outcome, or
- * NULL while the guest is still at it. */
+ * NULL while the guest is still at it (settling, kmem-bound, draining,
+ * unidentified, boot). */
 static const char *status_outcome(const char *o)
 {
-	static const struct {
-		const char *guest, *ours;
-	} map[] = {
+	static const struct word_map map[] = {
 		{ "online", "online" },	 { "partial", "partial" },
 		{ "failed", "failed" },	 { "other-onliner", "conflict" },
 		{ "no-policy", "left" }, { "left-offline", "left" },
@@ -400,25 +412,19 @@ static const char *status_outcome(const char *o)
 		{ "drained", "left" },
 	};
 
-	for (size_t i = 0; i < MP_ARRAY_SIZE(map); i++)
-		if (!strcmp(o, map[i].guest))
-			return map[i].ours;
-	return NULL; /* settling, kmem-bound, draining, unidentified, boot */
+	return map_word(map, MP_ARRAY_SIZE(map), o);
 }
 
+/* The outcome a device event reports; NULL for other events. */
 static const char *event_outcome(const char *ev)
 {
-	if (!strcmp(ev, "DEVICE_ONLINE"))
-		return "online";
-	if (!strcmp(ev, "DEVICE_FAILED"))
-		return "failed";
-	if (!strcmp(ev, "DEVICE_LEFT"))
-		return "left";
-	if (!strcmp(ev, "DEVICE_CONFLICT"))
-		return "conflict";
-	if (!strcmp(ev, "DEVICE_GONE"))
-		return "gone";
-	return NULL;
+	static const struct word_map map[] = {
+		{ "DEVICE_ONLINE", "online" }, { "DEVICE_FAILED", "failed" },
+		{ "DEVICE_LEFT", "left" },     { "DEVICE_CONFLICT", "conflict" },
+		{ "DEVICE_GONE", "gone" },
+	};
+
+	return map_word(map, MP_ARRAY_SIZE(map), ev);
 }
 
 /*
