@@ -189,7 +189,6 @@ static int parse_size(struct mp_policy *p, char *val, char *reason)
 		{ "!=", MP_SIZE_NE }, { ">", MP_SIZE_GT },  { "<", MP_SIZE_LT },
 		{ "=", MP_SIZE_EQ },
 	};
-	struct mp_size_cmp *v;
 	char *tok;
 
 	while ((tok = next_token(&val, ", \t"))) {
@@ -227,35 +226,26 @@ static int parse_size(struct mp_policy *p, char *val, char *reason)
 				 num);
 			return -EINVAL;
 		}
-		v = realloc(p->sizes, (p->nr_sizes + 1) * sizeof(*v));
-		if (!v)
+		if (MP_ARRAY_PUSH(p->sizes, p->nr_sizes,
+				  ((struct mp_size_cmp){ .op = op, .bytes = bytes })))
 			return -ENOMEM;
-		p->sizes = v;
-		v[p->nr_sizes].op = op;
-		v[p->nr_sizes].bytes = bytes;
-		p->nr_sizes++;
 	}
 	return 0;
 }
 
 static int parse_address(struct mp_policy *p, char *val, char *reason)
 {
-	struct mp_addr_range *v;
 	char *tok;
 
 	while ((tok = next_token(&val, ", \t"))) {
 		char *dash = strchr(tok, '-');
 		uint64_t start, end;
 
-		if (!dash) {
-			snprintf(reason, REASON_LEN,
-				 "'%s' is not a range START-END (like 0x100000000-0x1ffffffff)",
-				 tok);
-			return -EINVAL;
-		}
-		*dash = '\0';
-		if (parse_bytes(tok, &start) || parse_bytes(dash + 1, &end)) {
-			*dash = '-';
+		if (dash)
+			*dash = '\0';
+		if (!dash || parse_bytes(tok, &start) || parse_bytes(dash + 1, &end)) {
+			if (dash)
+				*dash = '-'; /* the message quotes the range as written */
 			snprintf(reason, REASON_LEN,
 				 "'%s' is not a range START-END (like 0x100000000-0x1ffffffff)",
 				 tok);
@@ -266,13 +256,9 @@ static int parse_address(struct mp_policy *p, char *val, char *reason)
 				 (unsigned long long)start, (unsigned long long)end);
 			return -EINVAL;
 		}
-		v = realloc(p->addrs, (p->nr_addrs + 1) * sizeof(*v));
-		if (!v)
+		if (MP_ARRAY_PUSH(p->addrs, p->nr_addrs,
+				  ((struct mp_addr_range){ .start = start, .end = end })))
 			return -ENOMEM;
-		p->addrs = v;
-		v[p->nr_addrs].start = start;
-		v[p->nr_addrs].end = end;
-		p->nr_addrs++;
 	}
 	return 0;
 }
@@ -282,18 +268,12 @@ static int parse_device(struct mp_policy *p, char *val, char *reason)
 	char *tok;
 
 	while ((tok = next_token(&val, " \t"))) {
-		char **v, *glob;
+		char *glob = strdup(tok);
 
-		glob = strdup(tok);
-		if (!glob)
-			return -ENOMEM;
-		v = realloc(p->devices, (p->nr_devices + 1) * sizeof(*v));
-		if (!v) {
+		if (!glob || MP_ARRAY_PUSH(p->devices, p->nr_devices, glob)) {
 			free(glob);
 			return -ENOMEM;
 		}
-		p->devices = v;
-		v[p->nr_devices++] = glob;
 	}
 	return 0;
 }

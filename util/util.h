@@ -2,14 +2,38 @@
 #ifndef MP_UTIL_H
 #define MP_UTIL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define MP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MP_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MP_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/*
+ * MP_ARRAY_PUSH() - append @value to the malloc'ed array @arr of @nr elements
+ *
+ * One element at a time: the arrays grown this way hold a policy's few
+ * Size= terms or a device's blocks, not enough for the copies to matter.
+ * Evaluates to 0 with @arr grown and @nr counted up, or -ENOMEM with both
+ * untouched.
+ */
+#define MP_ARRAY_PUSH(arr, nr, value)                                                \
+	({                                                                           \
+		__typeof__(arr) _mp_a = realloc((arr), ((nr) + 1) * sizeof(*(arr))); \
+		int _mp_r = -ENOMEM;                                                 \
+                                                                                     \
+		if (_mp_a) {                                                         \
+			_mp_a[nr] = (value);                                         \
+			(arr) = _mp_a;                                               \
+			(nr)++;                                                      \
+			_mp_r = 0;                                                   \
+		}                                                                    \
+		_mp_r;                                                               \
+	})
 
 static inline void mp_freep(void *p)
 {
