@@ -77,25 +77,14 @@ static const struct mp_prediction *pick(const struct mp_block_verdict *v, const 
 /* "120", "0.5", "2.25": seconds to milliseconds, at most a day. */
 static int parse_timeout_ms(const char *s, uint64_t *ms)
 {
-	char whole[24], frac[4] = "000";
 	const char *dot = strchr(s, '.');
+	size_t n = dot ? (size_t)(dot - s) : strlen(s), m = dot ? strlen(dot + 1) : 0;
 	uint64_t w, f = 0;
-	size_t n = dot ? (size_t)(dot - s) : strlen(s);
 
-	if (!n || n >= sizeof(whole))
+	if (mp_parse_u64_n(s, n, &w) || (dot && (m > 3 || mp_parse_u64_n(dot + 1, m, &f))))
 		return -EINVAL;
-	memcpy(whole, s, n);
-	whole[n] = '\0';
-	if (mp_parse_u64(whole, 10, &w))
-		return -EINVAL;
-	if (dot) {
-		size_t m = strlen(dot + 1);
-
-		if (!m || m > 3 || strspn(dot + 1, "0123456789") != m)
-			return -EINVAL;
-		memcpy(frac, dot + 1, m);
-		mp_parse_u64(frac, 10, &f);
-	}
+	for (; dot && m < 3; m++) /* milliseconds: "0.5" is 500 */
+		f *= 10;
 	if (w > 86400 || (w == 86400 && f))
 		return -EINVAL;
 	*ms = w * 1000 + f;

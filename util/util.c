@@ -169,6 +169,17 @@ int mp_parse_u64(const char *s, int base, uint64_t *out)
 	return 0;
 }
 
+int mp_parse_u64_n(const char *s, size_t n, uint64_t *out)
+{
+	char num[24];
+
+	if (!n || n >= sizeof(num) || strspn(s, "0123456789") < n)
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	return mp_parse_u64(num, 10, out);
+}
+
 int mp_parse_duration_us(const char *s, uint64_t *out)
 {
 	static const struct {
@@ -179,18 +190,13 @@ int mp_parse_duration_us(const char *s, uint64_t *out)
 		      { "s", 1000000 },
 		      { "min", 60000000 },
 		      { "h", 3600000000ull } };
-	size_t n = strspn(s, "0123456789");
-	char num[24];
 	uint64_t v;
+	int err = mp_parse_u64_n(s, strspn(s, "0123456789"), &v);
 
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, n);
-	num[n] = '\0';
-	if (mp_parse_u64(num, 10, &v))
-		return -ERANGE;
+	if (err)
+		return err;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(s + n, units[i].unit)) {
+		if (!strcmp(s + strspn(s, "0123456789"), units[i].unit)) {
 			if (v > UINT64_MAX / units[i].us)
 				return -ERANGE;
 			*out = v * units[i].us;

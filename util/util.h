@@ -171,6 +171,17 @@ int mp_parse_u64(const char *s, int base, uint64_t *out);
 int mp_parse_size(const char *s, uint64_t *out);
 
 /**
+ * mp_parse_u64_n() - the decimal number in the first @n bytes of @s
+ * @s: text that goes on after the number (a unit, a fraction)
+ * @n: how many bytes are the number
+ * @out: receives the value
+ *
+ * Return: 0, -EINVAL (no digits, or not only digits) or -ERANGE (above
+ * UINT64_MAX).
+ */
+int mp_parse_u64_n(const char *s, size_t n, uint64_t *out);
+
+/**
  * mp_parse_duration_us() - a whole number with a time unit: "150ms", "2s"
  * @s: the text; units us, ms, s, min, h (a bare number is refused, so that
  *     nobody has to guess whether 150 means ms or us)
