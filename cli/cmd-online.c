@@ -451,7 +451,7 @@ int mp_cmd_online(int argc, char **argv)
 		{ "all-or-nothing", no_argument, NULL, 'A' },
 		{ "order", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'J' },
-		{ "sysroot", required_argument, NULL, 'r' },
+		MP_CLI_SYSROOT_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -493,9 +493,6 @@ int mp_cmd_online(int argc, char **argv)
 			break;
 		case 'J':
 			json = true;
-			break;
-		case 'r':
-			mp_cli.sysroot = optarg;
 			break;
 		default:
 			break; /* -h and bad options: mp_cli_getopt() */
@@ -619,7 +616,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "expand", no_argument, NULL, 'x' },
-		{ "sysroot", required_argument, NULL, 'r' },
+		MP_CLI_SYSROOT_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -631,9 +628,6 @@ int mp_cmd_snapshot(int argc, char **argv)
 		switch (opt) {
 		case 'x':
 			expand = true;
-			break;
-		case 'r':
-			mp_cli.sysroot = optarg;
 			break;
 		default:
 			break; /* -h and bad options: mp_cli_getopt() */
