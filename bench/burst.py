@@ -23,71 +23,25 @@ boot memory.  memory-backend-ram is allocated lazily on the host.
 Usage: MEMPLUG_BUILD_DIR=build bench/burst.py [-n ROUNDS] [--only burst|big]
 """
 import argparse
-import base64
 import json
 import os
-import random
-import shlex
 import statistics
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
-from guest import Guest, GuestSkip  # noqa: E402
+from benchlib import (MEM, MODES, rotated, run_async, run_with_memplugd, set_mode,  # noqa: E402
+                      wait_gone)
 
-POLICIES = {
-    'kernel': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n',
-    'memplugd': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n',
-    'fastpath': '[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n',
-}
-MODES = ('kernel', 'fastpath', 'memplugd')
-MEM = '/sys/devices/system/memory'
 CASES = {'burst': (8, 1 << 30), 'big': (1, 32 << 30)}
-
-
-def run_async(g, cmd, timeout):
-    tag = '%x' % random.getrandbits(48)
-    line = '__mp %s %d %s\n' % (tag, timeout, base64.b64encode(cmd.encode()).decode())
-    g._chan.sendall(line.encode())
-    return lambda: g._answer(tag, line, timeout, cmd, resend=None)
-
-
-def status(g):
-    return json.loads(g.check('memplugctl status -J', timeout=60))
-
-
-def set_mode(g, mode):
-    """The policy and auto_online_blocks of @mode, memplugd's fast path on or off accordingly.
-    The bench never writes a knob while memplugd holds it: that is another onliner
-    changing memplugd's setting, and memplugd would let go of the fast path for good."""
-    want = mode == 'fastpath'
-    if want and not json.loads(g.check('memplugctl status -J'))['kernel_fast_path']:
-        g.write(MEM + '/auto_online_blocks', 'offline')
-    g.check("printf '%%s' %s > /etc/memplug/policies.d/50-bench.conf && kill -HUP $(pidof memplugd)"
-            % shlex.quote(POLICIES[mode]))
-    for _ in range(200):
-        st = json.loads(g.check('memplugctl status -J'))
-        if st['kernel_fast_path'] == want:
-            break
-        time.sleep(0.05)
-    else:
-        raise RuntimeError('%s: fast path never %s: %s' % (mode, want, st['kernel_fast_path_why']))
-    if not want:
-        g.write(MEM + '/auto_online_blocks', 'online_movable' if mode == 'kernel' else 'offline')
-    want_knob = 'offline' if mode == 'memplugd' else 'online_movable'
-    if g.read(MEM + '/auto_online_blocks') != want_knob:
-        raise RuntimeError('%s: auto_online_blocks is not %s' % (mode, want_knob))
 
 
 def round_(g, case, mode, n):
     count, size = CASES[case]
     set_mode(g, mode)
     keys = ['dimm:slot%d' % i for i in range(count)]
-    for _ in range(400):
-        if not any(d['device'] in keys for d in status(g)['devices']):
-            break
-        time.sleep(0.05)
+    wait_gone(g, keys, tries=400)
     waits = ' && '.join('memplugctl status -J --wait %s --timeout 300 >/dev/null' % k for k in keys)
     wait = run_async(g, waits + ' && memplugctl status -J', 320)
     time.sleep(0.3)
@@ -127,6 +81,22 @@ def round_(g, case, mode, n):
     return (t1 - t0) * 1000, verify_us / 1000
 
 
+def rounds(g, a, cases, res, ver):
+    n = 0
+    for c in cases:
+        for mode in MODES:  # warm-up
+            n += 1
+            round_(g, c, mode, n)
+        for i in range(a.n):
+            for mode in rotated(i):
+                n += 1
+                ms, v = round_(g, c, mode, n)
+                res[(c, mode)].append(ms)
+                ver[(c, mode)].append(v)
+                print('%-5s %-9s %8.1f ms (verification %.1f ms)' % (c, mode, ms, v),
+                      file=sys.stderr, flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('-n', type=int, default=3, help='rounds per mode and case (default 3)')
@@ -135,34 +105,9 @@ def main():
     cases = [a.only] if a.only else ['burst', 'big']
     res = {(c, m): [] for c in cases for m in MODES}
     ver = {(c, m): [] for c in cases for m in MODES}
-    try:
-        with Guest(name='bench-burst', mem='2G', slots=9, maxmem='42G', verbose=False,
-                   boot_timeout=120) as g:
-            g.check('mkdir -p /etc/memplug/policies.d')
-            g.put_file(POLICIES['memplugd'].encode(), '/etc/memplug/policies.d/50-bench.conf')
-            g.check('memplugd --kernel-fast-path -p /etc/memplug/policies.d 2>/tmp/memplugd.log')
-            try:
-                n = 0
-                for c in cases:
-                    for mode in MODES:  # warm-up
-                        n += 1
-                        round_(g, c, mode, n)
-                    for i in range(a.n):
-                        order = MODES[i % 3:] + MODES[:i % 3]
-                        for mode in order:
-                            n += 1
-                            ms, v = round_(g, c, mode, n)
-                            res[(c, mode)].append(ms)
-                            ver[(c, mode)].append(v)
-                            print('%-5s %-9s %8.1f ms (verification %.1f ms)' % (c, mode, ms, v),
-                                  file=sys.stderr, flush=True)
-            except Exception:
-                print(g.run('tail -40 /tmp/memplugd.log')[1], file=sys.stderr)
-                raise
-            g.run('kill $(pidof memplugd)')
-    except GuestSkip as e:
-        print('SKIP: %s' % e)
-        sys.exit(77)
+    run_with_memplugd(dict(name='bench-burst', mem='2G', slots=9, maxmem='42G', verbose=False,
+                           boot_timeout=120),
+                      lambda g: rounds(g, a, cases, res, ver))
     med = statistics.median
     for c in cases:
         count, size = CASES[c]

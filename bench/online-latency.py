@@ -26,71 +26,16 @@ Prints medians and the ratios to the kernel.
 Usage: MEMPLUG_BUILD_DIR=build bench/online-latency.py [-n ROUNDS] [--size 1G]
 """
 import argparse
-import base64
 import json
 import os
-import random
-import shlex
 import statistics
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
-from guest import Guest, GuestSkip, parse_size  # noqa: E402
-
-POLICIES = {
-    'kernel': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n',
-    'memplugd': '[Match]\nKind=dimm\n\n[Online]\nZone=movable\n',
-    'fastpath': '[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n',
-}
-MODES = ('kernel', 'fastpath', 'memplugd')
-MEM = '/sys/devices/system/memory'
-
-
-def run_async(g, cmd, timeout):
-    """Starts a guest command without waiting; returns a function that waits
-    for its answer (guest.py's framing, split in two)."""
-    tag = '%x' % random.getrandbits(48)
-    line = '__mp %s %d %s\n' % (tag, timeout, base64.b64encode(cmd.encode()).decode())
-    g._chan.sendall(line.encode())
-    return lambda: g._answer(tag, line, timeout, cmd, resend=None)
-
-
-def gone(g, key):
-    st = json.loads(g.check('memplugctl status -J'))
-    return all(d['device'] != key for d in st['devices'])
-
-
-def set_mode(g, mode):
-    """The policy and auto_online_blocks of @mode, memplugd's fast path on or off accordingly.
-    The bench never writes a knob while memplugd holds it: that is another onliner
-    changing memplugd's setting, and memplugd would let go of the fast path for good."""
-    want = mode == 'fastpath'
-    if want and not json.loads(g.check('memplugctl status -J'))['kernel_fast_path']:
-        g.write(MEM + '/auto_online_blocks', 'offline')
-    g.check("printf '%%s' %s > /etc/memplug/policies.d/50-bench.conf && kill -HUP $(pidof memplugd)"
-            % shlex.quote(POLICIES[mode]))
-    for _ in range(200):
-        st = json.loads(g.check('memplugctl status -J'))
-        if st['kernel_fast_path'] == want:
-            break
-        time.sleep(0.05)
-    else:
-        raise RuntimeError('%s: fast path never %s: %s' % (mode, want, st['kernel_fast_path_why']))
-    if not want:
-        g.write(MEM + '/auto_online_blocks', 'online_movable' if mode == 'kernel' else 'offline')
-    want_knob = 'offline' if mode == 'memplugd' else 'online_movable'
-    if g.read(MEM + '/auto_online_blocks') != want_knob:
-        raise RuntimeError('%s: auto_online_blocks is not %s' % (mode, want_knob))
-
-
-def wait_gone(g, keys):
-    for _ in range(200):
-        st = json.loads(g.check('memplugctl status -J'))
-        if not any(d['device'] in keys for d in st['devices']):
-            return
-        time.sleep(0.05)
+from guest import parse_size  # noqa: E402
+from benchlib import MODES, rotated, run_async, run_with_memplugd, set_mode, wait_gone  # noqa: E402
 
 
 def round_(g, mode, n, size):
@@ -129,21 +74,8 @@ def main():
     size = parse_size(a.size)
     res = {m: [] for m in MODES}
     detail = {'fastpath': [], 'memplugd': []}
-    try:
-        with Guest(name='bench-online-latency', mem='1G', verbose=False) as g:
-            g.check('mkdir -p /etc/memplug/policies.d')
-            g.put_file(POLICIES['memplugd'].encode(), '/etc/memplug/policies.d/50-bench.conf')
-            g.check('memplugd --kernel-fast-path -p /etc/memplug/policies.d 2>/tmp/memplugd.log')
-            # One warm-up round each: the first hot-add of a boot is slower.
-            try:
-                rounds(g, a, size, res, detail)
-            except Exception:
-                print(g.run('tail -40 /tmp/memplugd.log')[1], file=sys.stderr)
-                raise
-            g.run('kill $(pidof memplugd)')
-    except GuestSkip as e:
-        print('SKIP: %s' % e)
-        sys.exit(77)
+    run_with_memplugd(dict(name='bench-online-latency', mem='1G', verbose=False),
+                      lambda g: rounds(g, a, size, res, detail))
     report(a, res, detail)
 
 
@@ -152,9 +84,7 @@ def rounds(g, a, size, res, detail):
     for j, mode in enumerate(MODES):
         round_(g, mode, 1000 + j, size)
     for i in range(a.n):
-        # Rotate the order so that no mode always follows the same one.
-        order = MODES[i % 3:] + MODES[:i % 3]
-        for mode in order:
+        for mode in rotated(i):
             ms, d = round_(g, mode, i * 3 + MODES.index(mode), size)
             res[mode].append(ms)
             if mode != 'kernel':

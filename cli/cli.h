@@ -33,4 +33,15 @@ struct option;
 int mp_cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
 		  void (*usage_fn)(FILE *f));
 
+/*
+ * --sysroot DIR after a command's name means what it means before it (the
+ * dispatcher's): a command lists MP_CLI_SYSROOT_OPTION in its options and
+ * mp_cli_getopt() sets mp_cli.sysroot, so no command handles it itself.
+ */
+#define MP_CLI_OPT_SYSROOT 0x7f00
+#define MP_CLI_SYSROOT_OPTION                                          \
+	{                                                              \
+		"sysroot", required_argument, NULL, MP_CLI_OPT_SYSROOT \
+	}
+
 #endif

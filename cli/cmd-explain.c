@@ -249,7 +249,7 @@ int mp_cmd_explain(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' },
-		{ "sysroot", required_argument, NULL, 'r' },
+		MP_CLI_SYSROOT_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -270,8 +270,6 @@ int mp_cmd_explain(int argc, char **argv)
 	while ((opt = mp_cli_getopt(argc, argv, "Jh", opts, explain_usage)) != -1) {
 		if (opt == 'J')
 			json = true;
-		else if (opt == 'r')
-			mp_cli.sysroot = optarg;
 	}
 	if (optind + 1 != argc) {
 		explain_usage(stderr);
@@ -437,7 +435,7 @@ int mp_cmd_kernel(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'J' },
-		{ "sysroot", required_argument, NULL, 'r' },
+		MP_CLI_SYSROOT_OPTION,
 		{ 0 },
 	};
 	static const char *names[] = { "no", "yes", "unknown" };
@@ -452,8 +450,6 @@ int mp_cmd_kernel(int argc, char **argv)
 	while ((opt = mp_cli_getopt(argc, argv, "Jh", opts, kernel_usage)) != -1) {
 		if (opt == 'J')
 			json = true;
-		else if (opt == 'r')
-			mp_cli.sysroot = optarg;
 	}
 	if (mp_cli_ctx(&ctx))
 		return MP_EXIT_FAIL;

@@ -14,17 +14,20 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli.h"
 #include "commands.h"
 #ifdef MP_HAVE_CMD_PROOF
 #include "cmd-proof.h"
 #endif
+#include "host-conn.h"
+#include "host-print.h"
 #include "host.h"
 #include "log.h"
 #include "mp-json.h"
 #include "util.h"
 
 struct host_opts {
-	const char *qmp, *uri, *domain, *channel;
+	struct mp_cli_host_conn conn;
 	bool wait_online, steps, wait;
 	/* why there is no proof ("" while a channel is attached) */
 	char no_proof[400];
@@ -149,22 +152,6 @@ static const char *gs(struct json_object *o, const char *k)
 	return mp_json_get_str(o, k, "");
 }
 
-static void print_timings(struct json_object *p)
-{
-	struct json_object *t = NULL;
-
-	json_object_object_get_ex(p, "guest_timings", &t);
-	printf("; guest:");
-	if (mp_json_get_int(t, "online_us", -1) >= 0)
-		printf(" online %.1f ms,", mp_json_get_int(t, "online_us", 0) / 1000.0);
-	if (mp_json_get_int(t, "verify_us", -1) >= 0)
-		printf(" verify %.1f ms,", mp_json_get_int(t, "verify_us", 0) / 1000.0);
-	if (mp_json_get_int(t, "latency_us", -1) >= 0)
-		printf(" first uevent to verified %.1f ms,",
-		       mp_json_get_int(t, "latency_us", 0) / 1000.0);
-	printf(" host: plug to proof %lld ms\n", (long long)mp_json_get_int(p, "host_ms", 0));
-}
-
 static void print_proof(struct json_object *p)
 {
 	const char *oc = mp_json_get_str(p, "outcome", "");
@@ -195,7 +182,7 @@ static void print_proof(struct json_object *p)
 	       (unsigned long long)mp_json_get_u64(p, "violations", 0));
 	if (gs(p, "policy")[0])
 		printf(" (policy %s)", gs(p, "policy"));
-	print_timings(p);
+	mp_cli_print_proof_timings("; guest:", p);
 }
 
 /* Worst of two exit statuses: fail over partial over ok. */
@@ -356,7 +343,7 @@ static int cmd_plug(struct mp_host *h, struct host_opts *o, int argc, char **arg
 		return MP_EXIT_USAGE;
 	}
 	s->node = o->nnodes ? o->nodes[0] : o->node;
-	if (o->no_proof[0] && (o->wait_online || o->steps || o->channel))
+	if (o->no_proof[0] && (o->wait_online || o->steps || o->conn.channel))
 		fprintf(stderr, "memplugctl host: no proof available: %s\n", o->no_proof);
 	if (o->no_proof[0])
 		mp_json_add_str(jo, "proof_unavailable", o->no_proof);
@@ -658,10 +645,7 @@ static int simple_result(struct host_opts *o, const char *id, const char *what, 
 int mp_cmd_host(int argc, char **argv)
 {
 	enum {
-		O_QMP = 256,
-		O_CONNECT,
-		O_DOMAIN,
-		O_TIMEOUT,
+		O_TIMEOUT = MP_CLI_HOST_OPT_END,
 		O_KIND,
 		O_NODE,
 		O_NODES,
@@ -677,15 +661,12 @@ int mp_cmd_host(int argc, char **argv)
 		O_NO_WAIT,
 		O_DRY_RUN,
 		O_LAYOUT,
-		O_CHANNEL,
 		O_WAIT_ONLINE,
 		O_STEPS,
 		O_WAIT,
 	};
 	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, O_QMP },
-		{ "connect", required_argument, NULL, O_CONNECT },
-		{ "domain", required_argument, NULL, O_DOMAIN },
+		MP_CLI_HOST_CONN_OPTIONS,
 		{ "json", no_argument, NULL, 'J' },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ "kind", required_argument, NULL, O_KIND },
@@ -703,7 +684,6 @@ int mp_cmd_host(int argc, char **argv)
 		{ "no-wait", no_argument, NULL, O_NO_WAIT },
 		{ "dry-run", no_argument, NULL, O_DRY_RUN },
 		{ "layout", required_argument, NULL, O_LAYOUT },
-		{ "channel", required_argument, NULL, O_CHANNEL },
 		{ "wait-online", no_argument, NULL, O_WAIT_ONLINE },
 		{ "steps", no_argument, NULL, O_STEPS },
 		{ "wait", no_argument, NULL, O_WAIT },
@@ -718,8 +698,8 @@ int mp_cmd_host(int argc, char **argv)
 	struct mp_host *h = NULL;
 	const char *sub;
 	uint64_t v;
+	char why[400];
 	int c, r, rc;
-	bool chan;
 
 	/* "serve" has options of its own: the first word that is not an option
 	 * (or an option's value) names the command */
@@ -735,19 +715,9 @@ int mp_cmd_host(int argc, char **argv)
 			return mp_cmd_host_serve(argc, argv);
 		break;
 	}
-	o.qmp = getenv("MEMPLUG_QMP");
-	o.channel = getenv("MEMPLUG_CHANNEL");
-	while ((c = getopt_long(argc, argv, "Jh", opts, NULL)) != -1) {
+	mp_cli_host_conn_init(&o.conn);
+	while ((c = mp_cli_host_conn_getopt(&o.conn, argc, argv, "Jh", opts, usage)) != -1) {
 		switch (c) {
-		case O_QMP:
-			o.qmp = optarg;
-			break;
-		case O_CONNECT:
-			o.uri = optarg;
-			break;
-		case O_DOMAIN:
-			o.domain = optarg;
-			break;
 		case 'J':
 			o.json = true;
 			break;
@@ -833,9 +803,6 @@ int mp_cmd_host(int argc, char **argv)
 			}
 			o.proxmox = !strcmp(optarg, "proxmox");
 			break;
-		case O_CHANNEL:
-			o.channel = optarg;
-			break;
 		case O_WAIT_ONLINE:
 			o.wait_online = true;
 			break;
@@ -845,12 +812,6 @@ int mp_cmd_host(int argc, char **argv)
 		case O_WAIT:
 			o.wait = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return MP_EXIT_OK;
-		default:
-			usage(stderr);
-			return MP_EXIT_USAGE;
 		}
 	}
 	if (optind >= argc) {
@@ -858,7 +819,7 @@ int mp_cmd_host(int argc, char **argv)
 		return MP_EXIT_USAGE;
 	}
 	sub = argv[optind++];
-	if (!o.domain && (!o.qmp || o.uri)) {
+	if (!mp_cli_host_conn_given(&o.conn)) {
 		fprintf(stderr, "memplugctl host: give --qmp PATH, or --domain NAME "
 				"(with --connect URI)\n");
 		return MP_EXIT_USAGE;
@@ -870,7 +831,7 @@ int mp_cmd_host(int argc, char **argv)
 		return MP_EXIT_USAGE;
 	}
 
-	if (o.domain) {
+	if (o.conn.domain) {
 		/* libvirt calls have no deadline (keepalive starts only once the
 		 * connection is open): a libvirtd that stopped answering would
 		 * block us for good.  Dying is safe here: libvirtd does each
@@ -878,28 +839,15 @@ int mp_cmd_host(int argc, char **argv)
 		signal(SIGALRM, libvirt_watchdog);
 		alarm((o.timeout_ms ? o.timeout_ms / 1000 : 60) + 30);
 	}
-	if (o.domain)
-		r = mp_host_open_libvirt(o.uri, o.domain, o.timeout_ms, &h);
-	else
-		r = mp_host_open_qmp(o.qmp, o.timeout_ms, &h);
-	if (r < 0) {
-		fprintf(stderr, "memplugctl host: cannot reach the VM (%s): %s\n",
-			o.domain ? o.domain : o.qmp, strerror(-r));
+	if (mp_cli_host_conn_open(&o.conn, o.timeout_ms, &h, why, sizeof(why)) < 0) {
+		fprintf(stderr, "memplugctl host: %s\n", why);
 		return MP_EXIT_FAIL;
 	}
 	mp_host_set_progress(h, progress, NULL);
 	/* the channel to memplugd: given, or the libvirt domain's own; only
 	 * plug, unplug and proof use it */
-	chan = !strcmp(sub, "plug") || !strcmp(sub, "unplug") || !strcmp(sub, "proof");
-	if (chan && (o.channel || o.domain)) {
-		char why[sizeof(o.no_proof) - 40];
-
-		r = mp_host_channel_attach(h, o.channel, 0, why, sizeof(why));
-		if (r < 0)
-			snprintf(o.no_proof, sizeof(o.no_proof), "%s", why);
-	} else if (chan) {
-		snprintf(o.no_proof, sizeof(o.no_proof), "no --channel given");
-	}
+	if (!strcmp(sub, "plug") || !strcmp(sub, "unplug") || !strcmp(sub, "proof"))
+		mp_cli_host_conn_attach(h, &o.conn, o.no_proof, sizeof(o.no_proof));
 
 	argc -= optind;
 	argv += optind;

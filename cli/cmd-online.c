@@ -77,25 +77,14 @@ static const struct mp_prediction *pick(const struct mp_block_verdict *v, const 
 /* "120", "0.5", "2.25": seconds to milliseconds, at most a day. */
 static int parse_timeout_ms(const char *s, uint64_t *ms)
 {
-	char whole[24], frac[4] = "000";
 	const char *dot = strchr(s, '.');
+	size_t n = dot ? (size_t)(dot - s) : strlen(s), m = dot ? strlen(dot + 1) : 0;
 	uint64_t w, f = 0;
-	size_t n = dot ? (size_t)(dot - s) : strlen(s);
 
-	if (!n || n >= sizeof(whole))
+	if (mp_parse_u64_n(s, n, &w) || (dot && (m > 3 || mp_parse_u64_n(dot + 1, m, &f))))
 		return -EINVAL;
-	memcpy(whole, s, n);
-	whole[n] = '\0';
-	if (mp_parse_u64(whole, 10, &w))
-		return -EINVAL;
-	if (dot) {
-		size_t m = strlen(dot + 1);
-
-		if (!m || m > 3 || strspn(dot + 1, "0123456789") != m)
-			return -EINVAL;
-		memcpy(frac, dot + 1, m);
-		mp_parse_u64(frac, 10, &f);
-	}
+	for (; dot && m < 3; m++) /* milliseconds: "0.5" is 500 */
+		f *= 10;
 	if (w > 86400 || (w == 86400 && f))
 		return -EINVAL;
 	*ms = w * 1000 + f;
@@ -462,7 +451,7 @@ int mp_cmd_online(int argc, char **argv)
 		{ "all-or-nothing", no_argument, NULL, 'A' },
 		{ "order", required_argument, NULL, 'o' },
 		{ "json", no_argument, NULL, 'J' },
-		{ "sysroot", required_argument, NULL, 'r' },
+		MP_CLI_SYSROOT_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -504,9 +493,6 @@ int mp_cmd_online(int argc, char **argv)
 			break;
 		case 'J':
 			json = true;
-			break;
-		case 'r':
-			mp_cli.sysroot = optarg;
 			break;
 		default:
 			break; /* -h and bad options: mp_cli_getopt() */
@@ -630,7 +616,7 @@ int mp_cmd_snapshot(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "expand", no_argument, NULL, 'x' },
-		{ "sysroot", required_argument, NULL, 'r' },
+		MP_CLI_SYSROOT_OPTION,
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -642,9 +628,6 @@ int mp_cmd_snapshot(int argc, char **argv)
 		switch (opt) {
 		case 'x':
 			expand = true;
-			break;
-		case 'r':
-			mp_cli.sysroot = optarg;
 			break;
 		default:
 			break; /* -h and bad options: mp_cli_getopt() */

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "commands.h"
+#include "host-conn.h"
+#include "host-print.h"
 #include "host.h"
 #include "mp-json.h"
 #include "mp-scenario.h"
@@ -23,7 +25,7 @@
 #define SCN_EXIT_USAGE 64
 
 struct scn_opts {
-	const char *qmp, *uri, *domain, *channel;
+	struct mp_cli_host_conn conn;
 	bool json, cleanup;
 	int hook_fd;
 	const char *report;
@@ -52,8 +54,6 @@ static void usage(FILE *f)
 
 static void print_proof(struct json_object *p)
 {
-	struct json_object *t = NULL;
-
 	printf("        proof: %s %s, %llu block(s) in %s on node %lld, %llu verified, %llu "
 	       "violation(s)",
 	       mp_json_get_str(p, "device", "?"), mp_json_get_str(p, "blocks", ""),
@@ -63,13 +63,7 @@ static void print_proof(struct json_object *p)
 	       (unsigned long long)mp_json_get_u64(p, "violations", 0));
 	if (mp_json_get_str(p, "policy", "")[0])
 		printf(" (policy %s)", mp_json_get_str(p, "policy", ""));
-	json_object_object_get_ex(p, "guest_timings", &t);
-	printf("\n        timings: guest");
-	if (mp_json_get_int(t, "online_us", -1) >= 0)
-		printf(" online %.1f ms,", mp_json_get_int(t, "online_us", 0) / 1000.0);
-	if (mp_json_get_int(t, "verify_us", -1) >= 0)
-		printf(" verify %.1f ms,", mp_json_get_int(t, "verify_us", 0) / 1000.0);
-	printf(" host: plug to proof %lld ms\n", (long long)mp_json_get_int(p, "host_ms", 0));
+	mp_cli_print_proof_timings("\n        timings: guest", p);
 }
 
 static void print_trim(struct json_object *t)
@@ -188,31 +182,24 @@ static int cmd_run(struct scn_opts *o, const char *file)
 	struct json_object *rep = NULL, *x;
 	struct mp_host *h = NULL;
 	char why[400] = "";
-	int r, failed;
+	int failed;
 
-	if (!o->domain && (!o->qmp || o->uri)) {
+	if (!mp_cli_host_conn_given(&o->conn)) {
 		fprintf(stderr, "memplugctl scenario: run needs --qmp SOCK, or --domain NAME (with "
 				"--connect URI)\n");
 		return SCN_EXIT_USAGE;
 	}
 	if (load(file, &s) < 0)
 		return SCN_EXIT_USAGE;
-	if (o->domain)
-		r = mp_host_open_libvirt(o->uri, o->domain, 0, &h);
-	else
-		r = mp_host_open_qmp(o->qmp, 0, &h);
-	if (r < 0) {
-		fprintf(stderr, "memplugctl scenario: cannot reach the VM (%s): %s\n",
-			o->domain ? o->domain : o->qmp, strerror(-r));
+	if (mp_cli_host_conn_open(&o->conn, 0, &h, why, sizeof(why)) < 0) {
+		fprintf(stderr, "memplugctl scenario: %s\n", why);
 		mp_scenario_free(s);
 		return SCN_EXIT_FAIL;
 	}
-	if (o->channel || o->domain) {
-		if (mp_host_channel_attach(h, o->channel, 0, why, sizeof(why)) < 0)
-			fprintf(stderr, "memplugctl scenario: no proof available: %s\n", why);
-	} else {
-		snprintf(why, sizeof(why), "no --channel given");
-	}
+	/* without a channel the run goes on: expect online and refused fail, saying why */
+	if (mp_cli_host_conn_attach(h, &o->conn, why, sizeof(why)) < 0 &&
+	    (o->conn.channel || o->conn.domain))
+		fprintf(stderr, "memplugctl scenario: no proof available: %s\n", why);
 	if (!o->json) {
 		ro.on_step = on_step;
 		printf("scenario %s: %u step(s)%s%s\n", file, mp_scenario_get_nsteps(s),
@@ -276,12 +263,9 @@ static int cmd_run(struct scn_opts *o, const char *file)
 
 int mp_cmd_scenario(int argc, char **argv)
 {
-	enum { O_QMP = 256, O_CONNECT, O_DOMAIN, O_CHANNEL, O_CLEANUP, O_HOOK_FD, O_REPORT };
+	enum { O_CLEANUP = MP_CLI_HOST_OPT_END, O_HOOK_FD, O_REPORT };
 	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, O_QMP },
-		{ "connect", required_argument, NULL, O_CONNECT },
-		{ "domain", required_argument, NULL, O_DOMAIN },
-		{ "channel", required_argument, NULL, O_CHANNEL },
+		MP_CLI_HOST_CONN_OPTIONS,
 		{ "cleanup", no_argument, NULL, O_CLEANUP },
 		{ "hook-fd", required_argument, NULL, O_HOOK_FD },
 		{ "report", required_argument, NULL, O_REPORT },
@@ -294,23 +278,10 @@ int mp_cmd_scenario(int argc, char **argv)
 	uint64_t v;
 	int c;
 
-	o.qmp = getenv("MEMPLUG_QMP");
-	o.channel = getenv("MEMPLUG_CHANNEL");
+	mp_cli_host_conn_init(&o.conn);
 	/* options may come before or after the subcommand and file */
-	while ((c = getopt_long(argc, argv, "Jh", opts, NULL)) != -1) {
+	while ((c = mp_cli_host_conn_getopt(&o.conn, argc, argv, "Jh", opts, NULL)) != -1) {
 		switch (c) {
-		case O_QMP:
-			o.qmp = optarg;
-			break;
-		case O_CONNECT:
-			o.uri = optarg;
-			break;
-		case O_DOMAIN:
-			o.domain = optarg;
-			break;
-		case O_CHANNEL:
-			o.channel = optarg;
-			break;
 		case O_REPORT:
 			o.report = optarg;
 			break;

@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "commands.h"
+#include "host-conn.h"
 #include "host.h"
 #include "log.h"
 #include "mp-json.h"
@@ -30,7 +31,8 @@
 #define BACKOFF_MAX_MS 30000
 
 struct serve {
-	const char *qmp, *uri, *domain, *channel, *config;
+	struct mp_cli_host_conn conn;
+	const char *config;
 	bool json, once, check;
 	struct mp_host_config *cfg;
 	struct mp_host *h;
@@ -112,18 +114,15 @@ static int connect_vm(struct serve *s)
 	int r;
 
 	if (!s->h) {
-		r = s->domain ? mp_host_open_libvirt(s->uri, s->domain, 0, &s->h) :
-				mp_host_open_qmp(s->qmp, 0, &s->h);
+		r = mp_cli_host_conn_open(&s->conn, 0, &s->h, msg, sizeof(msg));
 		if (r < 0) {
-			snprintf(msg, sizeof(msg), "cannot reach the VM (%s): %s",
-				 s->domain ? s->domain : s->qmp, strerror(-r));
 			failed(s, msg);
 			return r;
 		}
 		if (s->have_lim)
 			*mp_host_grow_limiter_get(s->h) = s->lim;
 	}
-	r = mp_host_channel_attach(s->h, s->channel, 0, why, sizeof(why));
+	r = mp_cli_host_conn_attach(s->h, &s->conn, why, sizeof(why));
 	if (r < 0) {
 		snprintf(msg, sizeof(msg), "no channel to memplugd: %s", why);
 		failed(s, msg);
@@ -141,7 +140,7 @@ static int connect_vm(struct serve *s)
 			  " MiB); limits from %s: MaxMemory %" PRIu64 " MiB, Step %" PRIu64
 			  " MiB, Cooldown %" PRIu64 " s, HostFreeFloor %" PRIu64
 			  " MiB, %u requests/min, %s",
-			  hello->version, s->domain ? s->domain : s->qmp, hello->kernel,
+			  hello->version, mp_cli_host_conn_name(&s->conn), hello->kernel,
 			  hello->block_size >> 20, s->cfg->path, s->cfg->max_memory >> 20,
 			  s->cfg->step >> 20, s->cfg->cooldown_ms / 1000, s->cfg->host_floor >> 20,
 			  s->cfg->max_rpm, s->cfg->kind);
@@ -227,12 +226,9 @@ static int serve_loop(struct serve *s)
  */
 int mp_cmd_host_serve(int argc, char **argv)
 {
-	enum { O_QMP = 256, O_CONNECT, O_DOMAIN, O_CHANNEL, O_CONFIG, O_ONCE, O_CHECK };
+	enum { O_CONFIG = MP_CLI_HOST_OPT_END, O_ONCE, O_CHECK };
 	static const struct option opts[] = {
-		{ "qmp", required_argument, NULL, O_QMP },
-		{ "connect", required_argument, NULL, O_CONNECT },
-		{ "domain", required_argument, NULL, O_DOMAIN },
-		{ "channel", required_argument, NULL, O_CHANNEL },
+		MP_CLI_HOST_CONN_OPTIONS,
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "json", no_argument, NULL, 'J' },
 		{ "once", no_argument, NULL, O_ONCE },
@@ -245,22 +241,9 @@ int mp_cmd_host_serve(int argc, char **argv)
 	bool seen = false;
 	int c, r;
 
-	s.qmp = getenv("MEMPLUG_QMP");
-	s.channel = getenv("MEMPLUG_CHANNEL");
-	while ((c = mp_cli_getopt(argc, argv, "Jh", opts, usage)) != -1) {
+	mp_cli_host_conn_init(&s.conn);
+	while ((c = mp_cli_host_conn_getopt(&s.conn, argc, argv, "Jh", opts, usage)) != -1) {
 		switch (c) {
-		case O_QMP:
-			s.qmp = optarg;
-			break;
-		case O_CONNECT:
-			s.uri = optarg;
-			break;
-		case O_DOMAIN:
-			s.domain = optarg;
-			break;
-		case O_CHANNEL:
-			s.channel = optarg;
-			break;
 		case O_CONFIG:
 			s.config = optarg;
 			break;
@@ -284,9 +267,9 @@ int mp_cmd_host_serve(int argc, char **argv)
 		usage(stderr);
 		return MP_EXIT_USAGE;
 	}
-	if (!s.config && s.domain) {
+	if (!s.config && s.conn.domain) {
 		snprintf(path, sizeof(path), "%s/memplug/host.d/%s.conf", MEMPLUG_SYSCONFDIR,
-			 s.domain);
+			 s.conn.domain);
 		s.config = path;
 	}
 	if (!s.config) {
@@ -305,7 +288,8 @@ int mp_cmd_host_serve(int argc, char **argv)
 		free(s.cfg);
 		return MP_EXIT_OK;
 	}
-	if (!s.domain && (!s.qmp || s.uri || !s.channel)) {
+	/* serve lives on the channel: a QMP socket alone has none */
+	if (!mp_cli_host_conn_given(&s.conn) || (!s.conn.domain && !s.conn.channel)) {
 		fprintf(stderr, "memplugctl host serve: give --qmp PATH with --channel PATH, or "
 				"--domain NAME (with --connect URI)\n");
 		free(s.cfg);

@@ -7,7 +7,6 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,9 +37,7 @@ static void status_usage(FILE *f)
 int mp_cli_ask_daemon(const char *path, const char *request, int timeout_ms, char **answer)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	size_t len = 0, cap = 65536;
-	char *buf;
-	int fd;
+	int fd, err;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return -ENAMETOOLONG;
@@ -50,46 +47,14 @@ int mp_cli_ask_daemon(const char *path, const char *request, int timeout_ms, cha
 		return -errno;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 	    write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		return err;
 	}
-	buf = malloc(cap);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	for (;;) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
-		ssize_t n;
-
-		if (poll(&p, 1, timeout_ms) == 0) {
-			free(buf);
-			close(fd);
-			return -ETIMEDOUT;
-		}
-		if (len + 4096 > cap) {
-			char *nb = realloc(buf, cap *= 2);
-
-			if (!nb) {
-				free(buf);
-				close(fd);
-				return -ENOMEM;
-			}
-			buf = nb;
-		}
-		n = read(fd, buf + len, cap - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
+	/* memplugd answers and closes: the answer is everything up to EOF */
+	err = mp_read_fd_alloc(fd, timeout_ms, answer, NULL);
 	close(fd);
-	buf[len] = '\0';
-	*answer = buf;
-	return 0;
+	return err;
 }
 
 int mp_cmd_status(int argc, char **argv)

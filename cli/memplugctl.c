@@ -57,7 +57,7 @@ static void usage(FILE *f)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "sysroot", required_argument, NULL, 'r' },
+		MP_CLI_SYSROOT_OPTION,
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -69,9 +69,6 @@ int main(int argc, char **argv)
 	/* '+': stop at the command name so its own options reach it. */
 	while ((c = mp_cli_getopt(argc, argv, "+vhV", opts, usage)) != -1) {
 		switch (c) {
-		case 'r':
-			mp_cli.sysroot = optarg;
-			break;
 		case 'v':
 			mp_cli.verbose++;
 			mp_log_set_level(mp_cli.verbose > 1 ? LOG_DEBUG : LOG_INFO);
@@ -104,8 +101,10 @@ int main(int argc, char **argv)
 int mp_cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts,
 		  void (*usage_fn)(FILE *f))
 {
-	int c = getopt_long(argc, argv, shortopts, opts, NULL);
+	int c;
 
+	while ((c = getopt_long(argc, argv, shortopts, opts, NULL)) == MP_CLI_OPT_SYSROOT)
+		mp_cli.sysroot = optarg;
 	if (c == 'h') {
 		usage_fn(stdout);
 		exit(MP_EXIT_OK);

@@ -227,12 +227,8 @@ static void format_blocks(const struct mp_devgroup *g, char *buf, size_t len)
 
 static void expect_add(struct mp_engine *e, uint64_t id)
 {
-	uint64_t *x = realloc(e->expect, (e->nr_expect + 1) * sizeof(*x));
-
-	if (!x)
-		return;
-	e->expect = x;
-	e->expect[e->nr_expect++] = id;
+	/* no room: the uevent reads as unexpected, which costs a rescan, nothing more */
+	MP_ARRAY_PUSH(e->expect, e->nr_expect, id);
 }
 
 bool mp_engine_uevent_expected(struct mp_engine *e, uint64_t id)

@@ -72,12 +72,8 @@ static void group_key(const struct mp_block *b, char *key, size_t len)
 
 static int add_block(struct mp_devgroup *g, const struct mp_block *b)
 {
-	uint64_t *ids = realloc(g->ids, (g->nr + 1) * sizeof(*ids));
-
-	if (!ids)
+	if (MP_ARRAY_PUSH(g->ids, g->nr, b->id))
 		return -ENOMEM;
-	g->ids = ids;
-	g->ids[g->nr++] = b->id;
 	if (b->state == MP_BLOCK_OFFLINE)
 		g->nr_offline++;
 	else if (b->state == MP_BLOCK_ONLINE)

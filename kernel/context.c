@@ -3,6 +3,7 @@
  * The context carries the root every /sys and /proc path is built from, so
  * the same code reads a live guest ("" root) or a recorded fixture.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 
 #include "log.h"
 #include "mp-kernel.h"
+#include "util.h"
 
 struct mp_ctx {
 	char root[PATH_MAX];
@@ -66,6 +68,40 @@ int mp_ctx_path(const struct mp_ctx *ctx, char *buf, size_t len, const char *fmt
 	va_end(ap);
 	if (m < 0 || (size_t)m >= len - (size_t)n)
 		return -ENAMETOOLONG;
+	return 0;
+}
+
+int mp_ctx_opendir(const struct mp_ctx *ctx, const char *rel, char *path, size_t plen, DIR **dir)
+{
+	int err = mp_ctx_path(ctx, path, plen, "%s", rel);
+
+	*dir = NULL;
+	if (err)
+		return err;
+	*dir = opendir(path);
+	return *dir ? 0 : -errno;
+}
+
+int mp_ctx_read_text(const struct mp_ctx *ctx, const char *rel, char *path, size_t plen,
+		     char **text, size_t *len)
+{
+	int err = mp_ctx_path(ctx, path, plen, "%s", rel);
+	size_t n;
+
+	*text = NULL;
+	if (err)
+		return err;
+	err = mp_read_file_alloc(path, text, &n);
+	if (err)
+		return err;
+	err = mp_text_check(*text, n, path);
+	if (err) {
+		free(*text);
+		*text = NULL;
+		return err;
+	}
+	if (len)
+		*len = n;
 	return 0;
 }
 

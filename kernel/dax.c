@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,18 +48,32 @@ static int read_int(int dfd, const char *name, int *v)
 	return 0;
 }
 
+/* The last component of @path into @out. */
+static void copy_base(const char *path, char *out, size_t len)
+{
+	const char *slash = strrchr(path, '/');
+
+	snprintf(out, len, "%s", slash ? slash + 1 : path);
+}
+
+/* readlinkat() into @target, NUL-terminated; false when @name is no link. */
+static bool read_link(int dfd, const char *name, char *target, size_t len)
+{
+	ssize_t n = readlinkat(dfd, name, target, len - 1);
+
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	return true;
+}
+
 static void link_base(int dfd, const char *name, char *out, size_t len)
 {
 	char target[PATH_MAX];
-	const char *base;
-	ssize_t n = readlinkat(dfd, name, target, sizeof(target) - 1);
 
 	out[0] = '\0';
-	if (n <= 0)
-		return;
-	target[n] = '\0';
-	base = strrchr(target, '/');
-	snprintf(out, len, "%s", base ? base + 1 : target);
+	if (read_link(dfd, name, target, sizeof(target)))
+		copy_base(target, out, len);
 }
 
 /*
@@ -68,38 +84,17 @@ static void link_base(int dfd, const char *name, char *out, size_t len)
 static void parent_of(int busfd, const char *name, char *out, size_t len, bool *nvdimm)
 {
 	char target[PATH_MAX], *slash;
-	ssize_t n = readlinkat(busfd, name, target, sizeof(target) - 1);
 
 	out[0] = '\0';
 	*nvdimm = false;
-	if (n <= 0)
+	if (!read_link(busfd, name, target, sizeof(target)))
 		return;
-	target[n] = '\0';
 	*nvdimm = strstr(target, "/ndbus") != NULL;
 	slash = strrchr(target, '/');
 	if (!slash)
 		return;
 	*slash = '\0';
-	slash = strrchr(target, '/');
-	snprintf(out, len, "%s", slash ? slash + 1 : target);
-}
-
-static int scan_dir(const struct mp_ctx *ctx, const char *rel, const char *prefix, DIR **dirp,
-		    char *path, size_t pathlen)
-{
-	int err = mp_ctx_path(ctx, path, pathlen, "%s", rel);
-
-	if (err)
-		return err;
-	*dirp = opendir(path);
-	if (!*dirp) {
-		err = -errno;
-		if (err == -ENOENT)
-			return 1; /* bus not present: no devices */
-		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
-		return err;
-	}
-	return 0;
+	copy_base(target, out, len);
 }
 
 static void read_dax(const struct mp_ctx *ctx, int busfd, const char *path, struct mp_dax_dev *d)
@@ -152,10 +147,27 @@ static int cmp_name(const void *a, const void *b)
 	return strverscmp((const char *)a, (const char *)b);
 }
 
-int mp_dax_scan(const struct mp_ctx *ctx, struct mp_dax_dev **out, size_t *nr)
+/* The devices of both buses start with their name, char name[BUS_NAME_LEN]. */
+#define BUS_NAME_LEN 32
+_Static_assert(offsetof(struct mp_dax_dev, name) == 0 &&
+		       sizeof(((struct mp_dax_dev *)0)->name) == BUS_NAME_LEN,
+	       "struct mp_dax_dev starts with its name");
+_Static_assert(offsetof(struct mp_namespace, name) == 0 &&
+		       sizeof(((struct mp_namespace *)0)->name) == BUS_NAME_LEN,
+	       "struct mp_namespace starts with its name");
+
+/*
+ * Every device of the bus directory @rel that @fill keeps, as an array of
+ * @size-byte elements sorted by name the way the kernel numbers them
+ * (dax0.10 after dax0.9).  @fill gets a zeroed element with its name set
+ * and the bus directory's fd, and returns false for an entry that is not a
+ * device of interest.  A bus that is not there has no devices.
+ */
+static int scan_bus(const struct mp_ctx *ctx, const char *rel, size_t size,
+		    bool (*fill)(const struct mp_ctx *ctx, int busfd, const char *path, void *dev),
+		    void **out, size_t *nr)
 {
-	char path[PATH_MAX];
-	struct mp_dax_dev *devs = NULL;
+	char path[PATH_MAX], *devs = NULL, *nd;
 	struct dirent *de;
 	size_t n = 0;
 	DIR *dir;
@@ -163,81 +175,84 @@ int mp_dax_scan(const struct mp_ctx *ctx, struct mp_dax_dev **out, size_t *nr)
 
 	*out = NULL;
 	*nr = 0;
-	err = scan_dir(ctx, "sys/bus/dax/devices", "dax", &dir, path, sizeof(path));
-	if (err)
-		return err > 0 ? 0 : err;
+	err = mp_ctx_opendir(ctx, rel, path, sizeof(path), &dir);
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
+		return err;
+	}
 	while ((de = readdir(dir))) {
-		struct mp_dax_dev *nd;
-
-		/* daxX.Y only; the bus also lists dax_region-less seeds the same way. */
-		if (strncmp(de->d_name, "dax", 3) || !strchr(de->d_name, '.'))
-			continue;
-		nd = realloc(devs, (n + 1) * sizeof(*devs));
+		nd = realloc(devs, (n + 1) * size);
 		if (!nd) {
 			free(devs);
 			closedir(dir);
 			return -ENOMEM;
 		}
 		devs = nd;
-		memset(&devs[n], 0, sizeof(devs[n]));
-		snprintf(devs[n].name, sizeof(devs[n].name), "%s", de->d_name);
-		read_dax(ctx, dirfd(dir), path, &devs[n]);
-		n++;
+		memset(devs + n * size, 0, size);
+		snprintf(devs + n * size, BUS_NAME_LEN, "%s", de->d_name);
+		if (fill(ctx, dirfd(dir), path, devs + n * size))
+			n++;
 	}
 	closedir(dir);
+	if (!n) {
+		free(devs);
+		devs = NULL;
+	}
 	if (n > 1)
-		qsort(devs, n, sizeof(*devs), cmp_name);
+		qsort(devs, n, size, cmp_name);
 	*out = devs;
 	*nr = n;
 	return 0;
 }
 
+static bool fill_dax(const struct mp_ctx *ctx, int busfd, const char *path, void *dev)
+{
+	struct mp_dax_dev *d = dev;
+
+	/* daxX.Y only; the bus also lists dax_region-less seeds the same way. */
+	if (strncmp(d->name, "dax", 3) || !strchr(d->name, '.'))
+		return false;
+	read_dax(ctx, busfd, path, d);
+	return true;
+}
+
+int mp_dax_scan(const struct mp_ctx *ctx, struct mp_dax_dev **out, size_t *nr)
+{
+	void *devs;
+	int err = scan_bus(ctx, "sys/bus/dax/devices", sizeof(**out), fill_dax, &devs, nr);
+
+	*out = devs;
+	return err;
+}
+
+static bool fill_namespace(const struct mp_ctx *ctx, int busfd, const char *path, void *dev)
+{
+	struct mp_namespace *ns = dev;
+	_mp_close_ int dfd = -1;
+	uint64_t v;
+
+	if (strncmp(ns->name, "namespace", 9))
+		return false;
+	dfd = openat(busfd, ns->name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return false;
+	mp_read_attr(dfd, "mode", ns->mode, sizeof(ns->mode));
+	mp_read_attr(dfd, "devtype", ns->devtype, sizeof(ns->devtype));
+	ns->start = read_u64(dfd, "resource", 16, &v) ? UINT64_MAX : v;
+	if (!read_u64(dfd, "size", 0, &v))
+		ns->size = v;
+	ns->numa_node = -1;
+	read_int(dfd, "numa_node", &ns->numa_node);
+	return true;
+}
+
 int mp_namespace_scan(const struct mp_ctx *ctx, struct mp_namespace **out, size_t *nr)
 {
-	char path[PATH_MAX];
-	struct mp_namespace *nss = NULL;
-	struct dirent *de;
-	size_t n = 0;
-	DIR *dir;
-	int err;
+	void *nss;
+	int err = scan_bus(ctx, "sys/bus/nd/devices", sizeof(**out), fill_namespace, &nss, nr);
 
-	*out = NULL;
-	*nr = 0;
-	err = scan_dir(ctx, "sys/bus/nd/devices", "namespace", &dir, path, sizeof(path));
-	if (err)
-		return err > 0 ? 0 : err;
-	while ((de = readdir(dir))) {
-		_mp_close_ int dfd = -1;
-		struct mp_namespace *nn, *ns;
-		uint64_t v;
-
-		if (strncmp(de->d_name, "namespace", 9))
-			continue;
-		dfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		if (dfd < 0)
-			continue;
-		nn = realloc(nss, (n + 1) * sizeof(*nss));
-		if (!nn) {
-			free(nss);
-			closedir(dir);
-			return -ENOMEM;
-		}
-		nss = nn;
-		ns = &nss[n++];
-		memset(ns, 0, sizeof(*ns));
-		snprintf(ns->name, sizeof(ns->name), "%s", de->d_name);
-		mp_read_attr(dfd, "mode", ns->mode, sizeof(ns->mode));
-		mp_read_attr(dfd, "devtype", ns->devtype, sizeof(ns->devtype));
-		ns->start = read_u64(dfd, "resource", 16, &v) ? UINT64_MAX : v;
-		if (!read_u64(dfd, "size", 0, &v))
-			ns->size = v;
-		ns->numa_node = -1;
-		read_int(dfd, "numa_node", &ns->numa_node);
-	}
-	closedir(dir);
-	if (n > 1)
-		qsort(nss, n, sizeof(*nss), cmp_name);
 	*out = nss;
-	*nr = n;
-	return 0;
+	return err;
 }

@@ -235,21 +235,15 @@ int mp_iomem_read_flags(const struct mp_ctx *ctx, unsigned int flags, struct mp_
 	bool quiet = flags & MP_IOMEM_QUIET_ACCESS;
 	char path[PATH_MAX];
 	_mp_free_ char *text = NULL;
-	size_t len;
 	int err;
 
-	err = mp_ctx_path(ctx, path, sizeof(path), "proc/iomem");
-	if (err)
-		return err;
-	err = mp_read_file_alloc(path, &text, &len);
+	err = mp_ctx_read_text(ctx, "proc/iomem", path, sizeof(path), &text, NULL);
 	if (err) {
-		if (!quiet || (err != -ENOENT && err != -EACCES && err != -EPERM))
+		if (err != -EBADMSG &&
+		    (!quiet || (err != -ENOENT && err != -EACCES && err != -EPERM)))
 			mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		return err;
 	}
-	err = mp_text_check(text, len, path);
-	if (err)
-		return err;
 	err = mp_iomem_parse(text, path, out);
 	if (err == -EPERM && !quiet)
 		mp_ctx_err(

@@ -66,34 +66,45 @@ int mp_geometry_read(const struct mp_ctx *ctx, struct mp_geometry *geo)
 	return 0;
 }
 
+/*
+ * The words of the state file and of devrefs, one table each for both
+ * directions: the list model's JSON goes through them and back.
+ */
+static const char *const state_names[] = {
+	[MP_BLOCK_OFFLINE] = "offline",
+	[MP_BLOCK_ONLINE] = "online",
+	[MP_BLOCK_GOING_OFFLINE] = "going-offline",
+};
+
+static const char *const dev_kind_names[] = {
+	[MP_DEV_BOOT] = "boot",
+	[MP_DEV_DIMM] = "dimm",
+	[MP_DEV_DAX] = "dax",
+	[MP_DEV_VIRTIO_MEM] = "virtio-mem",
+};
+
+static const char *name_of(const char *const *names, size_t n, unsigned int v)
+{
+	return v < n && names[v] ? names[v] : "unknown";
+}
+
+/* The index of the @len bytes at @s in @names, -1 when none. */
+static int value_of(const char *const *names, size_t n, const char *s, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (names[i] && strlen(names[i]) == len && !strncmp(s, names[i], len))
+			return (int)i;
+	return -1;
+}
+
 const char *mp_block_state_name(enum mp_block_state s)
 {
-	switch (s) {
-	case MP_BLOCK_OFFLINE:
-		return "offline";
-	case MP_BLOCK_ONLINE:
-		return "online";
-	case MP_BLOCK_GOING_OFFLINE:
-		return "going-offline";
-	default:
-		return "unknown";
-	}
+	return name_of(state_names, MP_ARRAY_SIZE(state_names), s);
 }
 
 const char *mp_dev_kind_name(enum mp_dev_kind k)
 {
-	switch (k) {
-	case MP_DEV_BOOT:
-		return "boot";
-	case MP_DEV_DIMM:
-		return "dimm";
-	case MP_DEV_DAX:
-		return "dax";
-	case MP_DEV_VIRTIO_MEM:
-		return "virtio-mem";
-	default:
-		return "unknown";
-	}
+	return name_of(dev_kind_names, MP_ARRAY_SIZE(dev_kind_names), k);
 }
 
 const char *mp_devref_format(const struct mp_devref *d, char *buf, size_t len)
@@ -109,30 +120,25 @@ const char *mp_devref_format(const struct mp_devref *d, char *buf, size_t len)
 
 int mp_devref_parse(const char *s, struct mp_devref *d)
 {
-	static const enum mp_dev_kind kinds[] = { MP_DEV_BOOT, MP_DEV_DIMM, MP_DEV_DAX,
-						  MP_DEV_VIRTIO_MEM };
 	const char *colon = strchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
 	uint64_t slot;
+	int kind;
 
 	memset(d, 0, sizeof(*d));
 	d->slot = -1;
 	if (!strcmp(s, "-"))
 		return 0;
-	for (size_t i = 0; i < MP_ARRAY_SIZE(kinds); i++) {
-		const char *name = mp_dev_kind_name(kinds[i]);
-
-		if (strlen(name) != n || strncmp(s, name, n))
-			continue;
-		d->kind = kinds[i];
-		if (colon)
-			snprintf(d->name, sizeof(d->name), "%s", colon + 1);
-		if (d->kind == MP_DEV_DIMM && !strncmp(d->name, "slot", 4) &&
-		    !mp_parse_u64(d->name + 4, 10, &slot))
-			d->slot = (int)slot;
-		return 0;
-	}
-	return -EINVAL;
+	kind = value_of(dev_kind_names, MP_ARRAY_SIZE(dev_kind_names), s, n);
+	if (kind < 0)
+		return -EINVAL;
+	d->kind = (enum mp_dev_kind)kind;
+	if (colon)
+		snprintf(d->name, sizeof(d->name), "%s", colon + 1);
+	if (d->kind == MP_DEV_DIMM && !strncmp(d->name, "slot", 4) &&
+	    !mp_parse_u64(d->name + 4, 10, &slot))
+		d->slot = (int)slot;
+	return 0;
 }
 
 int mp_block_parse_name(const char *s, uint64_t *id)
@@ -144,13 +150,9 @@ int mp_block_parse_name(const char *s, uint64_t *id)
 
 enum mp_block_state mp_block_state_parse(const char *s)
 {
-	if (!strcmp(s, "online"))
-		return MP_BLOCK_ONLINE;
-	if (!strcmp(s, "offline"))
-		return MP_BLOCK_OFFLINE;
-	if (!strcmp(s, "going-offline"))
-		return MP_BLOCK_GOING_OFFLINE;
-	return MP_BLOCK_UNKNOWN;
+	int v = value_of(state_names, MP_ARRAY_SIZE(state_names), s, strlen(s));
+
+	return v < 0 ? MP_BLOCK_UNKNOWN : (enum mp_block_state)v;
 }
 
 bool mp_block_zones_readable(const struct mp_block *b)
@@ -338,12 +340,8 @@ static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
 	DIR *top;
 	int err;
 
-	err = mp_ctx_path(ctx, path, sizeof(path), NODE_DIR);
-	if (err)
-		return err;
-	top = opendir(path);
-	if (!top) {
-		err = -errno;
+	err = mp_ctx_opendir(ctx, NODE_DIR, path, sizeof(path), &top);
+	if (err) {
 		/* !CONFIG_NUMA has no node directory: every block is node 0. */
 		if (err == -ENOENT) {
 			for (size_t i = 0; i < mem->nr; i++)
@@ -602,12 +600,8 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 	err = mp_geometry_read(ctx, &mem->geo);
 	if (err)
 		goto out_free;
-	err = mp_ctx_path(ctx, path, sizeof(path), MEMORY_DIR);
-	if (err)
-		goto out_free;
-	dir = opendir(path);
-	if (!dir) {
-		err = -errno;
+	err = mp_ctx_opendir(ctx, MEMORY_DIR, path, sizeof(path), &dir);
+	if (err) {
 		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
 		goto out_free;
 	}

@@ -10,6 +10,7 @@
 #ifndef MP_KERNEL_H
 #define MP_KERNEL_H
 
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -45,6 +46,38 @@ const char *mp_ctx_root(const struct mp_ctx *ctx);
  */
 int mp_ctx_path(const struct mp_ctx *ctx, char *buf, size_t len, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
+
+/**
+ * mp_ctx_opendir() - open a directory below the context's root
+ * @ctx: context
+ * @rel: path below the root ("sys/devices/system/memory")
+ * @path: receives the full path, for the caller's messages
+ * @plen: size of @path
+ * @dir: receives the directory (NULL on failure)
+ *
+ * Return: 0, -ENAMETOOLONG or the -errno of opendir(3), not logged: a
+ * missing directory means different things to different callers (no NUMA,
+ * no dax bus, a broken sysfs).
+ */
+int mp_ctx_opendir(const struct mp_ctx *ctx, const char *rel, char *path, size_t plen, DIR **dir);
+
+/**
+ * mp_ctx_read_text() - a whole text file below the context's root
+ * @ctx: context
+ * @rel: path below the root ("proc/iomem")
+ * @path: receives the full path, for the caller's messages
+ * @plen: size of @path
+ * @text: receives a malloc'ed, NUL-terminated buffer (NULL on failure)
+ * @len: receives its length, may be NULL
+ *
+ * A NUL byte is refused (mp_text_check() logs where): the /proc files read
+ * this way never hold one, and a parser would stop there.
+ *
+ * Return: 0, -ENAMETOOLONG, -EBADMSG (a NUL byte, logged) or the -errno of
+ * reading the file (not logged: the caller knows which ones are expected).
+ */
+int mp_ctx_read_text(const struct mp_ctx *ctx, const char *rel, char *path, size_t plen,
+		     char **text, size_t *len);
 
 /*
  * Where the library's messages go (as kmod_set_log_fn() does for libkmod):

@@ -109,18 +109,11 @@ bad:
 int mp_zoneinfo_read(const struct mp_ctx *ctx, struct mp_zone_free **out, size_t *nr)
 {
 	char path[PATH_MAX], *text = NULL;
-	size_t len;
 	int err;
 
 	*out = NULL;
 	*nr = 0;
-	err = mp_ctx_path(ctx, path, sizeof(path), "proc/zoneinfo");
-	if (err)
-		return err;
-	err = mp_read_file_alloc(path, &text, &len);
-	if (err)
-		return err;
-	err = mp_text_check(text, len, path);
+	err = mp_ctx_read_text(ctx, "proc/zoneinfo", path, sizeof(path), &text, NULL);
 	if (!err)
 		err = mp_zoneinfo_parse(text, out, nr);
 	free(text);

@@ -1,67 +1,96 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Names and number formats shared by the parser, the printer and explain. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "policy-internal.h"
+#include "util.h"
+
+/*
+ * One table for both directions, so that the parser accepts exactly the
+ * words the printer writes.  Within a set, in the order the parser's
+ * "expected ..." lists them.
+ */
+static const struct {
+	enum mp_policy_word_set set;
+	const char *name;
+	unsigned int value;
+} words[] = {
+	{ MP_WORDS_KIND, "dimm", MP_POLICY_KIND_DIMM },
+	{ MP_WORDS_KIND, "nvdimm", MP_POLICY_KIND_NVDIMM },
+	{ MP_WORDS_KIND, "dax", MP_POLICY_KIND_DAX },
+	{ MP_WORDS_KIND, "virtio-mem", MP_POLICY_KIND_VIRTIO_MEM },
+	{ MP_WORDS_KIND, "boot", MP_POLICY_KIND_BOOT },
+	{ MP_WORDS_ZONE, "movable", MP_POLICY_ZONE_MOVABLE },
+	{ MP_WORDS_ZONE, "kernel", MP_POLICY_ZONE_KERNEL },
+	{ MP_WORDS_ZONE, "auto", MP_POLICY_ZONE_AUTO },
+	{ MP_WORDS_VERIFY, "full", MP_VERIFY_FULL },
+	{ MP_WORDS_VERIFY, "state", MP_VERIFY_STATE },
+	{ MP_WORDS_VERIFY, "none", MP_VERIFY_NONE },
+	{ MP_WORDS_DAX_MODE, "system-ram", MP_POLICY_DAX_SYSTEM_RAM },
+	{ MP_WORDS_DAX_MODE, "devdax", MP_POLICY_DAX_DEVDAX },
+	{ MP_WORDS_PRESSURE, "some", MP_GROW_PRESSURE_SOME },
+	{ MP_WORDS_PRESSURE, "full", MP_GROW_PRESSURE_FULL },
+};
+
+const char *mp_policy_word_name(enum mp_policy_word_set set, unsigned int value)
+{
+	for (size_t i = 0; i < MP_ARRAY_SIZE(words); i++)
+		if (words[i].set == set && words[i].value == value)
+			return words[i].name;
+	return "unknown";
+}
+
+int mp_policy_word_parse(enum mp_policy_word_set set, const char *s, char *reason,
+			 size_t reason_len)
+{
+	size_t n = 0, left = 0, off;
+
+	for (size_t i = 0; i < MP_ARRAY_SIZE(words); i++) {
+		if (words[i].set != set)
+			continue;
+		if (!strcmp(s, words[i].name))
+			return (int)words[i].value;
+		n++;
+	}
+	off = snprintf(reason, reason_len, "expected");
+	for (size_t i = 0; i < MP_ARRAY_SIZE(words) && off < reason_len; i++) {
+		if (words[i].set != set)
+			continue;
+		left++;
+		off += snprintf(reason + off, reason_len - off, "%s%s",
+				left == 1 ? " " :
+				left == n ? " or " :
+					    ", ",
+				words[i].name);
+	}
+	return -EINVAL;
+}
 
 const char *mp_policy_kind_name(enum mp_policy_kind kind)
 {
-	switch (kind) {
-	case MP_POLICY_KIND_DIMM:
-		return "dimm";
-	case MP_POLICY_KIND_NVDIMM:
-		return "nvdimm";
-	case MP_POLICY_KIND_DAX:
-		return "dax";
-	case MP_POLICY_KIND_VIRTIO_MEM:
-		return "virtio-mem";
-	case MP_POLICY_KIND_BOOT:
-		return "boot";
-	}
-	return "unknown";
+	return mp_policy_word_name(MP_WORDS_KIND, kind);
 }
 
 const char *mp_policy_zone_name(enum mp_policy_zone zone)
 {
-	switch (zone) {
-	case MP_POLICY_ZONE_AUTO:
-		return "auto";
-	case MP_POLICY_ZONE_MOVABLE:
-		return "movable";
-	case MP_POLICY_ZONE_KERNEL:
-		return "kernel";
-	}
-	return "unknown";
+	return mp_policy_word_name(MP_WORDS_ZONE, zone);
 }
 
 const char *mp_policy_verify_name(enum mp_verify_level verify)
 {
-	switch (verify) {
-	case MP_VERIFY_FULL:
-		return "full";
-	case MP_VERIFY_STATE:
-		return "state";
-	case MP_VERIFY_NONE:
-		return "none";
-	}
-	return "unknown";
+	return mp_policy_word_name(MP_WORDS_VERIFY, verify);
 }
 
 const char *mp_grow_pressure_name(enum mp_grow_pressure p)
 {
-	return p == MP_GROW_PRESSURE_FULL ? "full" : "some";
+	return mp_policy_word_name(MP_WORDS_PRESSURE, p);
 }
 
 const char *mp_policy_dax_mode_name(enum mp_policy_dax_mode mode)
 {
-	switch (mode) {
-	case MP_POLICY_DAX_DEVDAX:
-		return "devdax";
-	case MP_POLICY_DAX_SYSTEM_RAM:
-		return "system-ram";
-	}
-	return "unknown";
+	return mp_policy_word_name(MP_WORDS_DAX_MODE, mode);
 }
 
 const char *mp_size_op_name(enum mp_size_op op)

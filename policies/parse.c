@@ -119,30 +119,21 @@ static int parse_bytes(const char *s, uint64_t *out)
 
 static int parse_kind(struct mp_policy *p, char *val, char *reason)
 {
-	static const struct {
-		const char *name;
-		unsigned int bits;
-	} kinds[] = {
-		{ "dimm", MP_POLICY_KIND_DIMM }, { "nvdimm", MP_POLICY_KIND_NVDIMM },
-		{ "dax", MP_POLICY_KIND_DAX },	 { "virtio-mem", MP_POLICY_KIND_VIRTIO_MEM },
-		{ "boot", MP_POLICY_KIND_BOOT }, { "any", MP_POLICY_KIND_ANY },
-	};
 	unsigned int mask = 0;
 	char *tok;
 
 	while ((tok = next_token(&val, ", \t"))) {
-		size_t i;
+		int bit = strcmp(tok, "any") ?
+				  mp_policy_word_parse(MP_WORDS_KIND, tok, reason, REASON_LEN) :
+				  (int)MP_POLICY_KIND_ANY;
 
-		for (i = 0; i < MP_ARRAY_SIZE(kinds); i++)
-			if (!strcmp(tok, kinds[i].name))
-				break;
-		if (i == MP_ARRAY_SIZE(kinds)) {
+		if (bit < 0) {
 			snprintf(reason, REASON_LEN,
 				 "'%s' is not one of dimm, nvdimm, dax, virtio-mem, boot, any",
 				 tok);
 			return -EINVAL;
 		}
-		mask |= kinds[i].bits;
+		mask |= (unsigned int)bit;
 	}
 	p->has_kind = true;
 	p->kinds = mask;
@@ -198,7 +189,6 @@ static int parse_size(struct mp_policy *p, char *val, char *reason)
 		{ "!=", MP_SIZE_NE }, { ">", MP_SIZE_GT },  { "<", MP_SIZE_LT },
 		{ "=", MP_SIZE_EQ },
 	};
-	struct mp_size_cmp *v;
 	char *tok;
 
 	while ((tok = next_token(&val, ", \t"))) {
@@ -236,35 +226,26 @@ static int parse_size(struct mp_policy *p, char *val, char *reason)
 				 num);
 			return -EINVAL;
 		}
-		v = realloc(p->sizes, (p->nr_sizes + 1) * sizeof(*v));
-		if (!v)
+		if (MP_ARRAY_PUSH(p->sizes, p->nr_sizes,
+				  ((struct mp_size_cmp){ .op = op, .bytes = bytes })))
 			return -ENOMEM;
-		p->sizes = v;
-		v[p->nr_sizes].op = op;
-		v[p->nr_sizes].bytes = bytes;
-		p->nr_sizes++;
 	}
 	return 0;
 }
 
 static int parse_address(struct mp_policy *p, char *val, char *reason)
 {
-	struct mp_addr_range *v;
 	char *tok;
 
 	while ((tok = next_token(&val, ", \t"))) {
 		char *dash = strchr(tok, '-');
 		uint64_t start, end;
 
-		if (!dash) {
-			snprintf(reason, REASON_LEN,
-				 "'%s' is not a range START-END (like 0x100000000-0x1ffffffff)",
-				 tok);
-			return -EINVAL;
-		}
-		*dash = '\0';
-		if (parse_bytes(tok, &start) || parse_bytes(dash + 1, &end)) {
-			*dash = '-';
+		if (dash)
+			*dash = '\0';
+		if (!dash || parse_bytes(tok, &start) || parse_bytes(dash + 1, &end)) {
+			if (dash)
+				*dash = '-'; /* the message quotes the range as written */
 			snprintf(reason, REASON_LEN,
 				 "'%s' is not a range START-END (like 0x100000000-0x1ffffffff)",
 				 tok);
@@ -275,13 +256,9 @@ static int parse_address(struct mp_policy *p, char *val, char *reason)
 				 (unsigned long long)start, (unsigned long long)end);
 			return -EINVAL;
 		}
-		v = realloc(p->addrs, (p->nr_addrs + 1) * sizeof(*v));
-		if (!v)
+		if (MP_ARRAY_PUSH(p->addrs, p->nr_addrs,
+				  ((struct mp_addr_range){ .start = start, .end = end })))
 			return -ENOMEM;
-		p->addrs = v;
-		v[p->nr_addrs].start = start;
-		v[p->nr_addrs].end = end;
-		p->nr_addrs++;
 	}
 	return 0;
 }
@@ -291,18 +268,12 @@ static int parse_device(struct mp_policy *p, char *val, char *reason)
 	char *tok;
 
 	while ((tok = next_token(&val, " \t"))) {
-		char **v, *glob;
+		char *glob = strdup(tok);
 
-		glob = strdup(tok);
-		if (!glob)
-			return -ENOMEM;
-		v = realloc(p->devices, (p->nr_devices + 1) * sizeof(*v));
-		if (!v) {
+		if (!glob || MP_ARRAY_PUSH(p->devices, p->nr_devices, glob)) {
 			free(glob);
 			return -ENOMEM;
 		}
-		p->devices = v;
-		v[p->nr_devices++] = glob;
 	}
 	return 0;
 }
@@ -334,20 +305,21 @@ static int parse_online(struct mp_policy *p, char *val, char *reason)
 	return 0;
 }
 
-static int parse_zone(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "movable"))
-		p->zone = MP_POLICY_ZONE_MOVABLE;
-	else if (!strcmp(val, "kernel"))
-		p->zone = MP_POLICY_ZONE_KERNEL;
-	else if (!strcmp(val, "auto"))
-		p->zone = MP_POLICY_ZONE_AUTO;
-	else {
-		snprintf(reason, REASON_LEN, "expected movable, kernel or auto");
-		return -EINVAL;
+/* The keys whose value is one word of a set (mp_policy_word_parse()). */
+#define WORD_PARSER(fn, set, field)                                         \
+	static int fn(struct mp_policy *p, char *val, char *reason)         \
+	{                                                                   \
+		int v = mp_policy_word_parse(set, val, reason, REASON_LEN); \
+                                                                            \
+		if (v < 0)                                                  \
+			return v;                                           \
+		field = v;                                                  \
+		return 0;                                                   \
 	}
-	return 0;
-}
+WORD_PARSER(parse_zone, MP_WORDS_ZONE, p->zone)
+WORD_PARSER(parse_verify, MP_WORDS_VERIFY, p->verify)
+WORD_PARSER(parse_mode, MP_WORDS_DAX_MODE, p->dax_mode)
+WORD_PARSER(parse_pressure, MP_WORDS_PRESSURE, p->grow.pressure)
 
 static int parse_ratio(struct mp_policy *p, char *val, char *reason)
 {
@@ -368,47 +340,6 @@ static int parse_ratio(struct mp_policy *p, char *val, char *reason)
 		return -EINVAL;
 	}
 	p->movable_ratio = (unsigned int)r;
-	return 0;
-}
-
-static int parse_verify(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "full"))
-		p->verify = MP_VERIFY_FULL;
-	else if (!strcmp(val, "state"))
-		p->verify = MP_VERIFY_STATE;
-	else if (!strcmp(val, "none"))
-		p->verify = MP_VERIFY_NONE;
-	else {
-		snprintf(reason, REASON_LEN, "expected full, state or none");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int parse_mode(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "system-ram"))
-		p->dax_mode = MP_POLICY_DAX_SYSTEM_RAM;
-	else if (!strcmp(val, "devdax"))
-		p->dax_mode = MP_POLICY_DAX_DEVDAX;
-	else {
-		snprintf(reason, REASON_LEN, "expected system-ram or devdax");
-		return -EINVAL;
-	}
-	return 0;
-}
-
-static int parse_pressure(struct mp_policy *p, char *val, char *reason)
-{
-	if (!strcmp(val, "some"))
-		p->grow.pressure = MP_GROW_PRESSURE_SOME;
-	else if (!strcmp(val, "full"))
-		p->grow.pressure = MP_GROW_PRESSURE_FULL;
-	else {
-		snprintf(reason, REASON_LEN, "expected some or full");
-		return -EINVAL;
-	}
 	return 0;
 }
 
@@ -747,10 +678,9 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 	struct parser ps = { .path = path, .errs = errs };
 	enum section cur = SEC_NONE;
 	unsigned int line = 0;
-	char *buf = NULL;
+	char *buf = NULL, *s;
 	size_t cap = 0;
-	ssize_t n;
-	int r = 0;
+	int got, r = 0;
 
 	*out = NULL;
 	ps.p = calloc(1, sizeof(*ps.p));
@@ -768,17 +698,11 @@ int mp_policy_parse(FILE *f, const char *path, const char *name, struct mp_polic
 	ps.p->grow.cooldown_ms = MP_GROW_DEFAULT_COOLDOWN_MS;
 	ps.p->grow.node = -1;
 
-	while ((n = getline(&buf, &cap, f)) >= 0) {
-		char *s;
-
-		line++;
-		if (strlen(buf) != (size_t)n) {
+	while ((got = mp_conf_next_line(f, &buf, &cap, &line, &s))) {
+		if (got < 0) {
 			perr(&ps, line, "NUL byte in line");
 			continue;
 		}
-		s = mp_strip(buf);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
 		if (*s == '[')
 			r = parse_header(&ps, line, s, &cur);
 		else

@@ -80,6 +80,23 @@ void mp_policy_free(struct mp_policy *p);
 void mp_policy_errors_add(struct mp_policy_errors *errs, const char *file, unsigned int line,
 			  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* format.c: the words of the keys whose value is one of a set. */
+enum mp_policy_word_set {
+	MP_WORDS_KIND, /* one bit each; Kind= also takes "any" (parse.c) */
+	MP_WORDS_ZONE,
+	MP_WORDS_VERIFY,
+	MP_WORDS_DAX_MODE,
+	MP_WORDS_PRESSURE,
+};
+/* The word for @value in @set, or "unknown". */
+const char *mp_policy_word_name(enum mp_policy_word_set set, unsigned int value);
+/*
+ * The value of the word @s in @set; -EINVAL with "expected a, b or c" in
+ * @reason (REASON_LEN bytes) when it is none of them.
+ */
+int mp_policy_word_parse(enum mp_policy_word_set set, const char *s, char *reason,
+			 size_t reason_len);
+
 /* format.c: sizes for humans and for round trips. */
 /* "1 GiB", "512 MiB", "4097 B": the largest binary unit that is exact. */
 char *mp_policy_fmt_bytes(uint64_t bytes, char *buf, size_t len);

@@ -27,19 +27,6 @@
 
 /* ---- validation helpers: 0, -ENOENT missing, -EINVAL wrong type/range ---- */
 
-static int get_u64(struct json_object *o, const char *k, uint64_t max, uint64_t *v)
-{
-	struct json_object *x;
-
-	if (!json_object_object_get_ex(o, k, &x))
-		return -ENOENT;
-	if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < 0 ||
-	    json_object_get_uint64(x) > max)
-		return -EINVAL;
-	*v = json_object_get_uint64(x);
-	return 0;
-}
-
 static int get_str(struct json_object *o, const char *k, char *buf, size_t len)
 {
 	struct json_object *x;
@@ -102,7 +89,7 @@ int mp_host_hello_parse(struct json_object *g, struct mp_host_hello *out, char *
 	size_t i, n;
 
 	memset(out, 0, sizeof(*out));
-	REQ(get_u64(g, "protocol", 1000000, &v), "protocol");
+	REQ(mp_json_check_u64(g, "protocol", 1000000, &v), "protocol");
 	if (v != MP_HOST_CHAN_PROTOCOL) {
 		snprintf(why, len,
 			 "the guest speaks channel protocol %" PRIu64
@@ -115,7 +102,7 @@ int mp_host_hello_parse(struct json_object *g, struct mp_host_hello *out, char *
 	OPT(get_str(g, "kernel", out->kernel, sizeof(out->kernel)), "kernel");
 	OPT(get_str(g, "auto_online_blocks", out->auto_online, sizeof(out->auto_online)),
 	    "auto_online_blocks");
-	REQ(get_u64(g, "block_size", 1ull << 40, &out->block_size), "block_size");
+	REQ(mp_json_check_u64(g, "block_size", 1ull << 40, &out->block_size), "block_size");
 	/* a memory block is a power of two, at least a section (x86: 128 MiB,
 	 * 2 GiB at most; other architectures go down to 16 MiB) */
 	if (out->block_size < (1u << 20) || (out->block_size & (out->block_size - 1)))
@@ -140,18 +127,18 @@ int mp_host_hello_parse(struct json_object *g, struct mp_host_hello *out, char *
 		if (!json_object_is_type(o, json_type_object))
 			return bad_field(what, name, -EINVAL, why, len);
 		snprintf(name, sizeof(name), "nodes[%zu].node", i);
-		REQ(get_u64(o, "node", 1023, &v), name);
+		REQ(mp_json_check_u64(o, "node", 1023, &v), name);
 		nd->node = (int)v;
 		snprintf(name, sizeof(name), "nodes[%zu].kernel_free", i);
-		REQ(get_u64(o, "kernel_free", MAX_BYTES, &nd->kernel_free), name);
+		REQ(mp_json_check_u64(o, "kernel_free", MAX_BYTES, &nd->kernel_free), name);
 		snprintf(name, sizeof(name), "nodes[%zu].total", i);
-		OPT(get_u64(o, "total", MAX_BYTES, &nd->total), name);
+		OPT(mp_json_check_u64(o, "total", MAX_BYTES, &nd->total), name);
 		snprintf(name, sizeof(name), "nodes[%zu].free", i);
-		OPT(get_u64(o, "free", MAX_BYTES, &nd->free), name);
+		OPT(mp_json_check_u64(o, "free", MAX_BYTES, &nd->free), name);
 		snprintf(name, sizeof(name), "nodes[%zu].kernel_early", i);
-		OPT(get_u64(o, "kernel_early", MAX_BYTES, &nd->kernel_early), name);
+		OPT(mp_json_check_u64(o, "kernel_early", MAX_BYTES, &nd->kernel_early), name);
 		snprintf(name, sizeof(name), "nodes[%zu].movable", i);
-		OPT(get_u64(o, "movable", MAX_BYTES, &nd->movable), name);
+		OPT(mp_json_check_u64(o, "movable", MAX_BYTES, &nd->movable), name);
 		for (size_t j = 0; j < i; j++)
 			if (out->nodes[j].node == nd->node) {
 				snprintf(why, len, "greeting: node %d listed twice", nd->node);
@@ -363,7 +350,7 @@ static int record_parse(struct json_object *o, struct mp_host_proof *p, char *wh
 	REQ(get_str(o, "device", p->device, sizeof(p->device)), "device");
 	/* blocks: a text ("memory32-35") or a count */
 	if (json_object_object_get_ex(o, "blocks", &x) && json_object_is_type(x, json_type_int)) {
-		REQ(get_u64(o, "blocks", MAX_COUNT, &v), "blocks");
+		REQ(mp_json_check_u64(o, "blocks", MAX_COUNT, &v), "blocks");
 		snprintf(p->blocks, sizeof(p->blocks), "%" PRIu64 " block(s)", v);
 	} else {
 		OPT(get_str(o, "blocks", p->blocks, sizeof(p->blocks)), "blocks");
@@ -375,37 +362,49 @@ static int record_parse(struct json_object *o, struct mp_host_proof *p, char *wh
 			return bad_field(what, "node", -EINVAL, why, len);
 		p->node = (int)json_object_get_int64(x);
 	}
-	OPT(get_u64(o, "onlined", MAX_COUNT, &p->onlined), "onlined");
-	OPT(get_u64(o, "verified", MAX_COUNT, &p->verified), "verified");
-	OPT(get_u64(o, "violations", MAX_COUNT, &p->violations), "violations");
-	OPT(get_u64(o, "failed", MAX_COUNT, &p->failed), "failed");
-	OPT(get_u64(o, "start", UINT64_MAX, &p->start), "start");
+	OPT(mp_json_check_u64(o, "onlined", MAX_COUNT, &p->onlined), "onlined");
+	OPT(mp_json_check_u64(o, "verified", MAX_COUNT, &p->verified), "verified");
+	OPT(mp_json_check_u64(o, "violations", MAX_COUNT, &p->violations), "violations");
+	OPT(mp_json_check_u64(o, "failed", MAX_COUNT, &p->failed), "failed");
+	OPT(mp_json_check_u64(o, "start", UINT64_MAX, &p->start), "start");
 	OPT(get_str(o, "policy", p->policy, sizeof(p->policy)), "policy");
 	OPT(get_str(o, "message", p->message, sizeof(p->message)), "message");
 	OPT(get_str(o, "outcome", p->guest_outcome, sizeof(p->guest_outcome)), "outcome");
 	p->online_us = p->verify_us = p->latency_us = -1;
-	if (get_u64(o, "online_us", MAX_US, &v) == 0)
+	if (mp_json_check_u64(o, "online_us", MAX_US, &v) == 0)
 		p->online_us = (int64_t)v;
 	else
-		OPT(get_u64(o, "online_us", MAX_US, &v), "online_us");
-	if (get_u64(o, "verify_us", MAX_US, &v) == 0)
+		OPT(mp_json_check_u64(o, "online_us", MAX_US, &v), "online_us");
+	if (mp_json_check_u64(o, "verify_us", MAX_US, &v) == 0)
 		p->verify_us = (int64_t)v;
 	else
-		OPT(get_u64(o, "verify_us", MAX_US, &v), "verify_us");
-	if (get_u64(o, "latency_us", MAX_US, &v) == 0)
+		OPT(mp_json_check_u64(o, "verify_us", MAX_US, &v), "verify_us");
+	if (mp_json_check_u64(o, "latency_us", MAX_US, &v) == 0)
 		p->latency_us = (int64_t)v;
 	else
-		OPT(get_u64(o, "latency_us", MAX_US, &v), "latency_us");
+		OPT(mp_json_check_u64(o, "latency_us", MAX_US, &v), "latency_us");
 	return 0;
 }
 
+/* One word of the guest's and what it means for the host. */
+struct word_map {
+	const char *guest, *ours;
+};
+
+static const char *map_word(const struct word_map *map, size_t n, const char *w)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(w, map[i].guest))
+			return map[i].ours;
+	return NULL;
+}
+
 /* What a status record's outcome means for a plug: a final outcome, or
- * NULL while the guest is still at it. */
+ * NULL while the guest is still at it (settling, kmem-bound, draining,
+ * unidentified, boot). */
 static const char *status_outcome(const char *o)
 {
-	static const struct {
-		const char *guest, *ours;
-	} map[] = {
+	static const struct word_map map[] = {
 		{ "online", "online" },	 { "partial", "partial" },
 		{ "failed", "failed" },	 { "other-onliner", "conflict" },
 		{ "no-policy", "left" }, { "left-offline", "left" },
@@ -413,25 +412,19 @@ static const char *status_outcome(const char *o)
 		{ "drained", "left" },
 	};
 
-	for (size_t i = 0; i < MP_ARRAY_SIZE(map); i++)
-		if (!strcmp(o, map[i].guest))
-			return map[i].ours;
-	return NULL; /* settling, kmem-bound, draining, unidentified, boot */
+	return map_word(map, MP_ARRAY_SIZE(map), o);
 }
 
+/* The outcome a device event reports; NULL for other events. */
 static const char *event_outcome(const char *ev)
 {
-	if (!strcmp(ev, "DEVICE_ONLINE"))
-		return "online";
-	if (!strcmp(ev, "DEVICE_FAILED"))
-		return "failed";
-	if (!strcmp(ev, "DEVICE_LEFT"))
-		return "left";
-	if (!strcmp(ev, "DEVICE_CONFLICT"))
-		return "conflict";
-	if (!strcmp(ev, "DEVICE_GONE"))
-		return "gone";
-	return NULL;
+	static const struct word_map map[] = {
+		{ "DEVICE_ONLINE", "online" }, { "DEVICE_FAILED", "failed" },
+		{ "DEVICE_LEFT", "left" },     { "DEVICE_CONFLICT", "conflict" },
+		{ "DEVICE_GONE", "gone" },
+	};
+
+	return map_word(map, MP_ARRAY_SIZE(map), ev);
 }
 
 /*

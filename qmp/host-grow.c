@@ -184,9 +184,9 @@ int mp_host_config_load(const char *path, struct mp_host_config **out, char *why
 	struct mp_host_config *c;
 	bool in_grow = false, seen_grow = false;
 	unsigned int line = 0;
-	char *buf = NULL;
+	char *buf = NULL, *s;
 	size_t cap = 0;
-	ssize_t n;
+	int got;
 	FILE *f;
 	int err;
 
@@ -214,18 +214,14 @@ int mp_host_config_load(const char *path, struct mp_host_config **out, char *why
 	c->proof_ms = MP_HOST_GROW_DEFAULT_PROOF_MS;
 	snprintf(c->meminfo, sizeof(c->meminfo), "/proc/meminfo");
 
-	while ((n = getline(&buf, &cap, f)) >= 0) {
-		char *s, *eq, *key, *val;
+	while ((got = mp_conf_next_line(f, &buf, &cap, &line, &s))) {
+		char *eq, *key, *val;
 		int k;
 
-		line++;
-		if (strlen(buf) != (size_t)n) {
+		if (got < 0) {
 			cerr(&ps, line, "NUL byte in line");
 			continue;
 		}
-		s = mp_strip(buf);
-		if (!*s || *s == '#' || *s == ';')
-			continue;
 		if (*s == '[') {
 			if (strcmp(s, "[Grow]")) {
 				cerr(&ps, line, "unknown section %s: expected [Grow]", s);
@@ -287,19 +283,6 @@ int mp_host_config_load(const char *path, struct mp_host_config **out, char *why
 }
 
 /* ---- the decision ---- */
-
-static int req_u64(struct json_object *o, const char *k, uint64_t max, uint64_t *v)
-{
-	struct json_object *x;
-
-	if (!json_object_object_get_ex(o, k, &x))
-		return -ENOENT;
-	if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < 0 ||
-	    json_object_get_uint64(x) > max)
-		return -EINVAL;
-	*v = json_object_get_uint64(x);
-	return 0;
-}
 
 static char *fmt(uint64_t bytes, char *buf, size_t len)
 {
@@ -363,7 +346,7 @@ int mp_host_grow_decide(const struct mp_host_config *cfg, struct mp_host_grow_li
 
 	/* the number first: with it even a bad request can be answered */
 	if (json_object_is_type(data, json_type_object) &&
-	    req_u64(data, "request", UINT32_MAX * 65536ull, &d->request) == 0)
+	    mp_json_check_u64(data, "request", UINT32_MAX * 65536ull, &d->request) == 0)
 		d->has_request = true;
 	if (!rate_take(lim, cfg->max_rpm, fc->now_ms)) {
 		lim->limited++;
@@ -375,7 +358,7 @@ int mp_host_grow_decide(const struct mp_host_config *cfg, struct mp_host_grow_li
 	}
 	if (!d->has_request)
 		return refuse(d, "bad request: field 'request' is missing or not an integer");
-	if (req_u64(data, "size", MAX_BYTES, &d->asked) || !d->asked)
+	if (mp_json_check_u64(data, "size", MAX_BYTES, &d->asked) || !d->asked)
 		return refuse(d, "bad request: field 'size' is missing or out of range");
 	if (json_object_object_get_ex(data, "node", &x)) {
 		if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < -1 ||
@@ -383,8 +366,8 @@ int mp_host_grow_decide(const struct mp_host_config *cfg, struct mp_host_grow_li
 			return refuse(d, "bad request: field 'node' is not -1..1023");
 		d->node = (int)json_object_get_int64(x);
 	}
-	if (req_u64(data, "total", MAX_BYTES, &d->guest_total) == -EINVAL ||
-	    req_u64(data, "ceiling", MAX_BYTES, &d->guest_ceiling) == -EINVAL)
+	if (mp_json_check_u64(data, "total", MAX_BYTES, &d->guest_total) == -EINVAL ||
+	    mp_json_check_u64(data, "ceiling", MAX_BYTES, &d->guest_ceiling) == -EINVAL)
 		return refuse(d, "bad request: field 'total' or 'ceiling' out of range");
 
 	if (lim->last_grant_ms && fc->now_ms - lim->last_grant_ms < cfg->cooldown_ms) {

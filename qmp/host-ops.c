@@ -76,8 +76,9 @@ static int plug(struct mp_host *h, const char *kind, const char *driver,
 		goto out;
 	/* libvirt turns the alias into QEMU's id with its "ua-" prefix:
 	 * messages and the caller get the id the VM will know */
-	if ((size_t)snprintf(disp, sizeof(disp), "%s%s", h->ops->alias_prefix, name) >=
-	    sizeof(disp)) {
+	if ((size_t)snprintf(disp, sizeof(disp), "%s%s",
+			     h->ops->alias_prefix ? h->ops->alias_prefix : "",
+			     name) >= sizeof(disp)) {
 		r = -ENAMETOOLONG;
 		goto out;
 	}

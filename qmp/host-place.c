@@ -65,6 +65,10 @@ int mp_host_numa_pick(struct mp_host *h, int want, uint64_t size, int *node)
 	uint64_t best_free = 0, fr = 0;
 	int best = -1, nnodes = 0, i, r;
 
+	if (!h->ops->numa_free) {
+		mp_err("host: the %s backend cannot place memory on host nodes", h->ops->name);
+		return -EOPNOTSUPP;
+	}
 	r = h->ops->numa_free(h, -1, NULL, &nnodes);
 	if (r < 0)
 		return r;

@@ -62,12 +62,14 @@ struct mp_host_plug_req {
 /**
  * struct mp_host_backend_ops - how one way of reaching a VM does each step
  * @name: "qmp" or "libvirt", for messages
- * @alias_prefix: what the VM puts before our device ids ("ua-" for libvirt)
+ * @alias_prefix: optional; what the VM puts before our device ids ("ua-"
+ *                for libvirt)
  * @owns_objects: QEMU's object ids are the backend's business (libvirt
  *                names backends itself), so plug need not read them
- * @close: free the backend object
+ * @close: optional; free the backend object
  * @qmp: run a raw QMP command (reads all go through it)
- * @numa_free: free memory of host node @node (-1: only count the nodes)
+ * @numa_free: optional; free memory of host node @node (-1: only count the
+ *             nodes); without it, --host-node is refused (-EOPNOTSUPP)
  * @bound_host_node: optional; the host node the backend will be bound to
  *                   whatever the device asks (-1: free to choose), or
  *                   -EOPNOTSUPP when the binding cannot be had

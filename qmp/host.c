@@ -23,7 +23,8 @@ int mp_host_new(const struct mp_host_backend_ops *ops, void *be, int timeout_ms,
 
 	*out = NULL;
 	if (!h) {
-		ops->close(be);
+		if (ops->close)
+			ops->close(be);
 		return -ENOMEM;
 	}
 	h->ops = ops;
@@ -78,7 +79,8 @@ void mp_host_close(struct mp_host *h)
 		return;
 	mp_qmp_close(h->chan);
 	json_object_put(h->stale);
-	h->ops->close(h->be);
+	if (h->ops->close)
+		h->ops->close(h->be);
 	free(h);
 }
 

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* json-c helpers: see mp-json.h. */
+#include <errno.h>
+
 #include "mp-json.h"
 
 void mp_json_add_str(struct json_object *o, const char *k, const char *v)
@@ -60,4 +62,17 @@ bool mp_json_get_bool(struct json_object *o, const char *k, bool def)
 	struct json_object *v = member(o, k, json_type_boolean);
 
 	return v ? json_object_get_boolean(v) : def;
+}
+
+int mp_json_check_u64(struct json_object *o, const char *k, uint64_t max, uint64_t *v)
+{
+	struct json_object *x;
+
+	if (!json_object_object_get_ex(o, k, &x))
+		return -ENOENT;
+	if (!json_object_is_type(x, json_type_int) || json_object_get_int64(x) < 0 ||
+	    json_object_get_uint64(x) > max)
+		return -EINVAL;
+	*v = json_object_get_uint64(x);
+	return 0;
 }

@@ -31,4 +31,16 @@ uint64_t mp_json_get_u64(struct json_object *o, const char *k, uint64_t def);
 /** mp_json_get_bool() - the boolean member @k, or @def when absent or not a boolean. */
 bool mp_json_get_bool(struct json_object *o, const char *k, bool def);
 
+/**
+ * mp_json_check_u64() - the member @k of a peer's message as an integer in 0..@max
+ *
+ * Unlike mp_json_get_u64(), for checking what the other side sent: a
+ * missing field and a wrong one are told apart, so the caller can refuse
+ * the message naming the field and what is wrong with it.
+ *
+ * Return: 0 with *@v set, -ENOENT when absent, -EINVAL when not an integer
+ * or out of range (*@v untouched).
+ */
+int mp_json_check_u64(struct json_object *o, const char *k, uint64_t max, uint64_t *v);
+
 #endif

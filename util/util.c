@@ -2,6 +2,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -93,20 +94,22 @@ int mp_text_check(const char *text, size_t len, const char *origin)
 	return -EBADMSG;
 }
 
-int mp_read_file_alloc(const char *path, char **out, size_t *outlen)
+int mp_read_fd_alloc(int fd, int timeout_ms, char **out, size_t *outlen)
 {
-	_mp_close_ int fd = -1;
 	size_t cap = 65536, len = 0;
 	char *buf, *nbuf;
 	ssize_t n;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
 	buf = malloc(cap);
 	if (!buf)
 		return -ENOMEM;
 	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+
+		if (timeout_ms >= 0 && poll(&p, 1, timeout_ms) == 0) {
+			free(buf);
+			return -ETIMEDOUT;
+		}
 		if (cap - len < 4096) {
 			cap *= 2;
 			nbuf = realloc(buf, cap);
@@ -136,6 +139,15 @@ int mp_read_file_alloc(const char *path, char **out, size_t *outlen)
 	return 0;
 }
 
+int mp_read_file_alloc(const char *path, char **out, size_t *outlen)
+{
+	_mp_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	return mp_read_fd_alloc(fd, -1, out, outlen);
+}
+
 int mp_parse_u64(const char *s, int base, uint64_t *out)
 {
 	unsigned long long v;
@@ -157,6 +169,17 @@ int mp_parse_u64(const char *s, int base, uint64_t *out)
 	return 0;
 }
 
+int mp_parse_u64_n(const char *s, size_t n, uint64_t *out)
+{
+	char num[24];
+
+	if (!n || n >= sizeof(num) || strspn(s, "0123456789") < n)
+		return -EINVAL;
+	memcpy(num, s, n);
+	num[n] = '\0';
+	return mp_parse_u64(num, 10, out);
+}
+
 int mp_parse_duration_us(const char *s, uint64_t *out)
 {
 	static const struct {
@@ -167,18 +190,13 @@ int mp_parse_duration_us(const char *s, uint64_t *out)
 		      { "s", 1000000 },
 		      { "min", 60000000 },
 		      { "h", 3600000000ull } };
-	size_t n = strspn(s, "0123456789");
-	char num[24];
 	uint64_t v;
+	int err = mp_parse_u64_n(s, strspn(s, "0123456789"), &v);
 
-	if (!n || n >= sizeof(num))
-		return -EINVAL;
-	memcpy(num, s, n);
-	num[n] = '\0';
-	if (mp_parse_u64(num, 10, &v))
-		return -ERANGE;
+	if (err)
+		return err;
 	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(s + n, units[i].unit)) {
+		if (!strcmp(s + strspn(s, "0123456789"), units[i].unit)) {
 			if (v > UINT64_MAX / units[i].us)
 				return -ERANGE;
 			*out = v * units[i].us;
@@ -198,6 +216,22 @@ char *mp_strip(char *s)
 		end--;
 	*end = '\0';
 	return s;
+}
+
+int mp_conf_next_line(FILE *f, char **buf, size_t *cap, unsigned int *line, char **s)
+{
+	ssize_t n;
+
+	while ((n = getline(buf, cap, f)) >= 0) {
+		(*line)++;
+		/* getline() reads past a NUL: the parser would see half the line */
+		if (strlen(*buf) != (size_t)n)
+			return -EBADMSG;
+		*s = mp_strip(*buf);
+		if (**s && **s != '#' && **s != ';')
+			return 1;
+	}
+	return 0;
 }
 
 int mp_parse_size(const char *s, uint64_t *out)

@@ -2,13 +2,38 @@
 #ifndef MP_UTIL_H
 #define MP_UTIL_H
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #define MP_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define MP_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define MP_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/*
+ * MP_ARRAY_PUSH() - append @value to the malloc'ed array @arr of @nr elements
+ *
+ * One element at a time: the arrays grown this way hold a policy's few
+ * Size= terms or a device's blocks, not enough for the copies to matter.
+ * Evaluates to 0 with @arr grown and @nr counted up, or -ENOMEM with both
+ * untouched.
+ */
+#define MP_ARRAY_PUSH(arr, nr, value)                                                \
+	({                                                                           \
+		__typeof__(arr) _mp_a = realloc((arr), ((nr) + 1) * sizeof(*(arr))); \
+		int _mp_r = -ENOMEM;                                                 \
+                                                                                     \
+		if (_mp_a) {                                                         \
+			_mp_a[nr] = (value);                                         \
+			(arr) = _mp_a;                                               \
+			(nr)++;                                                      \
+			_mp_r = 0;                                                   \
+		}                                                                    \
+		_mp_r;                                                               \
+	})
 
 static inline void mp_freep(void *p)
 {
@@ -58,6 +83,18 @@ int mp_attr_terminate(char *buf, size_t n, size_t len);
  * Return: 0, or -errno from open(2) or write(2) (the kernel's answer).
  */
 int mp_write_attr(int dirfd, const char *path, const char *val);
+
+/**
+ * mp_read_fd_alloc() - read @fd to its end into a new buffer
+ * @fd: file or socket
+ * @timeout_ms: longest wait for each read (a peer that stops answering);
+ *              -1: none (a file)
+ * @out: receives a malloc'ed, NUL-terminated buffer
+ * @outlen: receives the length (without NUL), may be NULL
+ *
+ * Return: 0 or -errno (-ETIMEDOUT: @timeout_ms passed without data).
+ */
+int mp_read_fd_alloc(int fd, int timeout_ms, char **out, size_t *outlen);
 
 /**
  * mp_read_file_alloc() - read a whole (proc) file into a new buffer
@@ -134,6 +171,17 @@ int mp_parse_u64(const char *s, int base, uint64_t *out);
 int mp_parse_size(const char *s, uint64_t *out);
 
 /**
+ * mp_parse_u64_n() - the decimal number in the first @n bytes of @s
+ * @s: text that goes on after the number (a unit, a fraction)
+ * @n: how many bytes are the number
+ * @out: receives the value
+ *
+ * Return: 0, -EINVAL (no digits, or not only digits) or -ERANGE (above
+ * UINT64_MAX).
+ */
+int mp_parse_u64_n(const char *s, size_t n, uint64_t *out);
+
+/**
  * mp_parse_duration_us() - a whole number with a time unit: "150ms", "2s"
  * @s: the text; units us, ms, s, min, h (a bare number is refused, so that
  *     nobody has to guess whether 150 means ms or us)
@@ -145,6 +193,22 @@ int mp_parse_duration_us(const char *s, uint64_t *out);
 
 /** mp_strip() - @s without leading and trailing white space (cut in place). */
 char *mp_strip(char *s);
+
+/**
+ * mp_conf_next_line() - the next line of a config file worth parsing
+ * @f: the file
+ * @buf: getline(3)'s buffer (NULL at first; the caller frees it)
+ * @cap: its size
+ * @line: the number of the line last read, counted up here
+ * @s: receives the line, stripped (mp_strip()), in @buf
+ *
+ * Blank lines and comments ('#' or ';' first) are passed over, so the
+ * policy and host config readers agree on what a comment is.
+ *
+ * Return: 1 with a line, 0 at the end (ferror(@f) tells a read error), or
+ * -EBADMSG for a line with a NUL byte (for the caller to report at @line).
+ */
+int mp_conf_next_line(FILE *f, char **buf, size_t *cap, unsigned int *line, char **s);
 
 /**
  * mp_format_size() - human-readable size like lsmem ("128M", "1.5G")

@@ -20,7 +20,6 @@ not).
 Usage: test_grow.py MEMPLUGCTL
 """
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -141,11 +140,5 @@ def test(g):
 
 
 if __name__ == '__main__':
-    if not os.access(CTL, os.X_OK):
-        print('SKIP: memplugctl not built')
-        sys.exit(77)
-    try:
-        mpd.main(test, mem='512M', slots=4, maxmem='4G', channel=True, name='grow',
-                 qemu_args=['-qmp', 'unix:%s,server=on,wait=off' % QMP])
-    finally:
-        subprocess.run(['rm', '-rf', SOCKDIR])
+    mpd.main_with_host_qmp(test, CTL, SOCKDIR, QMP, mem='512M', slots=4, maxmem='4G',
+                           channel=True, name='grow')

@@ -27,8 +27,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'qmp'))
+sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
 import fake_guest  # noqa: E402
 import grow  # noqa: E402
+from guest import require_built  # noqa: E402
 
 CTL = sys.argv[1] if len(sys.argv) > 1 else ''
 QEMU = os.environ.get('MEMPLUG_QEMU', 'qemu-system-x86_64')
@@ -189,10 +191,5 @@ def main():
 
 
 if __name__ == '__main__':
-    if not os.access(CTL, os.X_OK):
-        print('SKIP: memplugctl not built')
-        sys.exit(77)
-    if not shutil.which(QEMU):
-        print('SKIP: %s not installed' % QEMU)
-        sys.exit(77)
+    require_built(CTL, QEMU)
     sys.exit(main())

@@ -21,7 +21,6 @@ Usage: test_host_coord.py MEMPLUGCTL
 """
 import json
 import os
-import subprocess
 import sys
 import re
 import tempfile
@@ -156,11 +155,5 @@ def test(g):
 
 
 if __name__ == '__main__':
-    if not os.access(CTL, os.X_OK):
-        print('SKIP: memplugctl not built')
-        sys.exit(77)
-    try:
-        mpd.main(test, mem='1G', slots=8, maxmem='16G', channel=True, name='host-coord',
-                 qemu_args=['-qmp', 'unix:%s,server=on,wait=off' % QMP])
-    finally:
-        subprocess.run(['rm', '-rf', SOCKDIR])
+    mpd.main_with_host_qmp(test, CTL, SOCKDIR, QMP, mem='1G', slots=8, maxmem='16G',
+                           channel=True, name='host-coord')

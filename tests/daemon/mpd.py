@@ -4,11 +4,12 @@ control socket (memplugctl status --wait), read its log."""
 
 import json
 import os
+import shutil
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'guest'))
-from guest import main, GuestError  # noqa: E402,F401
+from guest import main, require_built, GuestError  # noqa: E402,F401
 
 POLICY_DIR = '/etc/memplug/policies.d'
 LOG = '/tmp/memplugd.log'
@@ -64,3 +65,16 @@ def assert_clean(d, nblocks):
     assert d['outcome'] == 'online', d
     assert d['onlined'] == nblocks and d['verified'] == nblocks, d
     assert d['violations'] == 0 and d['failed'] == 0, d
+
+
+def main_with_host_qmp(test, ctl, sockdir, qmp, **kw):
+    """main() for a test that drives the VM as a host tool does (memplugctl
+    host, scenario, serve): QEMU gets a second QMP monitor at @qmp for
+    memplugctl (QEMU serves several and sends events to all of them, so the
+    harness keeps its own), and @sockdir, where @qmp lives, is removed
+    afterwards.  Skips unless memplugctl @ctl is built."""
+    require_built(ctl)
+    try:
+        main(test, qemu_args=['-qmp', 'unix:%s,server=on,wait=off' % qmp], **kw)
+    finally:
+        shutil.rmtree(sockdir, ignore_errors=True)

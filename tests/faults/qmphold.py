@@ -3,7 +3,9 @@ socket, passes every line through, and can hold one command (by name) until
 the test says what to do with it.  That makes "between object-add and
 device_add" a place a test can stop at every time, without a hook in the
 code under test.  When QEMU's side closes (QEMU killed), the client's side
-is closed too, as a direct connection would be."""
+is closed too, as a direct connection would be.  Without a command to hold
+it is a logging proxy: on_command(name) is called for every command, in
+order, before it goes on to QEMU."""
 import json
 import os
 import socket
@@ -11,8 +13,9 @@ import threading
 
 
 class QMPHold:
-    def __init__(self, upstream, path, hold=None):
+    def __init__(self, upstream, path, hold=None, on_command=None):
         self.upstream, self.path, self.hold = upstream, path, hold
+        self.on_command = on_command
         self.held = threading.Event()       # set when the held command arrived
         self.release = threading.Event()    # set by the test: go on
         self.forward = True                 # on release: send the held command (or drop it)
@@ -63,6 +66,8 @@ class QMPHold:
                 except ValueError:
                     cmd = '?'
                 self.commands.append(cmd)
+                if self.on_command:
+                    self.on_command(cmd)
                 if cmd == self.hold:
                     self.held.set()
                     self.release.wait()

@@ -26,6 +26,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'guest'))
+from guest import require_built  # noqa: E402
 from qmphold import QMPHold  # noqa: E402
 
 CTL = sys.argv[1] if len(sys.argv) > 1 else ''
@@ -150,12 +152,7 @@ def fault_qemu_killed(d):
 
 
 def main():
-    if not os.access(CTL, os.X_OK):
-        print('SKIP: memplugctl not built')
-        sys.exit(77)
-    if not shutil.which(QEMU):
-        print('SKIP: %s not installed' % QEMU)
-        sys.exit(77)
+    require_built(CTL, QEMU)
     failed = 0
     for name in ('killed_between', 'escaping', 'qemu_killed'):
         d = tempfile.mkdtemp(prefix='mp-faults-')

@@ -62,21 +62,10 @@ static int fake_set_requested(struct mp_host *h, const struct mp_host_memdev *d,
 	return 0;
 }
 
-static int fake_numa_free(struct mp_host *h, int node, uint64_t *free_bytes, int *nnodes)
-{
-	return -EOPNOTSUPP;
-}
-
-static void fake_close(void *be)
-{
-}
-
+/* No backend object to close, no host nodes: those ops are optional. */
 static const struct mp_host_backend_ops fake_ops = {
 	.name = "fuzz",
-	.alias_prefix = "",
-	.close = fake_close,
 	.qmp = fake_qmp,
-	.numa_free = fake_numa_free,
 	.plug = fake_plug,
 	.unplug = fake_unplug,
 	.set_requested = fake_set_requested,

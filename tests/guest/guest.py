@@ -123,6 +123,18 @@ def _newer(path, than):
         os.path.getmtime(path) >= os.path.getmtime(t) for t in than if os.path.exists(t))
 
 
+def require_built(ctl, qemu=None):
+    """Exits SKIP, saying why, unless memplugctl @ctl is built and (when named)
+    the QEMU binary @qemu is installed: a test that cannot run is a skip for
+    meson, not a failure."""
+    if not os.access(ctl, os.X_OK):
+        print('SKIP: memplugctl not built')
+        sys.exit(SKIP)
+    if qemu and not shutil.which(qemu):
+        print('SKIP: %s not installed' % qemu)
+        sys.exit(SKIP)
+
+
 def check_host():
     """Raises GuestSkip with the reason when this host can't boot guests."""
     if not shutil.which('qemu-system-x86_64'):

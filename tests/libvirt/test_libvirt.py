@@ -30,7 +30,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'daemon'))
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'channel'))
-from guest import SYSMEM, GuestSkip
+from guest import SYSMEM, GuestSkip, require_built
 from hostctl import HostCtl, pin_in_kernel_zone
 from virtguest import URI, Daemons, VirtGuest, virsh
 import mpd  # noqa: E402
@@ -324,9 +324,7 @@ def test_stopped_libvirtd():
 
 
 def main():
-    if not os.access(CTL, os.X_OK):
-        print('SKIP: memplugctl not built')
-        sys.exit(77)
+    require_built(CTL)
     try:
         with Daemons() as daemons:
             with VirtGuest(DOM, mem='1G', slots=8, maxmem='16G', name='host-libvirt') as g:

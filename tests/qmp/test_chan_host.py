@@ -5,10 +5,12 @@
 # --wait-online and its proof, the memmap plan and --steps, the coordinated
 # unplug (no device_del unless the guest proved every block offline), and
 # the fallback when no memplugd answers.
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, threading, time
+import json, os, shutil, subprocess, sys, tempfile, time
 
 ctl = sys.argv[1]
 here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "faults"))
+from qmphold import QMPHold  # noqa: E402
 qemu = os.environ.get("MEMPLUG_QEMU", "qemu-system-x86_64")
 if not shutil.which(qemu):
     print("SKIP: %s not installed" % qemu)
@@ -43,10 +45,7 @@ class Rig:
             if os.path.exists(d + "/q.sock") and os.path.exists(d + "/q2.sock"):
                 break
             time.sleep(0.05)
-        self.srv = socket.socket(socket.AF_UNIX)
-        self.srv.bind(d + "/p.sock")
-        self.srv.listen(4)
-        threading.Thread(target=self.proxy, daemon=True).start()
+        self.px = QMPHold(d + "/q.sock", d + "/p.sock", on_command=self.log_qmp)
         self.g = None
         if mode is not None:
             self.g = subprocess.Popen([sys.executable, here + "/fake_guest.py", d + "/chan.sock",
@@ -56,41 +55,9 @@ class Rig:
                     break
                 time.sleep(0.05)
 
-    def proxy(self):
-        while True:
-            try:
-                c, _ = self.srv.accept()
-            except OSError:
-                return
-            q = socket.socket(socket.AF_UNIX)
-            q.connect(self.dir + "/q.sock")
-
-            def pump(a, b, up):
-                buf = b""
-                while True:
-                    try:
-                        x = a.recv(65536)
-                    except OSError:
-                        x = b""
-                    if not x:
-                        try:
-                            b.shutdown(socket.SHUT_WR)
-                        except OSError:
-                            pass
-                        return
-                    if up:
-                        buf += x
-                        while b"\n" in buf:
-                            line, buf = buf.split(b"\n", 1)
-                            try:
-                                cmd = json.loads(line).get("execute")
-                            except ValueError:
-                                cmd = "?"
-                            with open(self.log, "a") as f:
-                                f.write("%.6f qmp %s\n" % (time.monotonic(), cmd))
-                    b.sendall(x)
-            threading.Thread(target=pump, args=(c, q, True), daemon=True).start()
-            threading.Thread(target=pump, args=(q, c, False), daemon=True).start()
+    def log_qmp(self, cmd):
+        with open(self.log, "a") as f:
+            f.write("%.6f qmp %s\n" % (time.monotonic(), cmd))
 
     def run(self, *args, channel=True, timeout=120):
         cmd = [ctl, "host", "--qmp", self.dir + "/p.sock"]
@@ -113,7 +80,7 @@ class Rig:
             if p:
                 p.kill()
                 p.wait()
-        self.srv.close()
+        self.px.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

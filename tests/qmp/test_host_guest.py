@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 
-from guest import main, SYSMEM
+from guest import main, require_built, SYSMEM
 from hostctl import HostCtl, pin_in_kernel_zone
 
 CTL = sys.argv[1]
@@ -63,9 +63,7 @@ def test(g):
 
 
 if __name__ == '__main__':
-    if not os.access(CTL, os.X_OK):
-        print('SKIP: memplugctl not built')
-        sys.exit(77)
+    require_built(CTL)
     try:
         main(test, mem='1G', slots=8, maxmem='16G', name='host-guest',
              qemu_args=['-qmp', 'unix:%s,server=on,wait=off' % SOCK,

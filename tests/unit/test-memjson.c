@@ -39,11 +39,32 @@ static void same_model(const struct mp_memory *a, const struct mp_memory *b)
 	}
 }
 
+/*
+ * @o (consumed) through text, as over the socket, and back into a model that
+ * must be @mem's; returns the parsed JSON for the caller to look at (put it).
+ */
+static struct json_object *through_text(const struct mp_memory *mem, struct json_object *o,
+					const char *name)
+{
+	struct mp_memory *back = NULL;
+	struct json_object *parsed;
+
+	CHECK(o != NULL);
+	parsed = json_tokener_parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	json_object_put(o);
+	CHECK(parsed != NULL);
+	CHECK(mp_memory_from_json(parsed, name, &back) == 0);
+	if (back)
+		same_model(mem, back);
+	mp_memory_free(back);
+	return parsed;
+}
+
 static void round_trip(const char *fixtures, const char *name, int want_multi)
 {
 	char root[512];
-	struct mp_memory *mem = NULL, *back = NULL;
-	struct json_object *o, *parsed;
+	struct mp_memory *mem = NULL;
+	struct json_object *parsed, *runs;
 	struct mp_ctx *ctx;
 	int multi = 0;
 
@@ -57,38 +78,14 @@ static void round_trip(const char *fixtures, const char *name, int want_multi)
 	for (size_t i = 0; i < mem->nr; i++)
 		multi += mem->blocks[i].nr_nodes > 1;
 	CHECK(multi == want_multi);
-	o = mp_memory_to_json(mem, root);
-	CHECK(o != NULL);
-	/* Through text, as over the socket. */
-	parsed = json_tokener_parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	CHECK(parsed != NULL);
-	CHECK(mp_memory_from_json(parsed, name, &back) == 0);
-	if (back)
-		same_model(mem, back);
-	json_object_put(o);
-	json_object_put(parsed);
-	mp_memory_free(back);
-	back = NULL;
+	json_object_put(through_text(mem, mp_memory_to_json(mem, root), name));
 	/* The compact form (memplugctl list's request) rebuilds the same model, in fewer entries. */
-	o = mp_memory_to_json_runs(mem, root);
-	CHECK(o != NULL);
-	parsed = json_tokener_parse(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
-	CHECK(parsed != NULL);
-	CHECK(mp_memory_from_json(parsed, name, &back) == 0);
-	if (back)
-		same_model(mem, back);
-	{
-		struct json_object *runs;
-
-		CHECK(json_object_object_get_ex(parsed, "runs", &runs));
-		CHECK(json_object_array_length(runs) >= 1 &&
-		      json_object_array_length(runs) <= mem->nr);
-		if (mem->nr > 8)
-			CHECK(json_object_array_length(runs) < mem->nr);
-	}
-	json_object_put(o);
+	parsed = through_text(mem, mp_memory_to_json_runs(mem, root), name);
+	CHECK(json_object_object_get_ex(parsed, "runs", &runs));
+	CHECK(json_object_array_length(runs) >= 1 && json_object_array_length(runs) <= mem->nr);
+	if (mem->nr > 8)
+		CHECK(json_object_array_length(runs) < mem->nr);
 	json_object_put(parsed);
-	mp_memory_free(back);
 	mp_memory_free(mem);
 	mp_ctx_free(ctx);
 }

@@ -102,6 +102,72 @@ static const char *sget(struct json_object *o, const char *k)
 	return mp_json_get_str(o, k, "(none)");
 }
 
+/* One member of one step's JSON: a string, else an integer or a boolean. */
+struct step_want {
+	unsigned int step;
+	const char *key;
+	const char *str;
+	long long num;
+};
+
+/* Each member must be there with its value; a miss names the step and the member. */
+static void check_steps(struct mp_scenario *s, const struct step_want *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *o = mp_scenario_step_json(s, w[i].step), *v = NULL;
+		long long got;
+
+		if (!json_object_object_get_ex(o, w[i].key, &v)) {
+			fprintf(stderr, "step %u: no member '%s'\n", w[i].step, w[i].key);
+			check_failures++;
+		} else if (w[i].str) {
+			if (strcmp(sget(o, w[i].key), w[i].str)) {
+				fprintf(stderr, "step %u: %s is '%s', want '%s'\n", w[i].step,
+					w[i].key, sget(o, w[i].key), w[i].str);
+				check_failures++;
+			}
+		} else {
+			got = json_object_is_type(v, json_type_boolean) ?
+				      json_object_get_boolean(v) :
+				      mp_json_get_int(o, w[i].key, w[i].num - 1);
+			if (got != w[i].num) {
+				fprintf(stderr, "step %u: %s is %lld, want %lld\n", w[i].step,
+					w[i].key, got, w[i].num);
+				check_failures++;
+			}
+		}
+		json_object_put(o);
+	}
+}
+
+/* What test_resolve()'s scenario resolves to, step by step. */
+static const struct step_want resolved[] = {
+	{ 0, "line", NULL, 3 },
+	{ 0, "text", "plug dimm 1G node=1 as=d1   # trailing comment" },
+	{ 0, "device", "d1" },
+	{ 0, "size", NULL, 1ll << 30 },
+	{ 0, "node", NULL, 1 },
+	/* an expect online without device= is about the last plug */
+	{ 1, "device", "d1" },
+	{ 1, "zone", "movable" },
+	{ 1, "within_ms", NULL, 500 },
+	{ 1, "verified", NULL, true },
+	{ 1, "observed", NULL, false },
+	/* a name no as= defined is a device someone else plugged */
+	{ 3, "device", "d1x" },
+	{ 3, "observed", NULL, true },
+	{ 5, "op", "expect refused" },
+	{ 5, "judges_line", NULL, 7 },
+	{ 5, "reason", "failure to isolate range" },
+	{ 5, "errno", "EBUSY" },
+	{ 6, "on_fail_continue", NULL, true },
+	{ 6, "judges_line", NULL, 7 },
+	{ 7, "device", "ua-mp-dimm7" },
+	{ 7, "observed", NULL, true },
+	{ 11, "op", "serve" },
+	{ 11, "line", NULL, 14 },
+};
+
 static void test_resolve(void)
 {
 	struct mp_scenario *s =
@@ -119,48 +185,10 @@ static void test_resolve(void)
 			 "hook prepare.1\n"
 			 "expect grow-request within=300\n"
 			 "serve config=/etc/memplug/host.conf\r\n");
-	struct json_object *o;
 
 	REQUIRE(s != NULL);
 	CHECK_EQ(mp_scenario_get_nsteps(s), 12);
-	o = mp_scenario_step_json(s, 0);
-	CHECK_EQ(mp_json_get_int(o, "line", 0), 3);
-	CHECK_STR(sget(o, "text"), "plug dimm 1G node=1 as=d1   # trailing comment");
-	CHECK_STR(sget(o, "device"), "d1");
-	CHECK_EQ(mp_json_get_u64(o, "size", 0), 1ull << 30);
-	CHECK_EQ(mp_json_get_int(o, "node", -9), 1);
-	json_object_put(o);
-	/* an expect online without device= is about the last plug */
-	o = mp_scenario_step_json(s, 1);
-	CHECK_STR(sget(o, "device"), "d1");
-	CHECK_STR(sget(o, "zone"), "movable");
-	CHECK_EQ(mp_json_get_int(o, "within_ms", 0), 500);
-	CHECK(mp_json_get_bool(o, "verified", false));
-	CHECK(!mp_json_get_bool(o, "observed", true));
-	json_object_put(o);
-	/* a name no as= defined is a device someone else plugged */
-	o = mp_scenario_step_json(s, 3);
-	CHECK_STR(sget(o, "device"), "d1x");
-	CHECK(mp_json_get_bool(o, "observed", false));
-	json_object_put(o);
-	o = mp_scenario_step_json(s, 5);
-	CHECK_STR(sget(o, "op"), "expect refused");
-	CHECK_EQ(mp_json_get_int(o, "judges_line", 0), 7);
-	CHECK_STR(sget(o, "reason"), "failure to isolate range");
-	CHECK_STR(sget(o, "errno"), "EBUSY");
-	json_object_put(o);
-	o = mp_scenario_step_json(s, 6);
-	CHECK(mp_json_get_bool(o, "on_fail_continue", false));
-	CHECK_EQ(mp_json_get_int(o, "judges_line", 0), 7);
-	json_object_put(o);
-	o = mp_scenario_step_json(s, 7);
-	CHECK_STR(sget(o, "device"), "ua-mp-dimm7");
-	CHECK(mp_json_get_bool(o, "observed", false));
-	json_object_put(o);
-	o = mp_scenario_step_json(s, 11);
-	CHECK_STR(sget(o, "op"), "serve");
-	CHECK_EQ(mp_json_get_int(o, "line", 0), 14);
-	json_object_put(o);
+	check_steps(s, resolved, sizeof(resolved) / sizeof(resolved[0]));
 	CHECK(mp_scenario_step_json(s, 12) == NULL);
 	mp_scenario_free(s);
 
