@@ -78,13 +78,27 @@ class Daemons:
                 time.sleep(0.05)
             self.started.append(int(open(pidfile).read().split()[0]))
         # the first start probes QEMU's capabilities (~9 s)
-        deadline = time.monotonic() + 60
+        self._wait_answer('libvirtd')
+        return self
+
+    @staticmethod
+    def _wait_answer(who, timeout=60):
+        deadline = time.monotonic() + timeout
         while subprocess.run(['virsh', '-c', URI, 'version'], stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL).returncode:
             if time.monotonic() > deadline:
-                raise GuestError('libvirtd did not answer within 60 s')
-            time.sleep(0.5)
-        return self
+                raise GuestError('%s did not answer within %d s' % (who, timeout))
+            time.sleep(0.2)
+
+    @staticmethod
+    def _wait_gone(pid, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
     def restart_libvirtd(self):
         """Stops the libvirtd this object started (SIGTERM) and starts a new
@@ -92,19 +106,9 @@ class Daemons:
         old = int(open('/run/libvirtd.pid').read().split()[0])
         assert old in self.started, 'only a libvirtd started here is restarted'
         os.kill(old, 15)
-        for _ in range(200):
-            try:
-                os.kill(old, 0)
-            except ProcessLookupError:
-                break
-            time.sleep(0.05)
+        self._wait_gone(old)
         subprocess.run(['libvirtd', '-d'], check=True)
-        deadline = time.monotonic() + 60
-        while subprocess.run(['virsh', '-c', URI, 'version'], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL).returncode:
-            if time.monotonic() > deadline:
-                raise GuestError('the restarted libvirtd did not answer within 60 s')
-            time.sleep(0.2)
+        self._wait_answer('the restarted libvirtd')
         self.started[self.started.index(old)] = int(open('/run/libvirtd.pid').read().split()[0])
         return old
 
@@ -114,12 +118,7 @@ class Daemons:
                 os.kill(pid, 15)
             except ProcessLookupError:
                 continue
-            for _ in range(100):
-                try:
-                    os.kill(pid, 0)
-                except ProcessLookupError:
-                    break
-                time.sleep(0.05)
+            self._wait_gone(pid, timeout=5)
         return False
 
 
