@@ -370,13 +370,15 @@ if sys.argv[2] == 'hold':
     held, refused = [], 0
     for _ in range(int(sys.argv[3])):
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(2)
+        # a held one costs this wait; a loaded machine may take a while to refuse
+        s.settimeout(4)
         s.connect(path)
-        s.sendall(b'{"command":"wait","device":"dimm:nosuch"}\n')
         try:
+            s.sendall(b'{"command":"wait","device":"dimm:nosuch"}\n')
             if s.recv(200):
                 refused += 1
-        except ConnectionResetError:   # refused with the request unread
+        # refused with the request unread, or closed before it was sent
+        except (ConnectionResetError, BrokenPipeError):
             refused += 1
         except socket.timeout:
             held.append(s)
