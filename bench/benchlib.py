@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -139,7 +140,12 @@ def run_with_memplugd(guest_args, rounds):
             try:
                 rounds(g)
             except Exception:
-                print(g.run('tail -40 /tmp/memplugd.log')[1], file=sys.stderr)
+                # the failure first: a guest that stopped answering fails the tail too
+                traceback.print_exc()
+                try:
+                    print(g.run('tail -40 /tmp/memplugd.log', timeout=120)[1], file=sys.stderr)
+                except Exception as e:
+                    print('(memplugd.log unreadable: %s)' % e, file=sys.stderr)
                 raise
             g.run('kill $(pidof memplugd)')
     except GuestSkip as e:
