@@ -207,7 +207,7 @@ int mp_devgroup_verify_online(const struct mp_ctx *ctx, const struct mp_memory *
 			      enum mp_verify_level level, struct mp_group_outcome *out);
 
 /* Scan flags for mp_devgroups_build() callers: everything but MP_SCAN_ZONES. */
-#define MP_ENGINE_SCAN (MP_SCAN_NODES | MP_SCAN_DEVICES | MP_SCAN_IOMEM | MP_SCAN_REMOVING)
+#define MP_ENGINE_SCAN (MP_SCAN_NODES | MP_SCAN_DEVICES | MP_SCAN_IOMEM)
 
 /* ---- the engine ------------------------------------------------------------ */
 

@@ -508,6 +508,20 @@ static int batch_read(struct attr_batch *ab, int dirfd, const char *path, char *
 	return mp_attr_terminate(buf, (size_t)n, len);
 }
 
+/* memoryN/<name> during a scan; the message names the path. */
+static int scan_attr(const struct mp_ctx *ctx, struct attr_batch *ab, int memfd, const char *dir,
+		     uint64_t id, const char *name, char *buf, size_t len)
+{
+	char rel[64];
+	int err;
+
+	snprintf(rel, sizeof(rel), "memory%llu/%s", (unsigned long long)id, name);
+	err = batch_read(ab, memfd, rel, buf, len);
+	if (err < 0)
+		mp_ctx_err(ctx, "%s/%s: %s", dir, rel, strerror(-err));
+	return err < 0 ? err : 0;
+}
+
 /*
  * /proc/iomem for a scan.  Without MP_SCAN_IOMEM_OPTIONAL every failure is
  * the caller's error (the daemon must not guess).  With it, the reasons a
@@ -554,13 +568,6 @@ static void read_memmap_on_memory(int fwfd, struct mp_block *b)
 }
 
 /* memoryN/<name> that a kernel may lack: no message. */
-/* A memoryN/<name> read that failed during a scan, with the path. */
-static void attr_err(const struct mp_ctx *ctx, const char *dir, uint64_t id, const char *name,
-		     int err)
-{
-	mp_ctx_err(ctx, "%s/memory%llu/%s: %s", dir, (unsigned long long)id, name, strerror(-err));
-}
-
 static int scan_attr_quiet(struct attr_batch *ab, int memfd, uint64_t id, const char *name,
 			   char *buf, size_t len)
 {
@@ -580,9 +587,6 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 	struct mp_memory *mem;
 	bool imply_state;
 	DIR *dir = NULL;
-	unsigned char *gone = NULL; /* blocks being removed, left out */
-	const char *missing = "";
-	size_t nr_gone = 0;
 	int memfd, fwfd = -1, maj, min, err;
 
 	if (flags & MP_SCAN_DEVICES)
@@ -634,15 +638,10 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 
 		/* Node link known, state not yet: see mp_block_zones_readable(). */
 		if ((flags & MP_SCAN_ZONES) && mp_block_zones_readable(b)) {
-			err = scan_attr_quiet(&ab, memfd, b->id, "valid_zones", b->zones,
-					      sizeof(b->zones));
-			missing = "valid_zones";
-			if (err == -ENOENT)
-				goto removing;
-			if (err) {
-				attr_err(ctx, path, b->id, "valid_zones", err);
+			err = scan_attr(ctx, &ab, memfd, path, b->id, "valid_zones", b->zones,
+					sizeof(b->zones));
+			if (err)
 				goto out_free;
-			}
 			/*
 			 * From 4.14 valid_zones_show() prints one word (the
 			 * zone, or "none") only for an online block (see
@@ -654,29 +653,19 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 				goto state_known;
 			}
 		}
-		err = scan_attr_quiet(&ab, memfd, b->id, "state", buf, sizeof(buf));
-		missing = "state";
-		if (err == -ENOENT)
-			goto removing;
-		if (err) {
-			attr_err(ctx, path, b->id, "state", err);
+		err = scan_attr(ctx, &ab, memfd, path, b->id, "state", buf, sizeof(buf));
+		if (err)
 			goto out_free;
-		}
 		b->state = mp_block_state_parse(buf);
 		if (b->state == MP_BLOCK_UNKNOWN)
 			mp_ctx_warn(ctx, "%s/memory%llu/state: unknown state '%s'", path,
 				    (unsigned long long)b->id, buf);
 		/* Online without a node link is not the eject window: read the zone. */
 		if ((flags & MP_SCAN_ZONES) && !b->zones[0] && mp_block_zones_readable(b)) {
-			err = scan_attr_quiet(&ab, memfd, b->id, "valid_zones", b->zones,
-					      sizeof(b->zones));
-			missing = "valid_zones";
-			if (err == -ENOENT)
-				goto removing;
-			if (err) {
-				attr_err(ctx, path, b->id, "valid_zones", err);
+			err = scan_attr(ctx, &ab, memfd, path, b->id, "valid_zones", b->zones,
+					sizeof(b->zones));
+			if (err)
 				goto out_free;
-			}
 		}
 state_known:
 		if (flags & MP_SCAN_REMOVABLE) {
@@ -698,51 +687,8 @@ state_known:
 		if ((flags & MP_SCAN_IOMEM) && mem->iomem)
 			b->sysram_bytes =
 				mp_iomem_sysram_bytes(mem->iomem, b->start, b->start + b->size - 1);
-		continue;
-removing:
-		/*
-		 * Listed, but its attributes are gone: the block is being
-		 * removed.  device_del() (drivers/base/core.c) removes a
-		 * device's attribute groups, then sends KOBJ_REMOVE, and only
-		 * then kobject_del()s its directory, so a scan woken by the
-		 * remove uevent can still list it.  With MP_SCAN_REMOVING it
-		 * is left out: failing the whole scan would keep the ejected
-		 * device in the daemon's model with no later uevent to
-		 * correct it.
-		 */
-		if (!(flags & MP_SCAN_REMOVING)) {
-			attr_err(ctx, path, b->id, missing, err);
-			goto out_free;
-		}
-		if (!gone) {
-			gone = calloc(mem->nr, 1);
-			if (!gone) {
-				err = -ENOMEM;
-				goto out_free;
-			}
-		}
-		gone[i] = 1;
-		nr_gone++;
-		mp_ctx_info(ctx,
-			    "memory%llu: being removed (listed, its attributes gone): left out",
-			    (unsigned long long)b->id);
 	}
 	batch_flush(&ab);
-	if (nr_gone) {
-		size_t k = 0;
-
-		for (size_t i = 0; i < mem->nr; i++)
-			if (!gone[i])
-				mem->blocks[k++] = mem->blocks[i];
-		mem->nr = k;
-		free(mem->index);
-		mem->index = NULL;
-		mem->index_len = 0;
-		err = sort_blocks(mem); /* already in order: rebuilds the id index */
-		if (err)
-			goto out_free;
-	}
-	free(gone);
 	if (fwfd >= 0)
 		close(fwfd);
 	closedir(dir);
@@ -751,7 +697,6 @@ removing:
 
 out_free:
 	batch_flush(&ab);
-	free(gone);
 	if (fwfd >= 0)
 		close(fwfd);
 	if (dir)

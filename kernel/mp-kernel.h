@@ -316,14 +316,6 @@ enum {
 	 * on without it, mem->iomem stays NULL and mem->iomem_why says why.
 	 */
 	MP_SCAN_IOMEM_OPTIONAL = 1 << 6,
-	/*
-	 * A listed block whose attributes are gone is being removed (the
-	 * kernel's remove uevent comes before its directory goes): it is left
-	 * out of the scan, with a line in the log, instead of failing it.  For
-	 * the daemon, woken by that uevent; a snapshot (list --sysroot) keeps
-	 * refusing a block without its state.
-	 */
-	MP_SCAN_REMOVING = 1 << 7,
 };
 
 struct mp_memory {
