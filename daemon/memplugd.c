@@ -240,7 +240,8 @@ static int run_once(struct daemon *d)
 	int err;
 
 	err = mp_engine_reconcile(d->engine);
-	if (err)
+	/* A failed scan the engine tries again on its timer is not the end yet. */
+	if (err && !mp_engine_next_wake_us(d->engine))
 		return err;
 	/* Let a settling device finish, as the loop would. */
 	while ((at = mp_engine_next_wake_us(d->engine))) {

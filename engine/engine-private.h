@@ -63,6 +63,9 @@ struct mp_engine {
 	uint64_t settle_deadline_us, settle_last_us;
 	unsigned int settle_step;
 	bool rescan; /* look again now (kmem just added blocks) */
+	/* a failed scan is tried again then (0: none pending), the n-th time */
+	uint64_t retry_at_us;
+	unsigned int retry_step;
 	struct mp_watch *watch;
 	size_t nr_watch;
 	mp_engine_violation_fn violation_fn;

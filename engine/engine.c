@@ -41,6 +41,18 @@
  */
 #define DEFERRED_QUIET_US (250u * 1000)
 #define SETTLE_MAX_STEP 1
+/*
+ * A scan that fails is tried again after 50 ms, doubling, 8 times (~13 s in
+ * all).  The common cause is a block being removed: device_del() removes a
+ * memoryN's attributes and sends its remove uevent before the directory goes
+ * (drivers/base/core.c device_del: device_remove_attrs, kobject_uevent(REMOVE),
+ * kobject_del), so a scan woken by the last remove uevent can list a block
+ * whose "state" is gone, and no uevent follows to look again: without the
+ * retry an ejected DIMM stayed in the model.  Bounded, so a scan that keeps
+ * failing (a broken sysfs) costs 8 wakeups, not a busy loop.
+ */
+#define RETRY_FIRST_US (50u * 1000)
+#define RETRY_MAX 8
 
 const char *mp_device_state_name(enum mp_device_state s)
 {
@@ -847,6 +859,8 @@ uint64_t mp_engine_next_wake_us(const struct mp_engine *e)
 
 	if (e->rescan)
 		return now;
+	if (e->retry_at_us && (!deep || e->retry_at_us < deep))
+		deep = e->retry_at_us;
 	if (!e->settle_deadline_us)
 		return deep;
 	t = e->settle_last_us + ((uint64_t)SETTLE_FIRST_US << e->settle_step);
@@ -854,13 +868,21 @@ uint64_t mp_engine_next_wake_us(const struct mp_engine *e)
 	return deep && deep < t ? deep : t;
 }
 
+/* A failed scan with a retry still to come is not an error yet: wait for it. */
+static int settle_reconcile(struct mp_engine *e)
+{
+	if (!mp_engine_reconcile(e))
+		return 1;
+	return e->retry_at_us ? 0 : -EIO;
+}
+
 int mp_engine_settle(struct mp_engine *e)
 {
 	uint64_t now = mp_now_us();
 	bool changed = false;
 
-	if (e->rescan)
-		return mp_engine_reconcile(e) ? -EIO : 1;
+	if (e->rescan || (e->retry_at_us && now >= e->retry_at_us))
+		return settle_reconcile(e);
 	if (!e->settle_deadline_us)
 		return 0;
 	e->settles++;
@@ -885,7 +907,7 @@ int mp_engine_settle(struct mp_engine *e)
 			e->settle_step++;
 		return 0;
 	}
-	return mp_engine_reconcile(e) ? -EIO : 1;
+	return settle_reconcile(e);
 }
 
 /* ---- devices ------------------------------------------------------------------ */
@@ -1035,6 +1057,22 @@ static void check_auto_online(struct mp_engine *e, const struct mp_memory *mem)
 		e->auto_online);
 }
 
+static void schedule_retry(struct mp_engine *e, int err)
+{
+	if (e->retry_step >= RETRY_MAX) {
+		mp_ctx_err(e->ctx, "%s; tried again %u times: not again before the next uevent",
+			   e->last_error, e->retry_step);
+		e->retry_at_us = 0;
+		e->retry_step = 0;
+		return;
+	}
+	if (!e->retry_step)
+		mp_ctx_warn(e->ctx, "%s (errno %d): trying again in %u ms", e->last_error, -err,
+			    RETRY_FIRST_US / 1000);
+	e->retry_at_us = mp_now_us() + ((uint64_t)RETRY_FIRST_US << e->retry_step);
+	e->retry_step++;
+}
+
 int mp_engine_reconcile(struct mp_engine *e)
 {
 	struct mp_engine_scan s;
@@ -1044,8 +1082,15 @@ int mp_engine_reconcile(struct mp_engine *e)
 	e->reconciles++;
 	e->rescan = false;
 	err = mp_engine_scan(e, &s);
-	if (err)
+	if (err) {
+		schedule_retry(e, err);
 		return err;
+	}
+	if (e->retry_step)
+		mp_ctx_info(e->ctx, "scan: succeeded again after %u retr%s", e->retry_step,
+			    e->retry_step == 1 ? "y" : "ies");
+	e->retry_at_us = 0;
+	e->retry_step = 0;
 	e->settle_deadline_us = 0;
 	e->nr_watch = 0;
 	for (size_t i = 0; i < e->nr_devs; i++)

@@ -272,10 +272,57 @@ int main(int argc, char **argv)
 		}
 		CHECK(mp_engine_deferred_pending(e));
 		CHECK(f.writes == 8);
+		while (mp_engine_deferred_pending(e))
+			mp_engine_run_deferred(e);
+		printf("ok   settling waits on the timer until the node link appears\n");
+
+		/*
+		 * An eject as device_del() does it: the attributes go and the
+		 * remove uevent is sent before the directory goes.  A scan in
+		 * between fails; the engine tries again on its timer, without
+		 * another uevent, and then forgets the DIMM.
+		 */
+		char cmd[4400];
+		uint64_t w1, w2;
+		int n = 0;
+
+		for (unsigned int id = 36; id <= 39; id++) {
+			snprintf(cmd, sizeof(cmd), "%s/sys/devices/system/memory/memory%u/state",
+				 root, id);
+			REQUIRE(unlink(cmd) == 0);
+		}
+		CHECK(mp_engine_reconcile(e) == -ENOENT);
+		CHECK(must_find(e, "dimm:slot1")->state == MP_DEVICE_ONLINE);
+		CHECK(strstr(log.text, "scan failed") && strstr(log.text, "trying again in 50 ms"));
+		w1 = mp_engine_next_wake_us(e);
+		CHECK(w1 > mp_now_us() + 30000 && w1 <= mp_now_us() + 50000);
+		usleep((useconds_t)(w1 - mp_now_us()) + 1000);
+		/* Still failing: no error yet, the next try twice as late. */
+		CHECK(mp_engine_settle(e) == 0);
+		w2 = mp_engine_next_wake_us(e);
+		CHECK(w2 > mp_now_us() + 60000 && w2 <= mp_now_us() + 100000);
+		snprintf(
+			cmd, sizeof(cmd),
+			"cd '%s/sys/devices/system' && rm -rf memory/memory3[6-9] node/node1/memory3[6-9]",
+			root);
+		REQUIRE(system(cmd) == 0);
+		while (mp_engine_device_find(e, "dimm:slot1") && n++ < 10) {
+			uint64_t at = mp_engine_next_wake_us(e), now = mp_now_us();
+
+			CHECK(at != 0);
+			if (at > now)
+				usleep((useconds_t)(at - now));
+			CHECK(mp_engine_settle(e) >= 0);
+		}
+		CHECK(!mp_engine_device_find(e, "dimm:slot1"));
+		CHECK(must_find(e, "dimm:slot0")->state == MP_DEVICE_ONLINE);
+		CHECK(strstr(log.text, "dimm:slot1: gone") &&
+		      strstr(log.text, "scan: succeeded again after 2 retries"));
+		CHECK(mp_engine_next_wake_us(e) == 0);
 		mp_engine_free(e);
 		mp_ctx_free(c2);
 	}
-	printf("ok   settling waits on the timer until the node link appears\n");
+	printf("ok   a scan that fails mid-eject is tried again on the timer, the DIMM then forgotten\n");
 	fk_fixture_remove(root);
 
 	mp_policyset_unref(set);
