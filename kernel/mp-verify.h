@@ -95,11 +95,14 @@ bool mp_zone_is_kernel(const char *zone);
  * @ctx: context (the sysfs files are under its root)
  * @name: "daxX.Y"
  *
- * Writes @name to bus/dax/drivers/device_dax/unbind (when bound there) and
- * then to bus/dax/drivers/kmem/new_id, the sysfs route daxctl takes (§8).
+ * Writes @name to bus/dax/drivers/kmem/new_id, the sysfs route daxctl
+ * takes (§8); when another driver (device_dax) holds the device then, or
+ * takes it while new_id runs, unbinds it from that driver and writes
+ * kmem/bind, and checks the device's driver link says kmem at the end.
  *
  * Return: 0 or the kernel's -errno (-EINVAL: target_node < 0 or nothing
- * left after trimming; -EBUSY: the range clashes).
+ * left after trimming; -EBUSY: the range clashes, or another driver kept
+ * taking the device).
  */
 int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name);
 

@@ -230,43 +230,89 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 	return 0;
 }
 
+/* The driver @name is bound to, in @drv ("" when none); -errno only for a bad path. */
+static int dax_driver_of(const struct mp_ctx *ctx, const char *name, char *drv, size_t len)
+{
+	char path[PATH_MAX], link[PATH_MAX];
+	const char *base;
+	ssize_t n;
+	int err;
+
+	drv[0] = '\0';
+	err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/devices/%s/driver", name);
+	if (err)
+		return err;
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	base = strrchr(link, '/');
+	snprintf(drv, len, "%s", base ? base + 1 : link);
+	return 0;
+}
+
+static int dax_driver_write(const struct mp_ctx *ctx, const char *name, const char *drv,
+			    const char *file)
+{
+	char path[PATH_MAX];
+	int err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/drivers/%s/%s", drv, file);
+
+	if (!err)
+		err = mp_write_attr(AT_FDCWD, path, name);
+	if (err)
+		mp_ctx_err(ctx, "%s: %s/%s: %s", name, drv, file, strerror(-err));
+	return err;
+}
+
+/*
+ * How often another driver may take the device between our unbind and our
+ * bind before we give up.  The usual one is device_dax itself: the dax
+ * device's add uevent comes before the driver core probes it
+ * (drivers/base/core.c device_add: kobject_uevent(KOBJ_ADD) before
+ * bus_probe_device), so a look at "driver" right after the uevent can find
+ * nothing, and new_id's driver_attach() then waits for device_dax's probe
+ * and skips the device it bound (drivers/dax/bus.c do_id_store,
+ * drivers/base/dd.c __driver_attach).  Seen on 6.1: kmem "bound", no
+ * memory ever added.
+ */
+#define DAX_BIND_TRIES 3
+
 int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 {
-	char path[PATH_MAX], drv[PATH_MAX];
-	ssize_t n;
+	char drv[64];
 	int err;
 
 	/* Only daxN.M names are accepted by the driver core here (§8): check before writing. */
 	if (strncmp(name, "dax", 3) || strchr(name, '/'))
 		return -EINVAL;
-	err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/devices/%s/driver", name);
+	err = dax_driver_of(ctx, name, drv, sizeof(drv));
+	if (err || !strcmp(drv, "kmem"))
+		return err;
+	/* kmem matches @name from now on (dax_bus_match() reads the ids); bound if unbound. */
+	err = dax_driver_write(ctx, name, "kmem", "new_id");
 	if (err)
 		return err;
-	n = readlink(path, drv, sizeof(drv) - 1);
-	if (n > 0) {
-		const char *base;
-
-		drv[n] = '\0';
-		base = strrchr(drv, '/');
-		base = base ? base + 1 : drv;
-		if (!strcmp(base, "kmem"))
-			return 0;
-		err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/drivers/%s/unbind", base);
-		if (err)
+	for (int i = 0; i < DAX_BIND_TRIES; i++) {
+		err = dax_driver_of(ctx, name, drv, sizeof(drv));
+		if (err || !strcmp(drv, "kmem"))
 			return err;
-		err = mp_write_attr(AT_FDCWD, path, name);
-		if (err) {
-			mp_ctx_err(ctx, "%s: unbind from %s: %s", name, base, strerror(-err));
-			return err;
+		if (drv[0]) {
+			err = dax_driver_write(ctx, name, drv, "unbind");
+			/* -ENODEV: it let go on its own in between */
+			if (err && err != -ENODEV)
+				return err;
 		}
+		err = dax_driver_write(ctx, name, "kmem", "bind");
+		/* -EBUSY: bound again by someone else meanwhile; look again */
+		if (err && err != -EBUSY)
+			return err;
 	}
-	err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/drivers/kmem/new_id");
-	if (err)
+	err = dax_driver_of(ctx, name, drv, sizeof(drv));
+	if (err || !strcmp(drv, "kmem"))
 		return err;
-	err = mp_write_attr(AT_FDCWD, path, name);
-	if (err)
-		mp_ctx_err(ctx, "%s: kmem new_id: %s", name, strerror(-err));
-	return err;
+	mp_ctx_err(ctx, "%s: bound to %s, not kmem, after %d tries", name, drv[0] ? drv : "nothing",
+		   DAX_BIND_TRIES);
+	return -EBUSY;
 }
 
 void mp_dax_verify_trim(const struct mp_iomem *io, const char *name, const struct mp_dax_trim *t,

@@ -118,6 +118,8 @@ def main():
             show(g, 'memplugctl list')
             if rc != 0:
                 show(g, 'tail -40 /tmp/memplugd.log')
+                # What the kernel said (a driver's probe failure is only there).
+                show(g, 'dmesg | tail -25')
             ok = rc == 0 and rep and rep['failed'] == 0 and rep['skipped'] == 0
             print('\nmain job: %s' % ('every step passed' if ok else
                                        'FAILED (exit %d)' % rc), flush=True)

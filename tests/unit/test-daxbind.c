@@ -1,0 +1,200 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mp_dax_bind_kmem() against a hand-made sysfs: the races a real guest
+ * shows only sometimes (device_dax probing the new device while new_id
+ * runs, KERNEL-RULES §8) made to happen every time.  The driver files are
+ * plain files or FIFOs whose reader plays the driver core: a write to
+ * kmem/bind re-points dax0.0/driver at kmem, as a successful probe would.
+ * The real route (device_dax bound, unbind, new_id) runs in the guest
+ * tests (tests/e2e nvdimm_kmem, the README demo).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mp-kernel.h"
+#include "mp-verify.h"
+
+static char root[64];
+static char logged[4096];
+
+static void capture(void *data, int priority, const char *fmt, va_list ap)
+{
+	size_t n = strlen(logged);
+
+	(void)data;
+	(void)priority;
+	vsnprintf(logged + n, sizeof(logged) - n, fmt, ap);
+	n = strlen(logged);
+	if (n < sizeof(logged) - 1)
+		strcat(logged, "\n");
+}
+
+static void path_of(char *buf, size_t len, const char *rel)
+{
+	snprintf(buf, len, "%s/sys/bus/dax/%s", root, rel);
+}
+
+static void make_tree(const char *bound_to, bool fifo_bind)
+{
+	static const char *const files[] = { "drivers/kmem/new_id", "drivers/kmem/unbind",
+					     "drivers/device_dax/new_id",
+					     "drivers/device_dax/unbind",
+					     "drivers/device_dax/bind" };
+	char p[512], cmd[600];
+
+	snprintf(root, sizeof(root), "/tmp/mp-daxbind-XXXXXX");
+	REQUIRE(mkdtemp(root));
+	snprintf(cmd, sizeof(cmd),
+		 "mkdir -p %s/sys/bus/dax/devices/dax0.0 %s/sys/bus/dax/drivers/kmem "
+		 "%s/sys/bus/dax/drivers/device_dax",
+		 root, root, root);
+	REQUIRE(system(cmd) == 0);
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		path_of(p, sizeof(p), files[i]);
+		REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
+	}
+	path_of(p, sizeof(p), "drivers/kmem/bind");
+	if (fifo_bind)
+		REQUIRE(mkfifo(p, 0644) == 0);
+	else
+		REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
+	if (bound_to) {
+		char target[128];
+
+		snprintf(target, sizeof(target), "../../../bus/dax/drivers/%s", bound_to);
+		path_of(p, sizeof(p), "devices/dax0.0/driver");
+		REQUIRE(symlink(target, p) == 0);
+	}
+}
+
+static void remove_tree(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	REQUIRE(system(cmd) == 0);
+}
+
+static void read_file(const char *rel, char *buf, size_t len)
+{
+	char p[512];
+	FILE *f;
+
+	path_of(p, sizeof(p), rel);
+	buf[0] = '\0';
+	f = fopen(p, "r");
+	if (!f)
+		return;
+	if (!fgets(buf, (int)len, f))
+		buf[0] = '\0';
+	fclose(f);
+}
+
+/* The driver core's side of kmem/bind: take the write, then point the link at kmem. */
+static void *kmem_probe(void *arg)
+{
+	char p[512], link[512], buf[32];
+	int fd;
+	ssize_t n;
+
+	(void)arg;
+	path_of(p, sizeof(p), "drivers/kmem/bind");
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return NULL;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n > 0 && !strncmp(buf, "dax0.0", 6)) {
+		path_of(link, sizeof(link), "devices/dax0.0/driver");
+		unlink(link);
+		if (symlink("../../../bus/dax/drivers/kmem", link))
+			return NULL;
+	}
+	return NULL;
+}
+
+static struct mp_ctx *ctx_new(void)
+{
+	struct mp_ctx *ctx;
+
+	REQUIRE(!mp_ctx_new(root, &ctx));
+	logged[0] = '\0';
+	mp_ctx_set_log_fn(ctx, capture, NULL);
+	return ctx;
+}
+
+int main(void)
+{
+	struct mp_ctx *ctx;
+	char buf[64];
+	pthread_t t;
+
+	/* Already kmem's: nothing is written. */
+	make_tree("kmem", false);
+	ctx = ctx_new();
+	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == 0);
+	read_file("drivers/kmem/new_id", buf, sizeof(buf));
+	CHECK(buf[0] == '\0');
+	CHECK(mp_dax_bind_kmem(ctx, "../dax0.0") == -EINVAL);
+	CHECK(mp_dax_bind_kmem(ctx, "namespace0.0") == -EINVAL);
+	mp_ctx_free(ctx);
+	remove_tree();
+	printf("ok   already bound to kmem: no write; only daxX.Y names\n");
+
+	/*
+	 * device_dax holds it after new_id (it probed the device while new_id
+	 * ran): unbound from device_dax, bound to kmem through kmem/bind.
+	 */
+	make_tree("device_dax", true);
+	ctx = ctx_new();
+	REQUIRE(pthread_create(&t, NULL, kmem_probe, NULL) == 0);
+	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == 0);
+	pthread_join(t, NULL);
+	read_file("drivers/kmem/new_id", buf, sizeof(buf));
+	CHECK(!strcmp(buf, "dax0.0"));
+	read_file("drivers/device_dax/unbind", buf, sizeof(buf));
+	CHECK(!strcmp(buf, "dax0.0"));
+	mp_ctx_free(ctx);
+	remove_tree();
+	printf("ok   device_dax took it while new_id ran: unbind, then kmem/bind\n");
+
+	/* Never kmem's (the "kernel" ignores every write): -EBUSY, not a false success. */
+	make_tree("device_dax", false);
+	ctx = ctx_new();
+	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == -EBUSY);
+	CHECK(strstr(logged, "dax0.0: bound to device_dax, not kmem, after 3 tries"));
+	mp_ctx_free(ctx);
+	remove_tree();
+	make_tree(NULL, false);
+	ctx = ctx_new();
+	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == -EBUSY);
+	CHECK(strstr(logged, "dax0.0: bound to nothing, not kmem"));
+	mp_ctx_free(ctx);
+	remove_tree();
+	printf("ok   a device that never reaches kmem is -EBUSY, not bound\n");
+
+	/* No kmem driver (module not loaded): the write's errno. */
+	make_tree(NULL, false);
+	{
+		char p[512];
+
+		path_of(p, sizeof(p), "drivers/kmem/new_id");
+		REQUIRE(unlink(p) == 0);
+	}
+	ctx = ctx_new();
+	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == -ENOENT);
+	CHECK(strstr(logged, "dax0.0: kmem/new_id: No such file or directory"));
+	mp_ctx_free(ctx);
+	remove_tree();
+	printf("ok   no kmem driver: -ENOENT from new_id\n");
+	CHECK_DONE();
+}
