@@ -728,6 +728,8 @@ static void device_event(struct mpd_channel *ch, enum mp_device_state prev,
 		mp_json_add_u64(o, "verify_us", r->verify_us);
 		mp_json_add_u64(o, "latency_us", r->done_us ? r->done_us - r->first_seen_us : 0);
 		mp_json_add_str(o, "message", r->message);
+		/* The proof of an NVDIMM turned RAM includes kmem's trim, checked. */
+		mp_device_trim_add(r, o);
 	} else if (!strcmp(name, "DEVICE_FAILED")) {
 		mp_json_add_str(o, "blocks", r->blocks);
 		mp_json_add_str(o, "message", r->message);

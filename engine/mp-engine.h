@@ -421,6 +421,13 @@ void mp_engine_counters(const struct mp_engine *e, struct mp_engine_counters *c)
 char *mp_engine_summary(const struct mp_engine *e, char *buf, size_t len);
 
 /**
+ * mp_device_trim_add() - add "kmem_trim" (prediction, checked, as_predicted,
+ * text) to @o when @r is a dax device handed to kmem; the status document
+ * and the channel's DEVICE_ONLINE event carry the same object.
+ */
+void mp_device_trim_add(const struct mp_device *r, struct json_object *o);
+
+/**
  * mp_engine_status_json() - the status answer: devices, outcomes, node facts
  *
  * The one definition of the status document: memplugd sends it, and

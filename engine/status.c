@@ -13,6 +13,23 @@
 #include "mp-json.h"
 #include "util.h"
 
+void mp_device_trim_add(const struct mp_device *r, struct json_object *o)
+{
+	struct json_object *t;
+
+	if (!r->trim_known)
+		return;
+	t = json_object_new_object();
+	mp_json_add_u64(t, "keep_start", r->trim.keep_start);
+	mp_json_add_u64(t, "keep_end", r->trim.keep_end);
+	mp_json_add_u64(t, "stranded_head", r->trim.stranded_head);
+	mp_json_add_u64(t, "stranded_tail", r->trim.stranded_tail);
+	mp_json_add_bool(t, "checked", r->trim_checked);
+	mp_json_add_bool(t, "as_predicted", r->trim_ok);
+	mp_json_add_str(t, "text", r->trim_text);
+	json_object_object_add(o, "kmem_trim", t);
+}
+
 static struct json_object *device_json(const struct mp_device *r)
 {
 	struct json_object *x = json_object_new_object();
@@ -41,18 +58,7 @@ static struct json_object *device_json(const struct mp_device *r)
 		mp_json_add_u64(x, "latency_us", r->done_us - r->first_seen_us);
 		mp_json_add_int(x, "verified_at", r->verified_at);
 	}
-	if (r->trim_known) {
-		struct json_object *t = json_object_new_object();
-
-		mp_json_add_u64(t, "keep_start", r->trim.keep_start);
-		mp_json_add_u64(t, "keep_end", r->trim.keep_end);
-		mp_json_add_u64(t, "stranded_head", r->trim.stranded_head);
-		mp_json_add_u64(t, "stranded_tail", r->trim.stranded_tail);
-		mp_json_add_bool(t, "checked", r->trim_checked);
-		mp_json_add_bool(t, "as_predicted", r->trim_ok);
-		mp_json_add_str(t, "text", r->trim_text);
-		json_object_object_add(x, "kmem_trim", t);
-	}
+	mp_device_trim_add(r, x);
 	return x;
 }
 
