@@ -3,8 +3,8 @@
  * mp_dax_bind_kmem() against a hand-made sysfs: the races a real guest
  * shows only sometimes (device_dax probing the new device while new_id
  * runs, KERNEL-RULES §8) made to happen every time.  The driver files are
- * plain files or FIFOs whose reader plays the driver core: a write to
- * kmem/bind re-points dax0.0/driver at kmem, as a successful probe would.
+ * plain files, or FIFOs whose reader plays the driver core (driver_core()),
+ * in an order that needs no timing.
  * The real route (device_dax bound, unbind, new_id) runs in the guest
  * tests (tests/e2e nvdimm_kmem, the README demo).
  */
@@ -43,11 +43,14 @@ static void path_of(char *buf, size_t len, const char *rel)
 	snprintf(buf, len, "%s/sys/bus/dax/%s", root, rel);
 }
 
-static void make_tree(const char *bound_to, bool fifo_bind)
+/*
+ * The driver files as plain files; with @fifos, device_dax/unbind and
+ * kmem/bind are FIFOs, served by driver_core() below.
+ */
+static void make_tree(const char *bound_to, bool fifos)
 {
 	static const char *const files[] = { "drivers/kmem/new_id", "drivers/kmem/unbind",
 					     "drivers/device_dax/new_id",
-					     "drivers/device_dax/unbind",
 					     "drivers/device_dax/bind" };
 	char p[512], cmd[600];
 
@@ -62,11 +65,13 @@ static void make_tree(const char *bound_to, bool fifo_bind)
 		path_of(p, sizeof(p), files[i]);
 		REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
 	}
-	path_of(p, sizeof(p), "drivers/kmem/bind");
-	if (fifo_bind)
-		REQUIRE(mkfifo(p, 0644) == 0);
-	else
-		REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
+	for (int i = 0; i < 2; i++) {
+		path_of(p, sizeof(p), i ? "drivers/kmem/bind" : "drivers/device_dax/unbind");
+		if (fifos)
+			REQUIRE(mkfifo(p, 0644) == 0);
+		else
+			REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
+	}
 	if (bound_to) {
 		char target[128];
 
@@ -99,26 +104,41 @@ static void read_file(const char *rel, char *buf, size_t len)
 	fclose(f);
 }
 
-/* The driver core's side of kmem/bind: take the write, then point the link at kmem. */
-static void *kmem_probe(void *arg)
+/* What one FIFO was sent; "" if it could not be read. */
+static void take(const char *rel, char *buf, size_t len)
 {
-	char p[512], link[512], buf[32];
-	int fd;
+	char p[512];
 	ssize_t n;
+	int fd;
+
+	buf[0] = '\0';
+	path_of(p, sizeof(p), rel);
+	fd = open(p, O_RDONLY); /* returns once the writer has opened it */
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	buf[n > 0 ? n : 0] = '\0';
+	close(fd);
+}
+
+static char unbound[32], bound[32];
+
+/*
+ * The driver core's side, in order: take the unbind, point the driver link
+ * at kmem, and only then open kmem/bind.  The writer cannot get past its
+ * open of kmem/bind before that, so the link says kmem when it looks,
+ * as after a real bind whose probe succeeded: no timing in it.
+ */
+static void *driver_core(void *arg)
+{
+	char link[512];
 
 	(void)arg;
-	path_of(p, sizeof(p), "drivers/kmem/bind");
-	fd = open(p, O_RDONLY);
-	if (fd < 0)
+	take("drivers/device_dax/unbind", unbound, sizeof(unbound));
+	path_of(link, sizeof(link), "devices/dax0.0/driver");
+	if (unlink(link) || symlink("../../../bus/dax/drivers/kmem", link))
 		return NULL;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n > 0 && !strncmp(buf, "dax0.0", 6)) {
-		path_of(link, sizeof(link), "devices/dax0.0/driver");
-		unlink(link);
-		if (symlink("../../../bus/dax/drivers/kmem", link))
-			return NULL;
-	}
+	take("drivers/kmem/bind", bound, sizeof(bound));
 	return NULL;
 }
 
@@ -156,13 +176,12 @@ int main(void)
 	 */
 	make_tree("device_dax", true);
 	ctx = ctx_new();
-	REQUIRE(pthread_create(&t, NULL, kmem_probe, NULL) == 0);
+	REQUIRE(pthread_create(&t, NULL, driver_core, NULL) == 0);
 	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == 0);
 	pthread_join(t, NULL);
 	read_file("drivers/kmem/new_id", buf, sizeof(buf));
 	CHECK(!strcmp(buf, "dax0.0"));
-	read_file("drivers/device_dax/unbind", buf, sizeof(buf));
-	CHECK(!strcmp(buf, "dax0.0"));
+	CHECK(!strcmp(unbound, "dax0.0") && !strcmp(bound, "dax0.0"));
 	mp_ctx_free(ctx);
 	remove_tree();
 	printf("ok   device_dax took it while new_id ran: unbind, then kmem/bind\n");
