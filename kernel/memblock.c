@@ -15,6 +15,7 @@
  * (register_mem_block_under_node_early() walks its PFNs), and every one is
  * recorded.
  */
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -143,9 +144,21 @@ int mp_devref_parse(const char *s, struct mp_devref *d)
 
 int mp_block_parse_name(const char *s, uint64_t *id)
 {
+	char back[24];
+
 	if (!strncmp(s, "memory", 6))
 		s += 6;
-	return mp_parse_u64(s, 10, id) ? -EINVAL : 0;
+	if (mp_parse_u64(s, 10, id))
+		return -EINVAL;
+	/*
+	 * Only the kernel's own spelling (drivers/base/memory.c names a block
+	 * by its subsystem, "memory", and its id in decimal): "memory05" or
+	 * "memory+5" would name memory5 a second time, and two entries for
+	 * one id would leave the scan with a block it never filled in
+	 * (fuzz-sysfs found it).
+	 */
+	snprintf(back, sizeof(back), "%llu", (unsigned long long)*id);
+	return strcmp(back, s) ? -EINVAL : 0;
 }
 
 enum mp_block_state mp_block_state_parse(const char *s)
@@ -297,8 +310,16 @@ static int list_blocks(const struct mp_ctx *ctx, DIR *dir, const char *path, str
 		struct mp_block *b;
 		uint64_t id;
 
-		if (strncmp(de->d_name, "memory", 6) || mp_parse_u64(de->d_name + 6, 10, &id))
+		/* memoryN only: the directory also holds the knobs (auto_online_blocks, ...). */
+		if (strncmp(de->d_name, "memory", 6) || !isdigit((unsigned char)de->d_name[6]))
 			continue;
+		if (mp_block_parse_name(de->d_name, &id)) {
+			mp_ctx_err(
+				ctx,
+				"%s/%s: not a block name the kernel writes (memoryN, N in decimal without leading zeros)",
+				path, de->d_name);
+			return -EINVAL;
+		}
 		if (mem->nr == cap) {
 			struct mp_block *nb;
 
@@ -373,7 +394,7 @@ static int scan_nodes(const struct mp_ctx *ctx, struct mp_memory *mem)
 			uint64_t id;
 
 			if (strncmp(me->d_name, "memory", 6) ||
-			    mp_parse_u64(me->d_name + 6, 10, &id))
+			    mp_block_parse_name(me->d_name, &id))
 				continue;
 			b = mp_memory_find(mem, id);
 			if (b && node <= INT_MAX)

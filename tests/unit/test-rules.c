@@ -41,5 +41,18 @@ int main(void)
 	mp_rules_dax_trim(&geo, 0x102200000, 0x2ffffffff, &t);
 	CHECK_EQ_U64(t.keep_start, 0x180000000);
 	CHECK_EQ_U64(t.stranded_head, 0x180000000 - 0x102200000);
+	/* Block names: only the kernel's spelling ("memory05" would name memory5 twice). */
+	{
+		uint64_t id = 0;
+
+		CHECK(mp_block_parse_name("memory5", &id) == 0 && id == 5);
+		CHECK(mp_block_parse_name("memory0", &id) == 0 && id == 0);
+		CHECK(mp_block_parse_name("65535", &id) == 0 && id == 65535);
+		CHECK(mp_block_parse_name("memory05", &id) == -EINVAL);
+		CHECK(mp_block_parse_name("memory+5", &id) == -EINVAL);
+		CHECK(mp_block_parse_name("memory 5", &id) == -EINVAL);
+		CHECK(mp_block_parse_name("memory", &id) == -EINVAL);
+		CHECK(mp_block_parse_name("memory5x", &id) == -EINVAL);
+	}
 	CHECK_DONE();
 }
