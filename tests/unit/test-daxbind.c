@@ -152,6 +152,31 @@ static struct mp_ctx *ctx_new(void)
 	return ctx;
 }
 
+/*
+ * On a fresh plain-file tree bound to @bound_to, without @absent: does
+ * mp_dax_bind_kmem() return @want and log @msg?
+ */
+static bool bind_once(const char *bound_to, const char *absent, int want, const char *msg)
+{
+	struct mp_ctx *ctx;
+	bool ok;
+
+	make_tree(bound_to, false);
+	if (absent) {
+		char p[512];
+
+		path_of(p, sizeof(p), absent);
+		REQUIRE(unlink(p) == 0);
+	}
+	ctx = ctx_new();
+	ok = mp_dax_bind_kmem(ctx, "dax0.0") == want && strstr(logged, msg);
+	if (!ok)
+		fprintf(stderr, "log:\n%s", logged);
+	mp_ctx_free(ctx);
+	remove_tree();
+	return ok;
+}
+
 int main(void)
 {
 	struct mp_ctx *ctx;
@@ -187,33 +212,14 @@ int main(void)
 	printf("ok   device_dax took it while new_id ran: unbind, then kmem/bind\n");
 
 	/* Never kmem's (the "kernel" ignores every write): -EBUSY, not a false success. */
-	make_tree("device_dax", false);
-	ctx = ctx_new();
-	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == -EBUSY);
-	CHECK(strstr(logged, "dax0.0: bound to device_dax, not kmem, after 3 tries"));
-	mp_ctx_free(ctx);
-	remove_tree();
-	make_tree(NULL, false);
-	ctx = ctx_new();
-	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == -EBUSY);
-	CHECK(strstr(logged, "dax0.0: bound to nothing, not kmem"));
-	mp_ctx_free(ctx);
-	remove_tree();
+	CHECK(bind_once("device_dax", NULL, -EBUSY,
+			"dax0.0: bound to device_dax, not kmem, after 3 tries"));
+	CHECK(bind_once(NULL, NULL, -EBUSY, "dax0.0: bound to nothing, not kmem"));
 	printf("ok   a device that never reaches kmem is -EBUSY, not bound\n");
 
 	/* No kmem driver (module not loaded): the write's errno. */
-	make_tree(NULL, false);
-	{
-		char p[512];
-
-		path_of(p, sizeof(p), "drivers/kmem/new_id");
-		REQUIRE(unlink(p) == 0);
-	}
-	ctx = ctx_new();
-	CHECK(mp_dax_bind_kmem(ctx, "dax0.0") == -ENOENT);
-	CHECK(strstr(logged, "dax0.0: kmem/new_id: No such file or directory"));
-	mp_ctx_free(ctx);
-	remove_tree();
+	CHECK(bind_once(NULL, "drivers/kmem/new_id", -ENOENT,
+			"dax0.0: kmem/new_id: No such file or directory"));
 	printf("ok   no kmem driver: -ENOENT from new_id\n");
 	CHECK_DONE();
 }
