@@ -133,13 +133,15 @@ static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 		return false;
 	d->uevents++;
 	mp_dbg("uevent %s %s %s", action, subsystem, devpath ? devpath : "?");
-	if (!strcmp(subsystem, "memory") && !strcmp(action, "online") && devpath) {
+	if (!strcmp(subsystem, "memory") && devpath) {
 		const char *base = strrchr(devpath, '/');
 		uint64_t id;
 
-		if (base && !mp_block_parse_name(base + 1, &id) &&
-		    mp_engine_uevent_expected(d->engine, id))
-			return false;
+		if (base && !mp_block_parse_name(base + 1, &id)) {
+			if (!strcmp(action, "online") && mp_engine_uevent_expected(d->engine, id))
+				return false;
+			mp_engine_block_uevent(d->engine, action, id);
+		}
 	}
 	return true;
 }

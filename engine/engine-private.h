@@ -79,6 +79,9 @@ struct mp_engine {
 	uint64_t
 		knobs_since_us; /* mp_now_us() when set: devices first seen later are the kernel's */
 	char knobs_why[300];
+	/* blocks the kernel onlined at add time, sampled before their device was complete */
+	struct mp_block_sample *early;
+	size_t nr_early;
 };
 
 /* Tell the violation hook, if any. */
@@ -113,6 +116,14 @@ void mp_engine_knobs_update(struct mp_engine *e);
  */
 bool mp_engine_knobs_check(struct mp_engine *e, const char *auto_online);
 void mp_knobs_format(const struct mp_knobs *k, char *buf, size_t len);
+/*
+ * On the kernel fast path, sample (mp_block_sample()) the blocks that came
+ * online since the last scan while their device is still being added;
+ * drop samples of blocks no longer online.  @mem: this scan.
+ */
+void mp_engine_early_sample(struct mp_engine *e, const struct mp_memory *mem);
+/* Forget the samples of @g's blocks (they were used) or of all blocks (@g NULL). */
+void mp_engine_early_drop(struct mp_engine *e, const struct mp_devgroup *g);
 
 /* persist.c */
 void mp_engine_state_load(struct mp_engine *e);

@@ -130,6 +130,7 @@ void mp_engine_free(struct mp_engine *e)
 	free(e->expect);
 	free(e->deep);
 	free(e->watch);
+	free(e->early);
 	free(e);
 }
 
@@ -549,7 +550,7 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 	 * Checked now, while the model still says which blocks those are.
 	 */
 	if (p && g->nr_online && level != MP_VERIFY_NONE &&
-	    mp_devgroup_verify_online(e->ctx, mem, g, zone, level, &earlier))
+	    mp_devgroup_verify_online(e->ctx, mem, g, zone, level, NULL, 0, &earlier))
 		earlier.nr = 0;
 	err = mp_devgroup_online(e->ctx, mem, g, zone, level, e->ops, &out);
 	if (err == -ENOMEM) {
@@ -655,6 +656,7 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 	r->failed += out.failed;
 	r->by_other += out.by_other;
 	r->violations += out.violations;
+	r->sampled_early += out.sampled_early;
 	e->violations += out.violations;
 	r->online_us = out.online_us;
 	r->verify_us = out.verify_us;
@@ -669,9 +671,9 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 	if (r->by_kernel)
 		snprintf(
 			r->message, sizeof(r->message),
-			"%zu blocks onlined by the kernel at add time (kernel fast path, memplugd's auto_online_blocks=%s), policy zone %s (%s), %zu verified%s%s",
+			"%zu blocks onlined by the kernel at add time (kernel fast path, memplugd's auto_online_blocks=%s), policy zone %s (%s), %zu verified (%zu sampled while the kernel was adding)%s%s",
 			out.onlined, e->knobs_set.auto_online, r->zone, r->zone_why, out.verified,
-			out.violations ? ", KERNEL-RULE VIOLATIONS" : "",
+			out.sampled_early, out.violations ? ", KERNEL-RULE VIOLATIONS" : "",
 			out.verified < out.onlined ? ", NOT WHAT THE POLICY SAYS" : "");
 	else
 		snprintf(r->message, sizeof(r->message),
@@ -691,6 +693,21 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 	if (g->dev.kind == MP_DEV_DAX)
 		check_trim(e, r, g);
 	mp_engine_state_save(e);
+}
+
+/* Is an online block of @out in another zone than @zone asks for? */
+static bool wrong_zone(const struct mp_group_outcome *out, enum mp_policy_zone zone)
+{
+	for (size_t i = 0; i < out->nr; i++) {
+		const struct mp_block_check *c = &out->blocks[i].check;
+
+		if (out->blocks[i].err || c->state != MP_BLOCK_ONLINE || !c->zone[0])
+			continue;
+		if (zone == MP_POLICY_ZONE_MOVABLE ? strcmp(c->zone, "Movable") :
+						     !mp_zone_is_kernel(c->zone))
+			return true;
+	}
+	return false;
 }
 
 /*
@@ -747,15 +764,23 @@ static void kernel_onlined(struct mp_engine *e, struct mp_memory *mem, struct mp
 	snprintf(r->zone, sizeof(r->zone), "%s", mp_policy_zone_name(zone));
 	/* Not "online_movable: ok": the log tells the kernel's onlining from memplugd's writes. */
 	word = "onlined by the kernel";
-	err = mp_devgroup_verify_online(e->ctx, mem, g, zone, dec.verify, &out);
+	err = mp_devgroup_verify_online(e->ctx, mem, g, zone, dec.verify, e->early, e->nr_early,
+					&out);
+	mp_engine_early_drop(e, g);
 	if (err) {
 		r->state = MP_DEVICE_FAILED;
 		report_once(e, r, LOG_ERR, "out of memory");
 		return;
 	}
 	r->online_us = 0;
-	if (out.verified < out.onlined) {
-		/* The kernel decided otherwise than the policy (e.g. its auto-movable): stop trusting it. */
+	if (wrong_zone(&out, zone)) {
+		/*
+		 * The kernel decided otherwise than the policy (e.g. its
+		 * auto-movable): stop trusting it.  Other violations (bad
+		 * pages) are the kernel's onlining itself, which memplugd's
+		 * own writes would go through as well: reported, not a reason
+		 * to leave the fast path.
+		 */
 		e->knobs_distrust = true;
 		mp_ctx_err(
 			e->ctx,
@@ -1097,6 +1122,8 @@ int mp_engine_reconcile(struct mp_engine *e)
 		e->devs[i].seen = false;
 	/* The scan read auto_online_blocks: someone changed what the engine set? */
 	mp_engine_knobs_check(e, s.mem->auto_online[0] ? s.mem->auto_online : NULL);
+	/* Before the devices: a device complete in this scan uses what is sampled now. */
+	mp_engine_early_sample(e, s.mem);
 	check_auto_online(e, s.mem);
 	for (size_t i = 0; i < s.nr_dax; i++)
 		handle_dax(e, s.mem, &s.dax[i]);

@@ -263,6 +263,7 @@ static void knobs_lost(struct mp_engine *e, const struct mp_knobs *cur)
 		a, b);
 	e->knobs_held = false;
 	e->knobs_foreign = true;
+	mp_engine_early_drop(e, NULL);
 	snprintf(e->knobs_why, sizeof(e->knobs_why), "another onliner changed the knobs (%s)", b);
 	mp_engine_state_save(e);
 }
@@ -308,6 +309,7 @@ static void knobs_release(struct mp_engine *e, const char *why)
 	else
 		mp_ctx_notice(e->ctx, "kernel fast path off (%s): knobs put back: %s", why, a);
 	e->knobs_held = false;
+	mp_engine_early_drop(e, NULL);
 	mp_engine_state_save(e);
 }
 
@@ -393,4 +395,116 @@ bool mp_engine_fast_path(const struct mp_engine *e, char *why, size_t len)
 		}
 	}
 	return e->knobs_held;
+}
+
+/* ---- samples taken while the kernel adds -------------------------------------- */
+
+/*
+ * On the fast path the kernel onlines a DIMM's blocks one after the other
+ * inside add_memory(), and only then links them to their ACPI device
+ * (acpi_memory_enable_device(): __add_memory(), then
+ * acpi_bind_memory_blocks()).  Until the link is there the engine cannot
+ * tell whose blocks they are, so it could only wait; it samples them
+ * instead (the sub-section kpageflags and the iomem coverage: the bulk of
+ * a check), each as soon as a scan finds it online, while the kernel
+ * still onlines the rest on another CPU.  When the device is complete
+ * only state and valid_zones are left to read and judge.  A sample is
+ * void once its block reads anything but online (scan) or has an offline
+ * or remove uevent (mp_engine_block_uevent()): it then is read again.
+ */
+
+/* A sample nobody used after this long (the block stayed unidentified): dropped. */
+#define EARLY_MAX_AGE_US (4u * 1000 * 1000)
+
+static bool early_new(const struct mp_engine *e, const struct mp_block *b)
+{
+	const struct mp_block *prev;
+
+	if (b->state != MP_BLOCK_ONLINE)
+		return false;
+	/* Not yet linked to its ACPI device (seen as boot memory), or a DIMM's. */
+	if (b->dev.kind != MP_DEV_BOOT && b->dev.kind != MP_DEV_DIMM)
+		return false;
+	prev = mp_memory_find(e->mem, b->id);
+	return !prev || prev->state != MP_BLOCK_ONLINE;
+}
+
+static struct mp_block_sample *early_find(struct mp_engine *e, uint64_t id)
+{
+	for (size_t i = 0; i < e->nr_early; i++)
+		if (e->early[i].id == id)
+			return &e->early[i];
+	return NULL;
+}
+
+static void early_remove(struct mp_engine *e, size_t i)
+{
+	e->early[i] = e->early[--e->nr_early];
+}
+
+void mp_engine_early_sample(struct mp_engine *e, const struct mp_memory *mem)
+{
+	struct mp_kpageflags *kpf = NULL;
+	uint64_t now = mp_now_us();
+	bool opened = false;
+
+	for (size_t i = 0; i < e->nr_early;) {
+		const struct mp_block *b = mp_memory_find(mem, e->early[i].id);
+
+		if (!b || b->state != MP_BLOCK_ONLINE || now - e->early[i].at_us > EARLY_MAX_AGE_US)
+			early_remove(e, i);
+		else
+			i++;
+	}
+	/* Only blocks the kernel onlines under the engine's knobs, seen coming online. */
+	if (!e->knobs_held || !e->mem)
+		return;
+	for (size_t i = 0; i < mem->nr; i++) {
+		const struct mp_block *b = &mem->blocks[i];
+		struct mp_block_sample s;
+
+		if (!early_new(e, b) || early_find(e, b->id))
+			continue;
+		if (!opened) {
+			opened = true;
+			if (mp_kpageflags_open(e->ctx, &kpf))
+				kpf = NULL;
+		}
+		/* An unreadable kpageflags is judged later, like any other verification's. */
+		mp_block_sample(e->ctx, &mem->geo, mem->iomem, kpf, b->id, &s);
+		if (MP_ARRAY_PUSH(e->early, e->nr_early, s))
+			break;
+	}
+	mp_kpageflags_close(kpf);
+}
+
+void mp_engine_early_drop(struct mp_engine *e, const struct mp_devgroup *g)
+{
+	if (!g) {
+		e->nr_early = 0;
+		return;
+	}
+	for (size_t i = 0; i < e->nr_early;) {
+		bool mine = false;
+
+		for (size_t j = 0; j < g->nr && !mine; j++)
+			mine = g->ids[j] == e->early[i].id;
+		if (mine)
+			early_remove(e, i);
+		else
+			i++;
+	}
+}
+
+void mp_engine_block_uevent(struct mp_engine *e, const char *action, uint64_t id)
+{
+	size_t i;
+
+	if (strcmp(action, "offline") && strcmp(action, "remove"))
+		return;
+	for (i = 0; i < e->nr_early; i++)
+		if (e->early[i].id == id) {
+			early_remove(e, i);
+			return;
+		}
 }

@@ -152,6 +152,7 @@ struct mp_group_outcome {
 	size_t nr;
 	struct mp_block_outcome *blocks;
 	size_t onlined, failed, by_other, verified, violations;
+	size_t sampled_early; /* blocks judged from a sample taken before the device was complete */
 	uint64_t online_us, verify_us; /* time spent writing, and verifying */
 };
 
@@ -199,12 +200,16 @@ void mp_group_outcome_free(struct mp_group_outcome *o);
  *
  * The kernel fast path's half of mp_devgroup_online(): the kernel onlined
  * the blocks at add time (auto_online_blocks), the checks are the same.
+ * A block with a sample in @early (mp_block_sample(), taken while the
+ * kernel was still adding the device and valid since) has only its state
+ * and zone read now; the others are read whole.
  *
  * Return: 0 or -ENOMEM.
  */
 int mp_devgroup_verify_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 			      const struct mp_devgroup *g, enum mp_policy_zone zone,
-			      enum mp_verify_level level, struct mp_group_outcome *out);
+			      enum mp_verify_level level, const struct mp_block_sample *early,
+			      size_t nr_early, struct mp_group_outcome *out);
 
 /* Scan flags for mp_devgroups_build() callers: everything but MP_SCAN_ZONES. */
 #define MP_ENGINE_SCAN (MP_SCAN_NODES | MP_SCAN_DEVICES | MP_SCAN_IOMEM)
@@ -245,6 +250,7 @@ struct mp_device {
 	char message[400]; /* last outcome in words */
 	size_t onlined, verified, failed, by_other, violations;
 	size_t pages_verified; /* blocks through the every-PFN kpageflags pass */
+	size_t sampled_early; /* fast path: blocks whose page checks were read while the kernel still added the device */
 	uint64_t online_us, verify_us;
 	int64_t verified_at; /* time(NULL) of the last verification */
 	/* dax only: what kmem keeps, predicted before binding and checked after */
@@ -394,6 +400,15 @@ void mp_engine_run_deferred(struct mp_engine *e);
  * of the engine's own write?  Each expected id is consumed once.
  */
 bool mp_engine_uevent_expected(struct mp_engine *e, uint64_t id);
+
+/**
+ * mp_engine_block_uevent() - a uevent @action ("offline", "remove", ...) of block @id
+ *
+ * A block that went offline or away since the engine sampled it on the
+ * kernel fast path (mp_block_sample()) is read again when its device is
+ * verified: the sample no longer says what the block holds.
+ */
+void mp_engine_block_uevent(struct mp_engine *e, const char *action, uint64_t id);
 
 /** mp_engine_memory() - the model: the latest scan, kept current after onlining; or NULL. */
 const struct mp_memory *mp_engine_memory(const struct mp_engine *e);

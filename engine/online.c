@@ -46,15 +46,34 @@ static void compare_prediction(struct mp_block_outcome *bo)
  * Verify every outcome without an error: one iomem read and one kpageflags
  * open for all of them, after all writes, so the checks see the final tree.
  */
+static const struct mp_block_sample *sample_of(const struct mp_block_sample *early, size_t nr,
+					       uint64_t id)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (early[i].id == id)
+			return &early[i];
+	return NULL;
+}
+
 static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *mem,
 			    const struct mp_devgroup *g, enum mp_zone_want want,
-			    enum mp_verify_level level, struct mp_group_outcome *out)
+			    enum mp_verify_level level, const struct mp_block_sample *early,
+			    size_t nr_early, struct mp_group_outcome *out)
 {
+	/*
+	 * virtio-mem keeps unplugged sub-blocks PageOffline and may leave
+	 * parts of a block unplugged: coverage and NOPAGE are judged on the
+	 * whole block only for other devices.
+	 */
+	bool partial_ok = g->dev.kind == MP_DEV_VIRTIO_MEM;
 	struct mp_kpageflags *kpf = NULL;
 	struct mp_iomem *io = NULL;
 	uint64_t t1 = mp_now_us();
+	bool need = false;
 
-	if (level == MP_VERIFY_FULL && out->onlined) {
+	for (size_t i = 0; i < out->nr && !need; i++)
+		need = !out->blocks[i].err && !sample_of(early, nr_early, out->blocks[i].id);
+	if (level == MP_VERIFY_FULL && need && !partial_ok) {
 		/* One iomem read after all writes: the verification sees the final tree. */
 		if (mp_iomem_read(ctx, &io))
 			io = NULL;
@@ -65,16 +84,20 @@ static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *me
 		struct mp_block_outcome *bo = &out->blocks[i];
 
 		if (!bo->err) {
-			/*
-			 * virtio-mem keeps unplugged sub-blocks PageOffline and may
-			 * leave parts of a block unplugged: coverage and NOPAGE are
-			 * judged on the whole block only for other devices.
-			 */
-			bool partial_ok = g->dev.kind == MP_DEV_VIRTIO_MEM;
+			const struct mp_block_sample *s =
+				partial_ok ? NULL : sample_of(early, nr_early, bo->id);
+			int err;
 
-			if (mp_block_verify(ctx, &mem->geo, partial_ok ? NULL : io,
-					    partial_ok ? NULL : kpf, bo->id, want, level,
-					    &bo->check)) {
+			if (s) {
+				err = mp_block_verify_sampled(ctx, &mem->geo, s, bo->id, want,
+							      level, &bo->check);
+				out->sampled_early++;
+			} else {
+				err = mp_block_verify(ctx, &mem->geo, partial_ok ? NULL : io,
+						      partial_ok ? NULL : kpf, bo->id, want, level,
+						      &bo->check);
+			}
+			if (err) {
 				snprintf(bo->why, sizeof(bo->why),
 					 "state unreadable after onlining");
 			} else if (!bo->check.ok) {
@@ -143,7 +166,7 @@ int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 	}
 	t1 = mp_now_us();
 	out->online_us = t1 - t0;
-	verify_outcomes(ctx, mem, g, want, level, out);
+	verify_outcomes(ctx, mem, g, want, level, NULL, 0, out);
 	if (out->failed)
 		ret = -EIO;
 	return ret;
@@ -151,7 +174,8 @@ int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 
 int mp_devgroup_verify_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 			      const struct mp_devgroup *g, enum mp_policy_zone zone,
-			      enum mp_verify_level level, struct mp_group_outcome *out)
+			      enum mp_verify_level level, const struct mp_block_sample *early,
+			      size_t nr_early, struct mp_group_outcome *out)
 {
 	enum mp_zone_want want =
 		zone == MP_POLICY_ZONE_MOVABLE ? MP_ZONE_WANT_MOVABLE : MP_ZONE_WANT_KERNEL;
@@ -168,7 +192,7 @@ int mp_devgroup_verify_online(const struct mp_ctx *ctx, const struct mp_memory *
 		out->blocks[out->nr++].id = b->id;
 		out->onlined++;
 	}
-	verify_outcomes(ctx, mem, g, want, level, out);
+	verify_outcomes(ctx, mem, g, want, level, early, nr_early, out);
 	return 0;
 }
 

@@ -70,6 +70,64 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
 		    enum mp_zone_want want, enum mp_verify_level level, struct mp_block_check *c);
 
+/*
+ * The page half of a block's check: what holds for as long as the block
+ * stays online, read once (mp_block_sample()) and judged later
+ * (mp_block_verify_sampled()).  On the kernel fast path the engine takes it
+ * while the kernel is still adding the rest of the device, so that little
+ * is left to do when the device is complete.
+ */
+struct mp_block_sample {
+	uint64_t id;
+	uint64_t at_us; /* mp_now_us() when taken */
+	bool kpf_read; /* kpageflags was given */
+	int kpf_err; /* 0 or the -errno of reading it */
+	struct mp_kpf_counts kpf; /* one PFN per 2 MiB sub-section */
+	bool io_read; /* /proc/iomem was given */
+	uint64_t sysram_bytes; /* of the block, System RAM in iomem */
+	uint64_t res_bytes; /* the System RAM resource the block starts in; 0 none */
+};
+
+/**
+ * mp_block_sample() - read the page half of mp_block_verify()
+ * @ctx: context
+ * @geo: geometry
+ * @io: /proc/iomem read after the block came online, or NULL
+ * @kpf: open kpageflags, or NULL
+ * @id: block number
+ * @s: result, for mp_block_verify_sampled()
+ *
+ * One kpageflags PFN per 2 MiB sub-section and the block's System RAM in
+ * /proc/iomem.  Judges nothing: the firmware_node that tells a DIMM's
+ * block (the memmap rule) may not be linked yet.
+ *
+ * Return: 0, or the -errno of reading kpageflags (also in @s->kpf_err).
+ */
+int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
+		    struct mp_block_sample *s);
+
+/**
+ * mp_block_verify_sampled() - mp_block_verify() with the page half read earlier
+ * @ctx: context
+ * @geo: geometry
+ * @s: mp_block_sample() of block @id, taken while it was online; NULL
+ *     (or another block's) judges state and zone only
+ * @id: block number
+ * @want: zone asked for
+ * @level: what to check
+ * @c: result
+ *
+ * Reads state and valid_zones now and judges them, then judges @s as
+ * mp_block_verify() would have.  The caller makes sure the block stayed
+ * online since @s was taken (an offline uevent in between voids it).
+ *
+ * Return: 0, or -errno when the state could not be read.
+ */
+int mp_block_verify_sampled(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+			    const struct mp_block_sample *s, uint64_t id, enum mp_zone_want want,
+			    enum mp_verify_level level, struct mp_block_check *c);
+
 /**
  * mp_block_verify_pages() - kpageflags over every PFN of an online block
  * @ctx: context (valid_zones is re-read for the Movable check)

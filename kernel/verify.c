@@ -82,17 +82,19 @@ static void judge_kpf(struct mp_block_check *c, const char *what)
  * mp_kernel_memmap_expected() says so, and then its first PFN (the first
  * sample) is a memmap page; otherwise no sample is.  This is what finds a
  * kpageflags reading that counts a release's memmap pages as something else.
+ * @bytes: the System RAM resource the block starts in (the DIMM's size).
+ * Run at judging time, not sampling time: on the kernel fast path the
+ * sample is taken before acpi_bind_memory_blocks() made the link.
  */
 static void judge_memmap_rule(const struct mp_ctx *ctx, const struct mp_geometry *geo,
-			      const struct mp_iomem *io, uint64_t id, struct mp_block_check *c)
+			      uint64_t bytes, uint64_t id, struct mp_block_check *c)
 {
-	uint64_t start = mp_block_to_addr(geo, id), bytes;
-	const struct mp_iomem_res *r;
 	struct mp_kernel_rules kr;
 	char path[PATH_MAX], param[16] = "";
 	int maj, min, want;
 
-	if (mp_ctx_path(ctx, path, sizeof(path),
+	if (!bytes ||
+	    mp_ctx_path(ctx, path, sizeof(path),
 			"sys/devices/system/memory/memory%llu/firmware_node",
 			(unsigned long long)id) ||
 	    access(path, F_OK))
@@ -101,10 +103,6 @@ static void judge_memmap_rule(const struct mp_ctx *ctx, const struct mp_geometry
 			"sys/module/memory_hotplug/parameters/memmap_on_memory") ||
 	    mp_read_attr(AT_FDCWD, path, param, sizeof(param)) < 0)
 		return;
-	r = mp_iomem_find(io, start);
-	if (!r || !mp_iomem_is_sysram(r))
-		return;
-	bytes = r->end - r->start + 1;
 	mp_kernel_version(ctx, &maj, &min);
 	mp_kernel_rules_for(maj, min, &kr);
 	want = mp_kernel_memmap_expected(&kr, param, bytes, geo->block_size);
@@ -148,11 +146,80 @@ int mp_block_verify_pages(const struct mp_ctx *ctx, const struct mp_geometry *ge
 	return 0;
 }
 
-int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
-		    enum mp_zone_want want, enum mp_verify_level level, struct mp_block_check *c)
+		    struct mp_block_sample *s)
 {
 	uint64_t start = mp_block_to_addr(geo, id);
+
+	memset(s, 0, sizeof(*s));
+	s->id = id;
+	s->at_us = mp_now_us();
+	if (kpf) {
+		/*
+		 * One PFN per 2 MiB sub-section: NOPAGE is decided per section
+		 * and sub-section (pfn_to_online_page(), §5), so this sees every
+		 * NOPAGE failure a whole-block read would, at 1/512 of the cost
+		 * (a whole 1 GiB read takes ~130 ms under TCG).  The per-page
+		 * checks need every PFN: mp_block_verify_pages().
+		 */
+		struct mp_kpf_counts one;
+		uint64_t pfn = mp_addr_to_pfn(start), step = MP_SUBSECTION_SIZE / MP_PAGE_SIZE;
+
+		for (uint64_t i = 0; !s->kpf_err && i < geo->block_size / MP_PAGE_SIZE; i += step) {
+			s->kpf_err = mp_kpageflags_count(kpf, pfn + i, 1, &one);
+			s->kpf.pfns++;
+			s->kpf.eof += one.eof;
+			s->kpf.nopage += one.nopage;
+			s->kpf.reserved += one.reserved;
+			s->kpf.memmap_self += one.memmap_self;
+			s->kpf.reserved_other += one.reserved_other;
+			s->kpf.buddy += one.buddy;
+			s->kpf.slab += one.slab;
+			s->kpf.pgtable += one.pgtable;
+			s->kpf.offline += one.offline;
+		}
+		s->kpf_read = true;
+	}
+	if (io) {
+		const struct mp_iomem_res *r = mp_iomem_find(io, start);
+
+		s->io_read = true;
+		s->sysram_bytes = mp_iomem_sysram_bytes(io, start, start + geo->block_size - 1);
+		if (r && mp_iomem_is_sysram(r))
+			s->res_bytes = r->end - r->start + 1;
+	}
+	return s->kpf_err;
+}
+
+/* The page half of a check (§3, §6, §11) from what @s read. */
+static void judge_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+			 const struct mp_block_sample *s, struct mp_block_check *c)
+{
+	if (s->kpf_read) {
+		c->kpf = s->kpf;
+		if (s->kpf_err) {
+			add_evidence(c, false, "kpageflags unreadable: %s", strerror(-s->kpf_err));
+		} else {
+			judge_kpf(c, "sampled ");
+			judge_memmap_rule(ctx, geo, s->res_bytes, c->id, c);
+		}
+	}
+	if (s->io_read) {
+		c->sysram_bytes = s->sysram_bytes;
+		/* §3: hot-added memory is whole blocks covered by its own System RAM resource. */
+		if (c->sysram_bytes != geo->block_size)
+			add_evidence(c, true,
+				     "only %llu of %llu bytes are System RAM in /proc/iomem (§3)",
+				     (unsigned long long)c->sysram_bytes,
+				     (unsigned long long)geo->block_size);
+	}
+}
+
+int mp_block_verify_sampled(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+			    const struct mp_block_sample *s, uint64_t id, enum mp_zone_want want,
+			    enum mp_verify_level level, struct mp_block_check *c)
+{
 	int err;
 
 	memset(c, 0, sizeof(*c));
@@ -181,53 +248,22 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 			     "valid_zones reads '%s' after online_kernel, not a kernel zone (§11)",
 			     c->zone);
 	}
-	if (level != MP_VERIFY_FULL)
-		return 0;
-
-	if (kpf) {
-		/*
-		 * One PFN per 2 MiB sub-section: NOPAGE is decided per section
-		 * and sub-section (pfn_to_online_page(), §5), so this sees every
-		 * NOPAGE failure a whole-block read would, at 1/512 of the cost
-		 * (a whole 1 GiB read takes ~130 ms under TCG).  The per-page
-		 * checks need every PFN: mp_block_verify_pages().
-		 */
-		struct mp_kpf_counts one;
-		uint64_t pfn = mp_addr_to_pfn(start), step = MP_SUBSECTION_SIZE / MP_PAGE_SIZE;
-
-		memset(&c->kpf, 0, sizeof(c->kpf));
-		err = 0;
-		for (uint64_t i = 0; !err && i < geo->block_size / MP_PAGE_SIZE; i += step) {
-			err = mp_kpageflags_count(kpf, pfn + i, 1, &one);
-			c->kpf.pfns++;
-			c->kpf.eof += one.eof;
-			c->kpf.nopage += one.nopage;
-			c->kpf.reserved += one.reserved;
-			c->kpf.memmap_self += one.memmap_self;
-			c->kpf.reserved_other += one.reserved_other;
-			c->kpf.buddy += one.buddy;
-			c->kpf.slab += one.slab;
-			c->kpf.pgtable += one.pgtable;
-			c->kpf.offline += one.offline;
-		}
-		if (err) {
-			add_evidence(c, false, "kpageflags unreadable: %s", strerror(-err));
-		} else {
-			judge_kpf(c, "sampled ");
-			if (io)
-				judge_memmap_rule(ctx, geo, io, id, c);
-		}
-	}
-	if (io) {
-		c->sysram_bytes = mp_iomem_sysram_bytes(io, start, start + geo->block_size - 1);
-		/* §3: hot-added memory is whole blocks covered by its own System RAM resource. */
-		if (c->sysram_bytes != geo->block_size)
-			add_evidence(c, true,
-				     "only %llu of %llu bytes are System RAM in /proc/iomem (§3)",
-				     (unsigned long long)c->sysram_bytes,
-				     (unsigned long long)geo->block_size);
-	}
+	if (level == MP_VERIFY_FULL && s && s->id == id)
+		judge_sample(ctx, geo, s, c);
 	return 0;
+}
+
+int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
+		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
+		    enum mp_zone_want want, enum mp_verify_level level, struct mp_block_check *c)
+{
+	struct mp_block_sample s;
+
+	if (level != MP_VERIFY_FULL)
+		return mp_block_verify_sampled(ctx, geo, NULL, id, want, level, c);
+	/* A failed read is in @s and said by the judging; a block that is not online is judged by its state. */
+	mp_block_sample(ctx, geo, io, kpf, id, &s);
+	return mp_block_verify_sampled(ctx, geo, &s, id, want, level, c);
 }
 
 /* The driver @name is bound to, in @drv ("" when none); -errno only for a bad path. */

@@ -13,6 +13,7 @@
  *   test-engine FIXTURE-DIR MEMPLUGCTL
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,135 @@ static const struct mp_device *must_find(struct mp_engine *e, const char *key)
 	if (!d)
 		FAIL("no device %s", key);
 	return d;
+}
+
+static void run_cmd(const char *fmt, const char *root)
+{
+	char cmd[8800];
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+	snprintf(cmd, sizeof(cmd), fmt, root, root, root);
+#pragma GCC diagnostic pop
+	REQUIRE(system(cmd) == 0);
+}
+
+/*
+ * The kernel fast path as acpi_memory_enable_device() plays it: the
+ * kernel adds and onlines a DIMM's blocks under the engine's
+ * auto_online_blocks, and links them to their ACPI device only after.  The
+ * engine samples each block's pages as soon as a scan finds it online,
+ * and when the device is complete reads only state and zone.  A sample is
+ * void after an offline uevent (memory34) or a scan that finds the block
+ * offline (memory35): those are read again.  The pages of memory33 and
+ * memory34 go bad after their samples: memory34 is re-read (a violation
+ * at once), memory33's sample stands and the every-PFN pass after the
+ * report finds it.
+ */
+static void fast_path_samples(const char *fixture, const char *memplugctl, struct logbuf *log)
+{
+	char dir[4200], file[4300], auto_online[32], fw[4][256], path[4300];
+	const char *const dirs[] = { dir, NULL };
+	struct fake f = { 0 };
+	struct mp_engine_ops ops = { .write_state = fake_write, .priv = &f };
+	struct mp_engine_config cfg = { .ops = &ops,
+					.nodes = mp_node_provider_scan(),
+					.kernel_knobs = true };
+	struct mp_policyset *set = NULL;
+	const struct mp_device *d;
+	struct mp_engine *e;
+	struct mp_ctx *ctx;
+	char *root;
+	FILE *pf;
+
+	root = fk_fixture_copy(fixture, memplugctl);
+	f.root = root;
+	snprintf(dir, sizeof(dir), "%s/policies", root);
+	run_cmd("mkdir -p '%s/policies' '%s/hidden'", root);
+	snprintf(file, sizeof(file), "%s/50-fast.conf", dir);
+	pf = fopen(file, "w");
+	REQUIRE(pf);
+	fputs("[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n", pf);
+	fclose(pf);
+	REQUIRE(!mp_policyset_load(dirs, MP_POLICY_LOAD_ANY_OWNER, &set, NULL));
+	/* slot0 is not plugged yet */
+	run_cmd("cd '%s/sys/devices/system/memory' && mv memory32 memory33 memory34 memory35 '%s/hidden/'",
+		root);
+	REQUIRE(!mp_ctx_new(root, &ctx));
+	mp_ctx_set_log_fn(ctx, capture, log);
+	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
+	mp_engine_set_policies(e, set);
+	CHECK(mp_engine_reconcile(e) == 0);
+	CHECK(must_find(e, "dimm:slot1")->state == MP_DEVICE_ONLINE && f.writes == 4);
+	CHECK(mp_engine_fast_path(e, NULL, 0));
+	snprintf(path, sizeof(path), "%s/sys/devices/system/memory/auto_online_blocks", root);
+	CHECK(mp_read_attr(AT_FDCWD, path, auto_online, sizeof(auto_online)) > 0 &&
+	      !strcmp(auto_online, "online_movable"));
+
+	/* The kernel adds slot0 and onlines its blocks; the ACPI links come last. */
+	run_cmd("cd '%s/hidden' && mv memory3? '%s/sys/devices/system/memory/'", root);
+	for (unsigned int id = 32; id <= 35; id++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
+			 root, id);
+		n = readlink(path, fw[id - 32], sizeof(fw[0]) - 1);
+		REQUIRE(n > 0);
+		fw[id - 32][n] = '\0';
+		REQUIRE(unlink(path) == 0);
+		fk_online(root, id, "Movable", 1ULL << MP_KPF_BUDDY);
+	}
+	CHECK(mp_engine_reconcile(e) == 0);
+	CHECK(!mp_engine_device_find(e, "dimm:slot0"));
+	/* memory35 reads offline to a scan (and online again later): its sample is void. */
+	fk_put(root, 35, "state", "offline");
+	CHECK(mp_engine_reconcile(e) == 0);
+	fk_put(root, 35, "state", "online");
+	/* memory34: an offline uevent since its sample (offlined and onlined between scans). */
+	mp_engine_block_uevent(e, "offline", 34);
+	fk_kpf_fill(root, 33 * FK_BLOCK_PAGES, FK_BLOCK_PAGES, 1ULL << MP_KPF_NOPAGE);
+	fk_kpf_fill(root, 34 * FK_BLOCK_PAGES, FK_BLOCK_PAGES, 1ULL << MP_KPF_NOPAGE);
+	for (unsigned int id = 32; id <= 35; id++) {
+		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
+			 root, id);
+		REQUIRE(symlink(fw[id - 32], path) == 0);
+	}
+	CHECK(mp_engine_reconcile(e) == 0);
+	d = must_find(e, "dimm:slot0");
+	CHECK(d->by_kernel && d->state == MP_DEVICE_ONLINE && d->onlined == 4);
+	/* 32 and 33 from their samples; 34 re-read (bad pages); 35 sampled again when it came back */
+	CHECK(d->sampled_early == 3);
+	CHECK(d->verified == 3 && d->violations == 1);
+	CHECK(strstr(log->text, "memory34 (dimm:slot0)") && strstr(log->text, "NOPAGE"));
+	CHECK(!strstr(log->text, "memory33 (dimm:slot0)"));
+	CHECK(f.writes == 4); /* the kernel onlined slot0, not the engine */
+	/* The every-PFN pass after the report reads memory33's pages again. */
+	while (mp_engine_next_wake_us(e) && !mp_engine_deferred_pending(e)) {
+		uint64_t at = mp_engine_next_wake_us(e), now = mp_now_us();
+
+		if (at > now)
+			usleep((useconds_t)(at - now));
+		CHECK(mp_engine_settle(e) == 0);
+	}
+	while (mp_engine_deferred_pending(e))
+		mp_engine_run_deferred(e);
+	CHECK(strstr(log->text, "memory33 (dimm:slot0)"));
+	CHECK(must_find(e, "dimm:slot0")->violations == 2);
+	/*
+	 * Bad pages are a violation, not the kernel deciding against the
+	 * policy: the fast path stays on.  Stopping puts the knobs back (a
+	 * plain file here, not truncated by the write as sysfs would be:
+	 * "offline" over "online_movable").
+	 */
+	CHECK(mp_engine_fast_path(e, NULL, 0));
+	mp_engine_free(e);
+	snprintf(path, sizeof(path), "%s/sys/devices/system/memory/auto_online_blocks", root);
+	CHECK(mp_read_attr(AT_FDCWD, path, auto_online, sizeof(auto_online)) > 0 &&
+	      !strncmp(auto_online, "offline", 7));
+	mp_policyset_unref(set);
+	mp_ctx_free(ctx);
+	fk_fixture_remove(root);
+	printf("ok   fast path: blocks sampled while the kernel adds them; a block offline since is read again\n");
 }
 
 int main(int argc, char **argv)
@@ -324,6 +454,8 @@ int main(int argc, char **argv)
 	}
 	printf("ok   a scan that fails mid-eject is tried again on the timer, the DIMM then forgotten\n");
 	fk_fixture_remove(root);
+
+	fast_path_samples(argv[1], argv[2], &log);
 
 	mp_policyset_unref(set);
 	mp_ctx_free(ctx);

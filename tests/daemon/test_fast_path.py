@@ -6,7 +6,8 @@
    auto-movable, auto_movable_ratio=150, numa-aware.  The kernel onlines two
    1 GiB DIMMs at add time (the first movable, the second, over the ratio,
    in the kernel zone: the policy's outcome), memplugd verifies and reports
-   them as its own (by_kernel), writing no state file of any block.
+   them as its own (by_kernel), writing no state file of any block, with
+   every block's pages sampled while the kernel was still adding the DIMM.
 2. Reload with a Node= policy (a zone per node: the knobs can't say it):
    the knobs are put back as they were; the next DIMM is onlined by
    memplugd block by block, into the policy's zone.
@@ -67,6 +68,10 @@ def test(g):
     d1 = mpd.wait_device(g, 'dimm:slot1')
     mpd.assert_clean(d1, 8)
     assert d1['by_kernel'] and d1['zone'] == 'kernel', d1
+    # Every block's pages were sampled as the kernel onlined it, before the
+    # ACPI link made the device whole (a block first seen online is sampled
+    # in that very scan): only state and zone were left for the report.
+    assert d0['sampled_early'] == 8 and d1['sampled_early'] == 8, (d0, d1)
     assert set(mpd.zones(g, g.blocks_of(dev0['addr'], dev0['size'])).values()) == {('online', 'Movable')}
     assert set(mpd.zones(g, g.blocks_of(dev1['addr'], dev1['size'])).values()) == {('online', 'Normal')}
     assert state_writes(g) == '0', mpd.log(g)  # the kernel onlined them, not memplugd
