@@ -13,6 +13,7 @@ import base64
 import json
 import os
 import random
+import re
 import shlex
 import statistics
 import subprocess
@@ -110,6 +111,7 @@ POLICIES = {
 }
 MODES = ('kernel', 'fastpath', 'memplugd')
 MEM = '/sys/devices/system/memory'
+LOG = '/tmp/memplugd.log'
 
 
 def run_async(g, cmd, timeout):
@@ -136,14 +138,19 @@ def run_with_memplugd(guest_args, rounds):
         with Guest(**guest_args) as g:
             g.check('mkdir -p ' + POLICY_DIR)
             g.put_file(POLICIES['memplugd'].encode(), POLICY_FILE)
-            g.check('memplugd --kernel-fast-path -p %s 2>/tmp/memplugd.log' % POLICY_DIR)
+            # Time-stamped debug log: guest_span() reads each round's
+            # uevents and report from it.  Every mode logs the same uevent
+            # lines; the modes memplugd onlines or verifies log a line per
+            # block more, which only counts against them.
+            g.check('MEMPLUG_LOG_TIME=1 memplugd -v -v --kernel-fast-path -p %s 2>>%s'
+                    % (POLICY_DIR, LOG))
             try:
                 rounds(g)
             except Exception:
                 # the failure first: a guest that stopped answering fails the tail too
                 traceback.print_exc()
                 try:
-                    print(g.run('tail -40 /tmp/memplugd.log', timeout=120)[1], file=sys.stderr)
+                    print(g.run('tail -40 %s' % LOG, timeout=120)[1], file=sys.stderr)
                 except Exception as e:
                     print('(memplugd.log unreadable: %s)' % e, file=sys.stderr)
                 raise
@@ -188,3 +195,47 @@ def wait_gone(g, keys, tries=200):
 def rotated(i):
     """The modes in the order of round @i: no mode always follows the same one."""
     return MODES[i % 3:] + MODES[:i % 3]
+
+
+def log_clear(g):
+    """Empties memplugd's log (its stderr is opened O_APPEND, so it goes on writing
+    at the start, not after a hole)."""
+    g.check(': > %s' % LOG)
+
+
+STAMP = re.compile(r'^\[\s*(\d+\.\d+)\] memplugd: (.*)$')
+
+
+def guest_span(g, mode, keys):
+    """Seconds, on the guest's CLOCK_MONOTONIC, from the first block's add
+    uevent to memplugd's last report of a device of @keys since log_clear():
+    the kernel's part of the hot-add from the moment its first block exists,
+    and what memplugd adds after it, without the QMP, ACPI and serial-line
+    delays the host's timing carries (the same in every mode, and most of
+    its noise).  The report is "conflict: all N blocks ... online" in mode
+    kernel (memplugd saw the kernel's outcome), "N/N blocks online" in the
+    others."""
+    t0, ends = None, {}
+    for line in g.check('cat %s' % LOG, timeout=60).splitlines():
+        m = STAMP.match(line)
+        if not m:
+            continue
+        t, text = float(m.group(1)), m.group(2)
+        if t0 is None and text.startswith('uevent add memory '):
+            t0 = t
+        for k in keys:
+            if text.startswith(k + ': ') and (
+                    ('conflict: all' in text) if mode == 'kernel' else ('blocks online in' in text)):
+                ends[k] = t
+    if t0 is None or len(ends) != len(keys):
+        raise RuntimeError('%s: no add uevent or no report of %s in %s' % (mode, keys, LOG))
+    return max(ends.values()) - t0
+
+
+def ratio_summary(name, num, den):
+    """Median of the per-round ratios @num[i] / @den[i] (rounds interleaved:
+    each pair ran back to back) and their spread, as text."""
+    per = sorted(a / b for a, b in zip(num, den))
+    q = statistics.quantiles(per, n=4) if len(per) >= 2 else [per[0]] * 3
+    return ('%s: median %.3fx (quartiles %.3f-%.3f, min %.3f, max %.3f, %d rounds)'
+            % (name, statistics.median(per), q[0], q[2], per[0], per[-1], len(per)))

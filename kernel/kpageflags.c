@@ -27,6 +27,8 @@
 struct mp_kpageflags {
 	const struct mp_ctx *ctx; /* for messages */
 	struct mp_kernel_rules rules; /* of the root's release, read at open */
+	/* memory_hotplug.memmap_on_memory, read at open ("" unknown) */
+	char memmap_param[16];
 	int fd;
 	char path[PATH_MAX];
 	uint64_t *buf;
@@ -48,6 +50,14 @@ int mp_kpageflags_open(const struct mp_ctx *ctx, struct mp_kpageflags **out)
 		mp_kernel_version(ctx, &maj, &min);
 		mp_kernel_rules_for(maj, min, &kpf->rules);
 	}
+	/*
+	 * Read once: the parameter is 0444, set on the command line only
+	 * (mm/memory_hotplug.c, module_param_cb(memmap_on_memory, ..., 0444)).
+	 */
+	if (mp_ctx_path(ctx, kpf->path, sizeof(kpf->path),
+			"sys/module/memory_hotplug/parameters/memmap_on_memory") ||
+	    mp_read_attr(AT_FDCWD, kpf->path, kpf->memmap_param, sizeof(kpf->memmap_param)) < 0)
+		kpf->memmap_param[0] = '\0';
 	err = mp_ctx_path(ctx, kpf->path, sizeof(kpf->path), "proc/kpageflags");
 	if (err)
 		goto out_free;
@@ -208,4 +218,14 @@ struct json_object *mp_kpf_counts_to_json(const struct mp_kpf_counts *k)
 		mp_json_add_u64(o, fields[i].name,
 				*(const uint64_t *)((const char *)k + fields[i].off));
 	return o;
+}
+
+int mp_kpageflags_memmap_expected(const struct mp_kpageflags *kpf, uint64_t range_bytes,
+				  uint64_t block_size, const char **param, const char **release)
+{
+	*param = kpf->memmap_param;
+	*release = kpf->rules.name;
+	if (!kpf->memmap_param[0])
+		return -1;
+	return mp_kernel_memmap_expected(&kpf->rules, kpf->memmap_param, range_bytes, block_size);
 }

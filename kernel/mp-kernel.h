@@ -553,6 +553,19 @@ struct mp_kpageflags;
 struct json_object *mp_kpf_counts_to_json(const struct mp_kpf_counts *k);
 
 /**
+ * mp_kpageflags_memmap_expected() - mp_kernel_memmap_expected() for the open root
+ * @kpf: open kpageflags (its release's rules and memmap_on_memory, read at open)
+ * @range_bytes: size of the DIMM's System RAM resource
+ * @block_size: memory block size
+ * @param: set to memmap_on_memory as read ("" unknown)
+ * @release: set to the rules' name, for messages
+ *
+ * Return: 1 the DIMM's blocks self-host their memmap, 0 they do not, -1 unknown.
+ */
+int mp_kpageflags_memmap_expected(const struct mp_kpageflags *kpf, uint64_t range_bytes,
+				  uint64_t block_size, const char **param, const char **release);
+
+/**
  * mp_kpageflags_open() - open <root>/proc/kpageflags
  *
  * Reads the root's release (mp_kernel_version()) once, so that counting

@@ -86,6 +86,10 @@ struct mp_block_sample {
 	bool io_read; /* /proc/iomem was given */
 	uint64_t sysram_bytes; /* of the block, System RAM in iomem */
 	uint64_t res_bytes; /* the System RAM resource the block starts in; 0 none */
+	/* were it a DIMM's block: memmap self-hosted (1), not (0), unknown (-1) */
+	int memmap_want;
+	char memmap_param[16]; /* memmap_on_memory, for the message */
+	char release[48]; /* the release's rules, for the message */
 };
 
 /**

@@ -79,40 +79,31 @@ static void judge_kpf(struct mp_block_check *c, const char *what)
 /*
  * §6 with the version rules: a block of an ACPI DIMM (it has a
  * firmware_node) self-hosts its memmap exactly when
- * mp_kernel_memmap_expected() says so, and then its first PFN (the first
- * sample) is a memmap page; otherwise no sample is.  This is what finds a
- * kpageflags reading that counts a release's memmap pages as something else.
- * @bytes: the System RAM resource the block starts in (the DIMM's size).
- * Run at judging time, not sampling time: on the kernel fast path the
- * sample is taken before acpi_bind_memory_blocks() made the link.
+ * mp_kernel_memmap_expected() says so (@s->memmap_want, worked out when
+ * sampling), and then its first PFN (the first sample) is a memmap page;
+ * otherwise no sample is.  This is what finds a kpageflags reading that
+ * counts a release's memmap pages as something else.  Whether the block
+ * is a DIMM's is looked up at judging time, not sampling time: on the
+ * kernel fast path the sample is taken before acpi_bind_memory_blocks()
+ * made the link.
  */
-static void judge_memmap_rule(const struct mp_ctx *ctx, const struct mp_geometry *geo,
-			      uint64_t bytes, uint64_t id, struct mp_block_check *c)
+static void judge_memmap_rule(const struct mp_ctx *ctx, const struct mp_block_sample *s,
+			      struct mp_block_check *c)
 {
-	struct mp_kernel_rules kr;
-	char path[PATH_MAX], param[16] = "";
-	int maj, min, want;
+	char path[PATH_MAX];
 
-	if (!bytes ||
-	    mp_ctx_path(ctx, path, sizeof(path),
-			"sys/devices/system/memory/memory%llu/firmware_node",
-			(unsigned long long)id) ||
-	    access(path, F_OK))
+	if (s->memmap_want < 0 || (s->memmap_want == 1) == (c->kpf.memmap_self > 0))
 		return;
 	if (mp_ctx_path(ctx, path, sizeof(path),
-			"sys/module/memory_hotplug/parameters/memmap_on_memory") ||
-	    mp_read_attr(AT_FDCWD, path, param, sizeof(param)) < 0)
-		return;
-	mp_kernel_version(ctx, &maj, &min);
-	mp_kernel_rules_for(maj, min, &kr);
-	want = mp_kernel_memmap_expected(&kr, param, bytes, geo->block_size);
-	if (want < 0 || (want == 1) == (c->kpf.memmap_self > 0))
+			"sys/devices/system/memory/memory%llu/firmware_node",
+			(unsigned long long)c->id) ||
+	    access(path, F_OK))
 		return;
 	add_evidence(
 		c, true,
 		"memmap_on_memory=%s and a %llu MiB DIMM on %s: the memmap should %sbe self-hosted, but %llu sampled PFNs are memmap pages (§6)",
-		param, (unsigned long long)(bytes >> 20), kr.name, want ? "" : "not ",
-		(unsigned long long)c->kpf.memmap_self);
+		s->memmap_param, (unsigned long long)(s->res_bytes >> 20), s->release,
+		s->memmap_want ? "" : "not ", (unsigned long long)c->kpf.memmap_self);
 }
 
 int mp_block_verify_pages(const struct mp_ctx *ctx, const struct mp_geometry *geo,
@@ -155,6 +146,7 @@ int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 	memset(s, 0, sizeof(*s));
 	s->id = id;
 	s->at_us = mp_now_us();
+	s->memmap_want = -1;
 	if (kpf) {
 		/*
 		 * One PFN per 2 MiB sub-section: NOPAGE is decided per section
@@ -189,6 +181,14 @@ int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 		if (r && mp_iomem_is_sysram(r))
 			s->res_bytes = r->end - r->start + 1;
 	}
+	if (kpf && s->res_bytes) {
+		const char *param, *release;
+
+		s->memmap_want = mp_kpageflags_memmap_expected(kpf, s->res_bytes, geo->block_size,
+							       &param, &release);
+		snprintf(s->memmap_param, sizeof(s->memmap_param), "%s", param);
+		snprintf(s->release, sizeof(s->release), "%s", release);
+	}
 	return s->kpf_err;
 }
 
@@ -202,7 +202,7 @@ static void judge_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo
 			add_evidence(c, false, "kpageflags unreadable: %s", strerror(-s->kpf_err));
 		} else {
 			judge_kpf(c, "sampled ");
-			judge_memmap_rule(ctx, geo, s->res_bytes, c->id, c);
+			judge_memmap_rule(ctx, s, c);
 		}
 	}
 	if (s->io_read) {
