@@ -192,9 +192,10 @@ def wait_gone(g, keys, tries=200):
         time.sleep(0.05)
 
 
-def rotated(i):
-    """The modes in the order of round @i: no mode always follows the same one."""
-    return MODES[i % 3:] + MODES[:i % 3]
+def rotated(i, modes=MODES):
+    """@modes in the order of round @i: no mode always follows the same one."""
+    k = i % len(modes)
+    return modes[k:] + modes[:k]
 
 
 def log_clear(g):
@@ -232,10 +233,23 @@ def guest_span(g, mode, keys):
     return max(ends.values()) - t0
 
 
+def median_ci(values, reps=4000, seed=1):
+    """95 % percentile-bootstrap interval of the median of @values: how far
+    the median of this many noisy rounds can be trusted (a fixed seed, so
+    the same rounds give the same interval)."""
+    rnd = random.Random(seed)
+    n = len(values)
+    meds = sorted(statistics.median(rnd.choices(values, k=n)) for _ in range(reps))
+    return meds[int(0.025 * reps)], meds[int(0.975 * reps) - 1]
+
+
 def ratio_summary(name, num, den):
     """Median of the per-round ratios @num[i] / @den[i] (rounds interleaved:
-    each pair ran back to back) and their spread, as text."""
+    each pair ran back to back), its 95 % bootstrap interval and the
+    spread, as text."""
     per = sorted(a / b for a, b in zip(num, den))
     q = statistics.quantiles(per, n=4) if len(per) >= 2 else [per[0]] * 3
-    return ('%s: median %.3fx (quartiles %.3f-%.3f, min %.3f, max %.3f, %d rounds)'
-            % (name, statistics.median(per), q[0], q[2], per[0], per[-1], len(per)))
+    lo, hi = median_ci(per) if len(per) >= 2 else (per[0], per[0])
+    return ('%s: median %.3fx (95%% CI %.3f-%.3f; quartiles %.3f-%.3f, min %.3f, max %.3f, '
+            '%d rounds)' % (name, statistics.median(per), lo, hi, q[0], q[2], per[0], per[-1],
+                            len(per)))

@@ -29,6 +29,12 @@ struct mp_watch {
 	bool need_node, need_firmware;
 };
 
+/* Online memory without a device link that appeared in this run (see watch_fresh()). */
+struct mp_fresh {
+	uint64_t id;
+	uint64_t since_us;
+};
+
 /* The kernel's auto-online knobs (knobs.c); an empty field is not written. */
 struct mp_knobs {
 	char auto_online[24], policy[24], ratio[16], numa[8];
@@ -68,6 +74,8 @@ struct mp_engine {
 	unsigned int retry_step;
 	struct mp_watch *watch;
 	size_t nr_watch;
+	struct mp_fresh *fresh;
+	size_t nr_fresh;
 	mp_engine_violation_fn violation_fn;
 	void *violation_priv;
 	/* the kernel fast path (knobs.c) */

@@ -130,6 +130,7 @@ void mp_engine_free(struct mp_engine *e)
 	free(e->expect);
 	free(e->deep);
 	free(e->watch);
+	free(e->fresh);
 	free(e->early);
 	free(e);
 }
@@ -876,6 +877,63 @@ static void watch_group(struct mp_engine *e, const struct mp_memory *mem,
 	}
 }
 
+/*
+ * Online memory with no device link yet, that was not there (or not
+ * online) at the previous scan: a DIMM the kernel onlined at add time
+ * (auto_online_blocks, another onliner's or the engine's fast path).  Its
+ * firmware_node comes with acpi_bind_memory_blocks() after __add_memory()
+ * returned (drivers/acpi/acpi_memhotplug.c acpi_memory_enable_device()),
+ * with no uevent of its own, and until then the scan counts the blocks as
+ * boot memory.  Unwatched, a scan that ran just before the link was made
+ * stayed the last one until some other uevent: the device went unreported
+ * (bench/online-latency.py, once in ~50 auto-onlined DIMMs).  Watched
+ * like a settling device, up to SETTLE_MAX_US after it appeared.
+ */
+static void watch_fresh(struct mp_engine *e, const struct mp_memory *prev,
+			const struct mp_memory *mem)
+{
+	uint64_t now = mp_now_us();
+
+	for (size_t i = 0; i < e->nr_fresh;) {
+		const struct mp_block *b = mp_memory_find(mem, e->fresh[i].id);
+
+		if (!b || b->dev.kind != MP_DEV_BOOT || b->state != MP_BLOCK_ONLINE ||
+		    now - e->fresh[i].since_us >= SETTLE_MAX_US)
+			e->fresh[i] = e->fresh[--e->nr_fresh];
+		else
+			i++;
+	}
+	/* The first scan: all there is is boot memory (or earlier devices, linked by now). */
+	for (size_t i = 0; prev && i < mem->nr; i++) {
+		const struct mp_block *b = &mem->blocks[i], *p;
+		bool known = false;
+
+		if (b->dev.kind != MP_DEV_BOOT || b->state != MP_BLOCK_ONLINE)
+			continue;
+		for (size_t j = 0; j < e->nr_fresh && !known; j++)
+			known = e->fresh[j].id == b->id;
+		p = mp_memory_find(prev, b->id);
+		/* Boot memory, or fresh memory whose settle time is over. */
+		if (known || (p && p->state == MP_BLOCK_ONLINE && p->dev.kind == MP_DEV_BOOT))
+			continue;
+		if (MP_ARRAY_PUSH(e->fresh, e->nr_fresh, ((struct mp_fresh){ b->id, now })))
+			break;
+	}
+	for (size_t i = 0; i < e->nr_fresh; i++) {
+		const struct mp_block *b = mp_memory_find(mem, e->fresh[i].id);
+		uint64_t deadline = e->fresh[i].since_us + SETTLE_MAX_US;
+		struct mp_watch *w;
+
+		w = realloc(e->watch, (e->nr_watch + 1) * sizeof(*w));
+		if (!w)
+			return;
+		e->watch = w;
+		w[e->nr_watch++] = (struct mp_watch){ e->fresh[i].id, b && b->node < 0, true };
+		if (!e->settle_deadline_us || deadline < e->settle_deadline_us)
+			e->settle_deadline_us = deadline;
+	}
+}
+
 uint64_t mp_engine_next_wake_us(const struct mp_engine *e)
 {
 	uint64_t t, now = mp_now_us();
@@ -1143,6 +1201,7 @@ int mp_engine_reconcile(struct mp_engine *e)
 		mp_engine_persisted_forget(e, r->key, r->start);
 		e->devs[i] = e->devs[--e->nr_devs];
 	}
+	watch_fresh(e, e->mem, s.mem);
 	/*
 	 * After the first scan of this run, what an earlier run recorded holds
 	 * only for devices that are still there: one ejected while memplugd was

@@ -166,10 +166,17 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 	}
 	CHECK(mp_engine_reconcile(e) == 0);
 	CHECK(!mp_engine_device_find(e, "dimm:slot0"));
+	/*
+	 * Online, no link, new: watched on the settle timer (1 ms; the link
+	 * comes without a uevent), not left to the every-PFN pass's 250 ms.
+	 */
+	CHECK(mp_engine_next_wake_us(e) != 0 && mp_engine_next_wake_us(e) < mp_now_us() + 20000);
 	/* memory35 reads offline to a scan (and online again later): its sample is void. */
 	fk_put(root, 35, "state", "offline");
 	CHECK(mp_engine_reconcile(e) == 0);
 	fk_put(root, 35, "state", "online");
+	CHECK(mp_engine_reconcile(e) == 0);
+	CHECK(mp_engine_next_wake_us(e) != 0 && mp_engine_next_wake_us(e) < mp_now_us() + 20000);
 	/* memory34: an offline uevent since its sample (offlined and onlined between scans). */
 	mp_engine_block_uevent(e, "offline", 34);
 	fk_kpf_fill(root, 33 * FK_BLOCK_PAGES, FK_BLOCK_PAGES, 1ULL << MP_KPF_NOPAGE);
@@ -179,10 +186,18 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 			 root, id);
 		REQUIRE(symlink(fw[id - 32], path) == 0);
 	}
-	CHECK(mp_engine_reconcile(e) == 0);
+	/* No uevent: the settle timer finds the links and reconciles. */
+	{
+		uint64_t at = mp_engine_next_wake_us(e), now = mp_now_us();
+
+		CHECK(at != 0);
+		if (at > now)
+			usleep((useconds_t)(at - now));
+		CHECK(mp_engine_settle(e) == 1);
+	}
 	d = must_find(e, "dimm:slot0");
 	CHECK(d->by_kernel && d->state == MP_DEVICE_ONLINE && d->onlined == 4);
-	/* 32 and 33 from their samples; 34 re-read (bad pages); 35 sampled again when it came back */
+	/* 32 and 33 from their samples; 34 re-read (bad pages); 35 sampled again when it came back online */
 	CHECK(d->sampled_early == 3);
 	CHECK(d->verified == 3 && d->violations == 1);
 	CHECK(strstr(log->text, "memory34 (dimm:slot0)") && strstr(log->text, "NOPAGE"));
