@@ -658,6 +658,7 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 	r->by_other += out.by_other;
 	r->violations += out.violations;
 	r->sampled_early += out.sampled_early;
+	r->sample_us += out.sample_us;
 	e->violations += out.violations;
 	r->online_us = out.online_us;
 	r->verify_us = out.verify_us;
@@ -685,11 +686,12 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 			 out.failed ? ", some failed" : "");
 	mp_ctx_notice(
 		e->ctx,
-		"%s: %s: %zu/%zu blocks online in %s%s, node %d, %zu verified, %zu violation(s), policy %s; %.1f ms online + %.1f ms verify, %.1f ms after first seen",
+		"%s: %s: %zu/%zu blocks online in %s%s, node %d, %zu verified, %zu violation(s), policy %s; %.1f ms online + %.1f ms verify (+ %.1f ms of %zu samples while the kernel added it), %.1f ms after first seen",
 		r->key, r->blocks, out.onlined, out.nr, r->zone,
 		r->by_kernel ? " (by the kernel at add time)" : "", g->node, out.verified,
 		out.violations, r->policy[0] ? r->policy : "(earlier run)", out.online_us / 1000.0,
-		out.verify_us / 1000.0, (r->done_us - r->first_seen_us) / 1000.0);
+		out.verify_us / 1000.0, out.sample_us / 1000.0, out.sampled_early,
+		(r->done_us - r->first_seen_us) / 1000.0);
 	mp_group_outcome_free(&out);
 	if (g->dev.kind == MP_DEV_DAX)
 		check_trim(e, r, g);
@@ -1080,7 +1082,7 @@ static void handle_group(struct mp_engine *e, struct mp_memory *mem, struct mp_d
 		return;
 	}
 	if (fast && !g->nr_offline) {
-		mp_memory_read_zones(e->ctx, mem, g->ids, g->nr);
+		/* All online: the scan read their zones (mp_engine_scan()). */
 		kernel_onlined(e, mem, g, r);
 		return;
 	}

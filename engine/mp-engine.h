@@ -154,6 +154,7 @@ struct mp_group_outcome {
 	size_t onlined, failed, by_other, verified, violations;
 	size_t sampled_early; /* blocks judged from a sample taken before the device was complete */
 	uint64_t online_us, verify_us; /* time spent writing, and verifying */
+	uint64_t sample_us; /* time the early samples took, before verify_us */
 };
 
 /* How to write memoryN/state: the kernel (default) or a test's fake. */
@@ -251,6 +252,7 @@ struct mp_device {
 	size_t onlined, verified, failed, by_other, violations;
 	size_t pages_verified; /* blocks through the every-PFN kpageflags pass */
 	size_t sampled_early; /* fast path: blocks whose page checks were read while the kernel still added the device */
+	uint64_t sample_us; /* what reading those samples took (not in verify_us) */
 	uint64_t online_us, verify_us;
 	int64_t verified_at; /* time(NULL) of the last verification */
 	/* dax only: what kmem keeps, predicted before binding and checked after */

@@ -58,7 +58,7 @@ static const struct mp_block_sample *sample_of(const struct mp_block_sample *ear
 static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *mem,
 			    const struct mp_devgroup *g, enum mp_zone_want want,
 			    enum mp_verify_level level, const struct mp_block_sample *early,
-			    size_t nr_early, struct mp_group_outcome *out)
+			    size_t nr_early, bool scanned_after, struct mp_group_outcome *out)
 {
 	/*
 	 * virtio-mem keeps unplugged sub-blocks PageOffline and may leave
@@ -89,9 +89,12 @@ static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *me
 			int err;
 
 			if (s) {
-				err = mp_block_verify_sampled(ctx, &mem->geo, s, bo->id, want,
-							      level, &bo->check);
+				err = mp_block_verify_sampled(
+					ctx, &mem->geo, s,
+					scanned_after ? mp_memory_find(mem, bo->id) : NULL, bo->id,
+					want, level, &bo->check);
 				out->sampled_early++;
+				out->sample_us += s->took_us;
 			} else {
 				err = mp_block_verify(ctx, &mem->geo, partial_ok ? NULL : io,
 						      partial_ok ? NULL : kpf, bo->id, want, level,
@@ -166,7 +169,7 @@ int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 	}
 	t1 = mp_now_us();
 	out->online_us = t1 - t0;
-	verify_outcomes(ctx, mem, g, want, level, NULL, 0, out);
+	verify_outcomes(ctx, mem, g, want, level, NULL, 0, false, out);
 	if (out->failed)
 		ret = -EIO;
 	return ret;
@@ -192,7 +195,8 @@ int mp_devgroup_verify_online(const struct mp_ctx *ctx, const struct mp_memory *
 		out->blocks[out->nr++].id = b->id;
 		out->onlined++;
 	}
-	verify_outcomes(ctx, mem, g, want, level, early, nr_early, out);
+	/* The kernel onlined them before @mem was scanned: its state and zones are after the fact. */
+	verify_outcomes(ctx, mem, g, want, level, early, nr_early, true, out);
 	return 0;
 }
 

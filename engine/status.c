@@ -52,8 +52,10 @@ static struct json_object *device_json(const struct mp_device *r)
 	mp_json_add_u64(x, "by_other", r->by_other);
 	mp_json_add_u64(x, "violations", r->violations);
 	mp_json_add_bool(x, "by_kernel", r->by_kernel);
-	if (r->by_kernel)
+	if (r->by_kernel) {
 		mp_json_add_u64(x, "sampled_early", r->sampled_early);
+		mp_json_add_u64(x, "sample_us", r->sample_us);
+	}
 	if (r->done_us) {
 		mp_json_add_u64(x, "online_us", r->online_us);
 		mp_json_add_u64(x, "verify_us", r->verify_us);

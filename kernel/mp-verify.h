@@ -80,6 +80,7 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 struct mp_block_sample {
 	uint64_t id;
 	uint64_t at_us; /* mp_now_us() when taken */
+	uint64_t took_us; /* how long taking it took */
 	bool kpf_read; /* kpageflags was given */
 	int kpf_err; /* 0 or the -errno of reading it */
 	struct mp_kpf_counts kpf; /* one PFN per 2 MiB sub-section */
@@ -117,20 +118,26 @@ int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
  * @geo: geometry
  * @s: mp_block_sample() of block @id, taken while it was online; NULL
  *     (or another block's) judges state and zone only
+ * @seen: block @id as a scan read it *after* the state change (state and
+ *        valid_zones), or NULL to read them now
  * @id: block number
  * @want: zone asked for
  * @level: what to check
  * @c: result
  *
- * Reads state and valid_zones now and judges them, then judges @s as
+ * Judges state and valid_zones (from @seen, else read now), then @s as
  * mp_block_verify() would have.  The caller makes sure the block stayed
  * online since @s was taken (an offline uevent in between voids it).
+ * @seen is for the kernel fast path: the kernel onlined the block before
+ * the scan that found its device whole, so that scan's reading is one
+ * taken after the change; reading again would only repeat it.
  *
  * Return: 0, or -errno when the state could not be read.
  */
 int mp_block_verify_sampled(const struct mp_ctx *ctx, const struct mp_geometry *geo,
-			    const struct mp_block_sample *s, uint64_t id, enum mp_zone_want want,
-			    enum mp_verify_level level, struct mp_block_check *c);
+			    const struct mp_block_sample *s, const struct mp_block *seen,
+			    uint64_t id, enum mp_zone_want want, enum mp_verify_level level,
+			    struct mp_block_check *c);
 
 /**
  * mp_block_verify_pages() - kpageflags over every PFN of an online block

@@ -189,6 +189,7 @@ int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 		snprintf(s->memmap_param, sizeof(s->memmap_param), "%s", param);
 		snprintf(s->release, sizeof(s->release), "%s", release);
 	}
+	s->took_us = mp_now_us() - s->at_us;
 	return s->kpf_err;
 }
 
@@ -217,8 +218,9 @@ static void judge_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo
 }
 
 int mp_block_verify_sampled(const struct mp_ctx *ctx, const struct mp_geometry *geo,
-			    const struct mp_block_sample *s, uint64_t id, enum mp_zone_want want,
-			    enum mp_verify_level level, struct mp_block_check *c)
+			    const struct mp_block_sample *s, const struct mp_block *seen,
+			    uint64_t id, enum mp_zone_want want, enum mp_verify_level level,
+			    struct mp_block_check *c)
 {
 	int err;
 
@@ -227,16 +229,27 @@ int mp_block_verify_sampled(const struct mp_ctx *ctx, const struct mp_geometry *
 	c->ok = true;
 	if (level == MP_VERIFY_NONE)
 		return 0;
-	err = mp_block_read_state(ctx, id, &c->state);
-	if (err)
-		return err;
+	if (seen && seen->id != id)
+		seen = NULL;
+	if (seen) {
+		c->state = seen->state;
+	} else {
+		err = mp_block_read_state(ctx, id, &c->state);
+		if (err)
+			return err;
+	}
 	if (c->state != MP_BLOCK_ONLINE) {
 		/* The write returned success: the block must be online now (§2). */
 		add_evidence(c, true, "state reads '%s' after a successful online write (§2)",
 			     mp_block_state_name(c->state));
 		return 0;
 	}
-	err = mp_block_read_zones(ctx, id, c->zone, sizeof(c->zone));
+	if (seen && seen->zones[0]) {
+		snprintf(c->zone, sizeof(c->zone), "%s", seen->zones);
+		err = 0;
+	} else {
+		err = mp_block_read_zones(ctx, id, c->zone, sizeof(c->zone));
+	}
 	if (err) {
 		add_evidence(c, false, "valid_zones unreadable: %s", strerror(-err));
 	} else if (want == MP_ZONE_WANT_MOVABLE && strcmp(c->zone, "Movable")) {
@@ -260,10 +273,10 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 	struct mp_block_sample s;
 
 	if (level != MP_VERIFY_FULL)
-		return mp_block_verify_sampled(ctx, geo, NULL, id, want, level, c);
+		return mp_block_verify_sampled(ctx, geo, NULL, NULL, id, want, level, c);
 	/* A failed read is in @s and said by the judging; a block that is not online is judged by its state. */
 	mp_block_sample(ctx, geo, io, kpf, id, &s);
-	return mp_block_verify_sampled(ctx, geo, &s, id, want, level, c);
+	return mp_block_verify_sampled(ctx, geo, &s, NULL, id, want, level, c);
 }
 
 /* The driver @name is bound to, in @drv ("" when none); -errno only for a bad path. */
