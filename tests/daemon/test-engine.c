@@ -109,7 +109,8 @@ static void run_cmd(const char *fmt, const char *root)
  * offline (memory35): those are read again.  The pages of memory33 and
  * memory34 go bad after their samples: memory34 is re-read (a violation
  * at once), memory33's sample stands and the every-PFN pass after the
- * report finds it.
+ * report finds it.  Then the kernel puts slot1 in the wrong zone: the
+ * engine stops trusting its auto-online and puts the knobs back.
  */
 static void fast_path_samples(const char *fixture, const char *memplugctl, struct logbuf *log)
 {
@@ -137,22 +138,21 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 	fputs("[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n", pf);
 	fclose(pf);
 	REQUIRE(!mp_policyset_load(dirs, MP_POLICY_LOAD_ANY_OWNER, &set, NULL));
-	/* slot0 is not plugged yet */
-	run_cmd("cd '%s/sys/devices/system/memory' && mv memory32 memory33 memory34 memory35 '%s/hidden/'",
-		root);
+	/* neither DIMM is plugged yet */
+	run_cmd("cd '%s/sys/devices/system/memory' && mv memory3[2-9] '%s/hidden/'", root);
 	REQUIRE(!mp_ctx_new(root, &ctx));
 	mp_ctx_set_log_fn(ctx, capture, log);
 	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
 	mp_engine_set_policies(e, set);
 	CHECK(mp_engine_reconcile(e) == 0);
-	CHECK(must_find(e, "dimm:slot1")->state == MP_DEVICE_ONLINE && f.writes == 4);
+	CHECK(!mp_engine_device_find(e, "dimm:slot1") && f.writes == 0);
 	CHECK(mp_engine_fast_path(e, NULL, 0));
 	snprintf(path, sizeof(path), "%s/sys/devices/system/memory/auto_online_blocks", root);
 	CHECK(mp_read_attr(AT_FDCWD, path, auto_online, sizeof(auto_online)) > 0 &&
 	      !strcmp(auto_online, "online_movable"));
 
 	/* The kernel adds slot0 and onlines its blocks; the ACPI links come last. */
-	run_cmd("cd '%s/hidden' && mv memory3? '%s/sys/devices/system/memory/'", root);
+	run_cmd("cd '%s/hidden' && mv memory3[2-5] '%s/sys/devices/system/memory/'", root);
 	for (unsigned int id = 32; id <= 35; id++) {
 		ssize_t n;
 
@@ -202,7 +202,7 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 	CHECK(d->verified == 3 && d->violations == 1);
 	CHECK(strstr(log->text, "memory34 (dimm:slot0)") && strstr(log->text, "NOPAGE"));
 	CHECK(!strstr(log->text, "memory33 (dimm:slot0)"));
-	CHECK(f.writes == 4); /* the kernel onlined slot0, not the engine */
+	CHECK(f.writes == 0); /* the kernel onlined slot0, not the engine */
 	/* The every-PFN pass after the report reads memory33's pages again. */
 	while (mp_engine_next_wake_us(e) && !mp_engine_deferred_pending(e)) {
 		uint64_t at = mp_engine_next_wake_us(e), now = mp_now_us();
@@ -215,21 +215,33 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 		mp_engine_run_deferred(e);
 	CHECK(strstr(log->text, "memory33 (dimm:slot0)"));
 	CHECK(must_find(e, "dimm:slot0")->violations == 2);
-	/*
-	 * Bad pages are a violation, not the kernel deciding against the
-	 * policy: the fast path stays on.  Stopping puts the knobs back (a
-	 * plain file here, not truncated by the write as sysfs would be:
-	 * "offline" over "online_movable").
-	 */
+	/* Bad pages are a violation, not the kernel deciding against the policy: still on. */
 	CHECK(mp_engine_fast_path(e, NULL, 0));
-	mp_engine_free(e);
+
+	/*
+	 * slot1: the kernel puts it in Normal under the engine's
+	 * online_movable.  That is the kernel deciding otherwise than the
+	 * policy: a violation, and the fast path is off for the rest of the
+	 * run, the knobs put back (a plain file here, not truncated by the
+	 * write as sysfs would be: "offline" over "online_movable").
+	 */
+	run_cmd("cd '%s/hidden' && mv memory3[6-9] '%s/sys/devices/system/memory/'", root);
+	for (unsigned int id = 36; id <= 39; id++)
+		fk_online(root, id, "Normal", 1ULL << MP_KPF_BUDDY);
+	CHECK(mp_engine_reconcile(e) == 0);
+	d = must_find(e, "dimm:slot1");
+	CHECK(d->by_kernel && d->onlined == 4 && d->verified == 0 && d->violations == 4);
+	CHECK(strstr(log->text, "not Movable") &&
+	      strstr(log->text, "the kernel's auto-online did not do what the policy says"));
+	CHECK(!mp_engine_fast_path(e, NULL, 0) && f.writes == 0);
 	snprintf(path, sizeof(path), "%s/sys/devices/system/memory/auto_online_blocks", root);
 	CHECK(mp_read_attr(AT_FDCWD, path, auto_online, sizeof(auto_online)) > 0 &&
 	      !strncmp(auto_online, "offline", 7));
+	mp_engine_free(e);
 	mp_policyset_unref(set);
 	mp_ctx_free(ctx);
 	fk_fixture_remove(root);
-	printf("ok   fast path: blocks sampled while the kernel adds them; a block offline since is read again\n");
+	printf("ok   fast path: blocks sampled while the kernel adds them; a block offline since is read again; a zone against the policy turns it off\n");
 }
 
 int main(int argc, char **argv)
