@@ -8,11 +8,13 @@ a ping every second), and with the memplug channel's host end connected
 channel), and with a [Grow] policy's PSI trigger armed on
 /proc/pressure/memory and the channel connected.  Targets: no wakeups but
 the watchdog; RSS <= 4 MiB.  memplugd runs as shipped (no
---kernel-fast-path): it onlines the DIMM block by block.
+--kernel-fast-path): it onlines the DIMM block by block; then once more
+with --kernel-fast-path, the kernel onlining a second DIMM.
 
 Usage: MEMPLUG_BUILD_DIR=build bench/idle.py [--seconds 10]
 """
 import argparse
+import json
 import os
 import sys
 import time
@@ -42,10 +44,10 @@ def idle(g, pid, seconds):
             int(b['nonvoluntary_ctxt_switches']) - int(a['nonvoluntary_ctxt_switches'])), b
 
 
-def start(g, env=''):
+def start(g, env='', args=''):
     g.run('kill $(pidof memplugd) 2>/dev/null; sleep 0.3')
-    g.check('%s memplugd -n -p /etc/memplug/policies.d </dev/null >/dev/null 2>>/tmp/memplugd.log &'
-            ' sleep 1' % env)
+    g.check('%s memplugd -n %s -p /etc/memplug/policies.d </dev/null >/dev/null '
+            '2>>/tmp/memplugd.log & sleep 1' % (env, args))
     return int(g.check('pidof memplugd').split()[0])
 
 
@@ -82,6 +84,18 @@ def main():
             h.close()
             fast = g.check('memplugctl status -J | grep -o \'"kernel_fast_path": *[a-z]*\'')
             libs = g.check("awk '$6 ~ /\\.so/ {print $6}' /proc/%d/maps | sort -u" % pid)
+            # The kernel fast path: the knobs held, a 1 GiB DIMM onlined by
+            # the kernel and sampled while it was added; the 10 s after its
+            # proof hold its deferred every-PFN pass, the next 10 s nothing.
+            g.run('rm -f /etc/memplug/policies.d/60-grow.conf')
+            pid = start(g, '', '--kernel-fast-path')
+            g.add_dimm('d1', '1G')
+            out = g.check('memplugctl status -J --wait dimm:slot1')
+            d1 = [d for d in json.loads(out)['devices'] if d['device'] == 'dimm:slot1'][0]
+            if not d1['by_kernel'] or d1['sampled_early'] != 8:
+                raise RuntimeError('fast path did not take the DIMM: %s' % d1)
+            w6, st6 = idle(g, pid, a.seconds)
+            w7, st7 = idle(g, pid, a.seconds)
     except GuestSkip as e:
         print('SKIP: %s' % e)
         sys.exit(77)
@@ -97,6 +111,10 @@ def main():
     print('PSI trigger (%s) and channel connected: %d wakeups, RSS %s (peak %s)'
           % (armed.strip(), w5, st5['VmRSS'], st5['VmHWM']))
     print('  %s' % fast.strip())
+    print('kernel fast path, a 1 GiB DIMM onlined by the kernel (%d blocks sampled early): '
+          '%d wakeups in the %.0f s after its proof (its every-PFN pass), %d in the next; '
+          'RSS %s (peak %s)' % (d1['sampled_early'], w6, a.seconds, w7, st7['VmRSS'],
+                                st7['VmHWM']))
 
 
 if __name__ == '__main__':
