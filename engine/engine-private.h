@@ -116,7 +116,12 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 			    struct mp_device *r, const struct mp_persisted *p);
 
 /* knobs.c */
-void mp_engine_knobs_update(struct mp_engine *e);
+/*
+ * Set, keep or put back the knobs for the policies in force.  @checked:
+ * the caller's mp_engine_knobs_check() against a scan just now found them
+ * still the engine's (no need to read them again).
+ */
+void mp_engine_knobs_update(struct mp_engine *e, bool checked);
 /*
  * Do the knobs still read what the engine set?  @auto_online: the scan's
  * reading (no file read), or NULL to read all of them.  False, and the

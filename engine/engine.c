@@ -145,7 +145,7 @@ void mp_engine_set_policies(struct mp_engine *e, struct mp_policyset *set)
 	 * were there before the knobs: that one sets them when it is done.
 	 */
 	if (e->mem)
-		mp_engine_knobs_update(e);
+		mp_engine_knobs_update(e, false);
 }
 
 const struct mp_policyset *mp_engine_policies(const struct mp_engine *e)
@@ -1230,6 +1230,6 @@ int mp_engine_reconcile(struct mp_engine *e)
 	s.mem = NULL;
 	mp_engine_scan_free(&s);
 	/* After the devices: the ones present now were decided without the knobs. */
-	mp_engine_knobs_update(e);
+	mp_engine_knobs_update(e, true);
 	return 0;
 }
