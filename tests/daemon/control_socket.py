@@ -103,7 +103,13 @@ class Daemon:
     def ask(self, req):
         """One request (dict or raw bytes); returns (answer bytes, how it ended)."""
         s = self.connect()
-        s.sendall(req if isinstance(req, bytes) else (json.dumps(req) + '\n').encode())
+        try:
+            s.sendall(req if isinstance(req, bytes) else (json.dumps(req) + '\n').encode())
+        except (BrokenPipeError, ConnectionResetError):
+            # memplugd refuses a client over the limit at once: under load its
+            # answer and close can come before our request went out (CI, once).
+            # What it wrote is still ours to read; the caller judges it.
+            pass
         return read_all(s)
 
     def ask_json(self, req, ends=('eof',)):
