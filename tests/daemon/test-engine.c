@@ -60,7 +60,8 @@ static void capture(void *data, int priority, const char *fmt, va_list ap)
 	l->text[l->len] = '\0';
 }
 
-static struct mp_policyset *policies(const char *root)
+/* A policy set of one file @name holding @text, in @root/policies. */
+static struct mp_policyset *policies(const char *root, const char *name, const char *text)
 {
 	char dir[4200], file[4300], cmd[4400];
 	const char *const dirs[] = { dir, NULL };
@@ -70,10 +71,10 @@ static struct mp_policyset *policies(const char *root)
 	snprintf(dir, sizeof(dir), "%s/policies", root);
 	snprintf(cmd, sizeof(cmd), "mkdir -p '%s'", dir);
 	REQUIRE(system(cmd) == 0);
-	snprintf(file, sizeof(file), "%s/50-movable.conf", dir);
+	snprintf(file, sizeof(file), "%s/%s", dir, name);
 	f = fopen(file, "w");
 	REQUIRE(f);
-	fputs("[Match]\nKind=dimm\n\n[Online]\nZone=movable\n", f);
+	fputs(text, f);
 	fclose(f);
 	REQUIRE(!mp_policyset_load(dirs, MP_POLICY_LOAD_ANY_OWNER, &set, NULL));
 	return set;
@@ -114,30 +115,23 @@ static void run_cmd(const char *fmt, const char *root)
  */
 static void fast_path_samples(const char *fixture, const char *memplugctl, struct logbuf *log)
 {
-	char dir[4200], file[4300], auto_online[32], fw[4][256], path[4300];
-	const char *const dirs[] = { dir, NULL };
+	char auto_online[32], fw[4][256], path[4300];
 	struct fake f = { 0 };
 	struct mp_engine_ops ops = { .write_state = fake_write, .priv = &f };
 	struct mp_engine_config cfg = { .ops = &ops,
 					.nodes = mp_node_provider_scan(),
 					.kernel_knobs = true };
-	struct mp_policyset *set = NULL;
+	struct mp_policyset *set;
 	const struct mp_device *d;
 	struct mp_engine *e;
 	struct mp_ctx *ctx;
 	char *root;
-	FILE *pf;
 
 	root = fk_fixture_copy(fixture, memplugctl);
 	f.root = root;
-	snprintf(dir, sizeof(dir), "%s/policies", root);
-	run_cmd("mkdir -p '%s/policies' '%s/hidden'", root);
-	snprintf(file, sizeof(file), "%s/50-fast.conf", dir);
-	pf = fopen(file, "w");
-	REQUIRE(pf);
-	fputs("[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n", pf);
-	fclose(pf);
-	REQUIRE(!mp_policyset_load(dirs, MP_POLICY_LOAD_ANY_OWNER, &set, NULL));
+	run_cmd("mkdir -p '%s/hidden'", root);
+	set = policies(root, "50-fast.conf",
+		       "[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n");
 	/* neither DIMM is plugged yet */
 	run_cmd("cd '%s/sys/devices/system/memory' && mv memory3[2-9] '%s/hidden/'", root);
 	REQUIRE(!mp_ctx_new(root, &ctx));
@@ -271,7 +265,7 @@ int main(int argc, char **argv)
 	cfg.state_path = state;
 	REQUIRE(!mp_ctx_new(root, &ctx));
 	mp_ctx_set_log_fn(ctx, capture, &log);
-	set = policies(root);
+	set = policies(root, "50-movable.conf", "[Match]\nKind=dimm\n\n[Online]\nZone=movable\n");
 	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
 	mp_engine_set_policies(e, set);
 	mf = open_memstream(&text, &tlen);
