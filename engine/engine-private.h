@@ -92,6 +92,14 @@ struct mp_engine {
 	size_t nr_early;
 };
 
+/* @b (this scan) is online and was not in @prev, the scan before: it came online since. */
+static inline bool mp_engine_came_online(const struct mp_memory *prev, const struct mp_block *b)
+{
+	const struct mp_block *p = prev ? mp_memory_find(prev, b->id) : NULL;
+
+	return b->state == MP_BLOCK_ONLINE && (!p || p->state != MP_BLOCK_ONLINE);
+}
+
 /* Tell the violation hook, if any. */
 void mp_engine_violation(struct mp_engine *e, const char *key, uint64_t block,
 			 const char *evidence);

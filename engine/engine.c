@@ -907,16 +907,13 @@ static void watch_fresh(struct mp_engine *e, const struct mp_memory *prev,
 	}
 	/* The first scan: all there is is boot memory (or earlier devices, linked by now). */
 	for (size_t i = 0; prev && i < mem->nr; i++) {
-		const struct mp_block *b = &mem->blocks[i], *p;
-		bool known = false;
+		const struct mp_block *b = &mem->blocks[i];
 
-		if (b->dev.kind != MP_DEV_BOOT || b->state != MP_BLOCK_ONLINE)
-			continue;
-		for (size_t j = 0; j < e->nr_fresh && !known; j++)
-			known = e->fresh[j].id == b->id;
-		p = mp_memory_find(prev, b->id);
-		/* Boot memory, or fresh memory whose settle time is over. */
-		if (known || (p && p->state == MP_BLOCK_ONLINE && p->dev.kind == MP_DEV_BOOT))
+		/*
+		 * Online before: boot memory, fresh memory already watched, or
+		 * fresh memory whose settle time is over.
+		 */
+		if (b->dev.kind != MP_DEV_BOOT || !mp_engine_came_online(prev, b))
 			continue;
 		if (MP_ARRAY_PUSH(e->fresh, e->nr_fresh, ((struct mp_fresh){ b->id, now })))
 			break;

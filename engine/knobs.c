@@ -423,23 +423,9 @@ bool mp_engine_fast_path(const struct mp_engine *e, char *why, size_t len)
 
 static bool early_new(const struct mp_engine *e, const struct mp_block *b)
 {
-	const struct mp_block *prev;
-
-	if (b->state != MP_BLOCK_ONLINE)
-		return false;
 	/* Not yet linked to its ACPI device (seen as boot memory), or a DIMM's. */
-	if (b->dev.kind != MP_DEV_BOOT && b->dev.kind != MP_DEV_DIMM)
-		return false;
-	prev = mp_memory_find(e->mem, b->id);
-	return !prev || prev->state != MP_BLOCK_ONLINE;
-}
-
-static struct mp_block_sample *early_find(struct mp_engine *e, uint64_t id)
-{
-	for (size_t i = 0; i < e->nr_early; i++)
-		if (e->early[i].id == id)
-			return &e->early[i];
-	return NULL;
+	return (b->dev.kind == MP_DEV_BOOT || b->dev.kind == MP_DEV_DIMM) &&
+	       mp_engine_came_online(e->mem, b);
 }
 
 static void early_remove(struct mp_engine *e, size_t i)
@@ -468,7 +454,7 @@ void mp_engine_early_sample(struct mp_engine *e, const struct mp_memory *mem)
 		const struct mp_block *b = &mem->blocks[i];
 		struct mp_block_sample s;
 
-		if (!early_new(e, b) || early_find(e, b->id))
+		if (!early_new(e, b) || mp_block_sample_find(e->early, e->nr_early, b->id))
 			continue;
 		if (!opened) {
 			opened = true;
@@ -503,13 +489,11 @@ void mp_engine_early_drop(struct mp_engine *e, const struct mp_devgroup *g)
 
 void mp_engine_block_uevent(struct mp_engine *e, const char *action, uint64_t id)
 {
-	size_t i;
+	const struct mp_block_sample *s;
 
 	if (strcmp(action, "offline") && strcmp(action, "remove"))
 		return;
-	for (i = 0; i < e->nr_early; i++)
-		if (e->early[i].id == id) {
-			early_remove(e, i);
-			return;
-		}
+	s = mp_block_sample_find(e->early, e->nr_early, id);
+	if (s)
+		early_remove(e, (size_t)(s - e->early));
 }

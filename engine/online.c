@@ -45,16 +45,9 @@ static void compare_prediction(struct mp_block_outcome *bo)
 /*
  * Verify every outcome without an error: one iomem read and one kpageflags
  * open for all of them, after all writes, so the checks see the final tree.
+ * A block sampled in @early is judged from its sample; with
+ * @scanned_after, @mem's state and zones were read after the change.
  */
-static const struct mp_block_sample *sample_of(const struct mp_block_sample *early, size_t nr,
-					       uint64_t id)
-{
-	for (size_t i = 0; i < nr; i++)
-		if (early[i].id == id)
-			return &early[i];
-	return NULL;
-}
-
 static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *mem,
 			    const struct mp_devgroup *g, enum mp_zone_want want,
 			    enum mp_verify_level level, const struct mp_block_sample *early,
@@ -72,7 +65,8 @@ static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *me
 	bool need = false;
 
 	for (size_t i = 0; i < out->nr && !need; i++)
-		need = !out->blocks[i].err && !sample_of(early, nr_early, out->blocks[i].id);
+		need = !out->blocks[i].err &&
+		       !mp_block_sample_find(early, nr_early, out->blocks[i].id);
 	if (level == MP_VERIFY_FULL && need && !partial_ok) {
 		/* One iomem read after all writes: the verification sees the final tree. */
 		if (mp_iomem_read(ctx, &io))
@@ -85,7 +79,7 @@ static void verify_outcomes(const struct mp_ctx *ctx, const struct mp_memory *me
 
 		if (!bo->err) {
 			const struct mp_block_sample *s =
-				partial_ok ? NULL : sample_of(early, nr_early, bo->id);
+				partial_ok ? NULL : mp_block_sample_find(early, nr_early, bo->id);
 			int err;
 
 			if (s) {

@@ -112,6 +112,10 @@ int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 		    const struct mp_iomem *io, struct mp_kpageflags *kpf, uint64_t id,
 		    struct mp_block_sample *s);
 
+/** mp_block_sample_find() - the sample of block @id in @arr[@nr], or NULL. */
+const struct mp_block_sample *mp_block_sample_find(const struct mp_block_sample *arr, size_t nr,
+						   uint64_t id);
+
 /**
  * mp_block_verify_sampled() - mp_block_verify() with the page half read earlier
  * @ctx: context

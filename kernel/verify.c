@@ -193,6 +193,15 @@ int mp_block_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 	return s->kpf_err;
 }
 
+const struct mp_block_sample *mp_block_sample_find(const struct mp_block_sample *arr, size_t nr,
+						   uint64_t id)
+{
+	for (size_t i = 0; i < nr; i++)
+		if (arr[i].id == id)
+			return &arr[i];
+	return NULL;
+}
+
 /* The page half of a check (§3, §6, §11) from what @s read. */
 static void judge_sample(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 			 const struct mp_block_sample *s, struct mp_block_check *c)
