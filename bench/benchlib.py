@@ -192,6 +192,20 @@ def wait_gone(g, keys, tries=200):
         time.sleep(0.05)
 
 
+def add_modes_arg(ap):
+    """--modes for the onlining benches: which of MODES run; kernel, the
+    peer, always does.  Fewer modes give more rounds of one ratio in the
+    same time.  Read it back with modes_of()."""
+    ap.add_argument('--modes', default=','.join(MODES),
+                    help='comma-separated modes to run (default all; kernel, the peer, '
+                    'always runs)')
+
+
+def modes_of(a):
+    """The modes add_modes_arg() asked for, kernel first, in MODES order."""
+    return tuple(m for m in MODES if m == 'kernel' or m in a.modes.split(','))
+
+
 def rotated(i, modes=MODES):
     """@modes in the order of round @i: no mode always follows the same one."""
     k = i % len(modes)

@@ -33,8 +33,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
-from benchlib import (MEM, MODES, guest_span, log_clear, ratio_summary, rotated,  # noqa: E402
-                      run_async, run_with_memplugd, set_mode, wait_gone)
+from benchlib import (MEM, MODES, add_modes_arg, guest_span, log_clear,  # noqa: E402
+                      modes_of, ratio_summary, rotated, run_async, run_with_memplugd,
+                      set_mode, wait_gone)
 
 CASES = {'burst': (8, 1 << 30), 'big': (1, 32 << 30)}
 
@@ -112,10 +113,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('-n', type=int, default=3, help='rounds per mode and case (default 3)')
     ap.add_argument('--only', choices=sorted(CASES))
-    ap.add_argument('--modes', default=','.join(MODES),
-                    help='modes to run (default all; kernel is the peer and always runs)')
+    add_modes_arg(ap)
     a = ap.parse_args()
-    a.modes = tuple(m for m in MODES if m in a.modes.split(',') or m == 'kernel')
+    a.modes = modes_of(a)
     cases = [a.only] if a.only else ['burst', 'big']
     res = {(c, m): [] for c in cases for m in MODES}
     ver = {(c, m): [] for c in cases for m in MODES}

@@ -44,8 +44,9 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
 from guest import parse_size  # noqa: E402
-from benchlib import (MODES, guest_span, log_clear, ratio_summary, rotated, run_async,  # noqa: E402
-                      run_with_memplugd, set_mode, wait_gone)
+from benchlib import (MODES, add_modes_arg, guest_span, log_clear, modes_of,  # noqa: E402
+                      ratio_summary, rotated, run_async, run_with_memplugd, set_mode,
+                      wait_gone)
 
 
 def round_(g, mode, n, size):
@@ -82,13 +83,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('-n', type=int, default=10, help='rounds per mode (default 10)')
     ap.add_argument('--size', default='1G')
-    ap.add_argument('--modes', default=','.join(MODES),
-                    help='modes to run, kernel first (default all; kernel,fastpath for '
-                    'more rounds of the target ratio in the same time)')
+    add_modes_arg(ap)
     a = ap.parse_args()
-    a.modes = tuple(m for m in MODES if m in a.modes.split(','))
-    if 'kernel' not in a.modes:
-        ap.error('--modes needs kernel: it is the peer')
+    a.modes = modes_of(a)
     size = parse_size(a.size)
     res = {m: [] for m in MODES}
     span = {m: [] for m in MODES}
