@@ -72,6 +72,8 @@ struct mp_engine {
 	/* a failed scan is tried again then (0: none pending), the n-th time */
 	uint64_t retry_at_us;
 	unsigned int retry_step;
+	/* the earliest deferred kmem bind to try again (0: none) */
+	uint64_t dax_retry_at_us;
 	struct mp_watch *watch;
 	size_t nr_watch;
 	struct mp_fresh *fresh;

@@ -53,6 +53,17 @@
  */
 #define RETRY_FIRST_US (50u * 1000)
 #define RETRY_MAX 8
+/*
+ * kmem/bind answered -EAGAIN: the driver core deferred kmem's probe
+ * (drivers/base/dd.c device_driver_attach() turns -EPROBE_DEFER into
+ * -EAGAIN, and really_probe() defers without a word in dmesg).  Seen in
+ * the guests about once in three CI runs, on 6.1 and 6.12.  It means
+ * "not now": tried again after 100 ms, doubling, 7 times (~13 s in all),
+ * the dax device "settling" meanwhile; then it is handed back to
+ * device_dax (mp_dax_release_kmem()) and failed, with the count.
+ */
+#define BIND_DEFER_FIRST_US (100u * 1000)
+#define BIND_DEFER_MAX 7
 
 const char *mp_device_state_name(enum mp_device_state s)
 {
@@ -342,6 +353,52 @@ struct mp_devgroup *mp_engine_scan_find(struct mp_engine_scan *s, const char *na
 
 /* ---- dax devices ---------------------------------------------------------- */
 
+/* The engine looks again at @at at the latest (a deferred kmem bind). */
+static void dax_retry_at(struct mp_engine *e, uint64_t at)
+{
+	if (!e->dax_retry_at_us || at < e->dax_retry_at_us)
+		e->dax_retry_at_us = at;
+}
+
+/*
+ * The bind is given up: the device goes back to the driver it had
+ * (mp_dax_release_kmem()), so nothing is left half-done, unless the
+ * kernel's own retry of the deferred probe bound kmem meanwhile.
+ */
+static void bind_failed(struct mp_engine *e, struct mp_device *r, const char *name, int err)
+{
+	char back[64], deferred[64] = "";
+	int rerr = mp_dax_release_kmem(e->ctx, name, back, sizeof(back));
+
+	if (!rerr && !strcmp(back, "kmem")) {
+		r->state = MP_DEVICE_KMEM;
+		snprintf(r->message, sizeof(r->message),
+			 "bound to kmem by the kernel after %u deferral(s), waiting for its blocks",
+			 r->bind_deferred);
+		mp_ctx_notice(e->ctx, "%s: %s", r->key, r->message);
+		e->rescan = true;
+		return;
+	}
+	r->state = MP_DEVICE_FAILED;
+	if (r->bind_deferred)
+		snprintf(deferred, sizeof(deferred), " (after %u deferral(s) over %.1f s)",
+			 r->bind_deferred,
+			 (double)(BIND_DEFER_FIRST_US * ((1u << r->bind_deferred) - 1)) / 1e6);
+	if (rerr)
+		snprintf(r->message, sizeof(r->message),
+			 "binding kmem failed: %s%s; handing it back to device_dax failed too: %s",
+			 strerror(-err), deferred, strerror(-rerr));
+	else if (back[0])
+		snprintf(r->message, sizeof(r->message),
+			 "binding kmem failed: %s%s; left as devdax, bound to %s", strerror(-err),
+			 deferred, back);
+	else
+		snprintf(r->message, sizeof(r->message),
+			 "binding kmem failed: %s%s; left unbound (no device_dax driver)",
+			 strerror(-err), deferred);
+	mp_ctx_err(e->ctx, "%s: %s", r->key, r->message);
+}
+
 static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const struct mp_dax_dev *x)
 {
 	enum mp_policy_kind kind = x->from_nvdimm ? MP_POLICY_KIND_NVDIMM : MP_POLICY_KIND_DAX;
@@ -367,12 +424,21 @@ static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const s
 		if (r->state == MP_DEVICE_SETTLING && !r->trim_known)
 			/* Bound before the engine looked (daxctl, an earlier run): the blocks decide. */
 			snprintf(r->message, sizeof(r->message), "already bound to kmem");
+		else if (r->state == MP_DEVICE_SETTLING && r->bind_deferred)
+			/* drivers/base/dd.c: a deferred probe is retried by the kernel as well. */
+			snprintf(
+				r->message, sizeof(r->message),
+				"bound to kmem (the kernel retried the probe it deferred), waiting for its blocks");
 		if (r->state == MP_DEVICE_SETTLING)
 			r->state = MP_DEVICE_KMEM;
 		return;
 	}
 	if (r->state != MP_DEVICE_SETTLING)
 		return;
+	if (r->bind_retry_at_us && mp_now_us() < r->bind_retry_at_us) {
+		dax_retry_at(e, r->bind_retry_at_us);
+		return;
+	}
 	mp_dax_subject(x, &s);
 	/*
 	 * The one policy match for a dax device: its Mode= and, once kmem has
@@ -416,15 +482,37 @@ static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const s
 					     mem->geo.block_size),
 			(unsigned long long)r->trim.stranded_head,
 			(unsigned long long)r->trim.stranded_tail);
-	mp_ctx_notice(e->ctx, "%s: Mode=system-ram (policy %s): %s", key, r->policy, r->trim_text);
-	err = mp_dax_bind_kmem(e->ctx, x->name);
+	if (!r->bind_deferred)
+		mp_ctx_notice(e->ctx, "%s: Mode=system-ram (policy %s): %s", key, r->policy,
+			      r->trim_text);
+	if (e->ops && e->ops->bind_kmem)
+		err = e->ops->bind_kmem(e->ops->priv, e->ctx, x->name);
+	else
+		err = mp_dax_bind_kmem(e->ctx, x->name);
+	if (err == -EAGAIN && r->bind_deferred < BIND_DEFER_MAX) {
+		uint64_t wait = (uint64_t)BIND_DEFER_FIRST_US << r->bind_deferred;
+
+		r->bind_deferred++;
+		r->bind_retry_at_us = mp_now_us() + wait;
+		dax_retry_at(e, r->bind_retry_at_us);
+		snprintf(
+			r->message, sizeof(r->message),
+			"kmem/bind: the kernel deferred kmem's probe (EAGAIN, %u of %u): trying again in %llu ms",
+			r->bind_deferred, BIND_DEFER_MAX + 1, (unsigned long long)(wait / 1000));
+		if (r->bind_deferred == 1)
+			mp_ctx_warn(e->ctx, "%s: %s", key, r->message);
+		else
+			mp_ctx_info(e->ctx, "%s: %s", key, r->message);
+		return;
+	}
 	if (err) {
-		r->state = MP_DEVICE_FAILED;
-		snprintf(r->message, sizeof(r->message), "binding kmem failed: %s", strerror(-err));
-		mp_ctx_err(e->ctx, "%s: %s", key, r->message);
+		bind_failed(e, r, x->name, err);
 		return;
 	}
 	r->state = MP_DEVICE_KMEM;
+	if (r->bind_deferred)
+		mp_ctx_notice(e->ctx, "%s: kmem/bind took %u deferral(s) by the kernel", key,
+			      r->bind_deferred);
 	snprintf(r->message, sizeof(r->message), "bound to kmem, waiting for its blocks");
 	mp_ctx_info(e->ctx, "%s: %s", key, r->message);
 	/* kmem added the blocks during the bind: look again at once, uevents or not. */
@@ -943,6 +1031,8 @@ uint64_t mp_engine_next_wake_us(const struct mp_engine *e)
 		return now;
 	if (e->retry_at_us && (!deep || e->retry_at_us < deep))
 		deep = e->retry_at_us;
+	if (e->dax_retry_at_us && (!deep || e->dax_retry_at_us < deep))
+		deep = e->dax_retry_at_us;
 	if (!e->settle_deadline_us)
 		return deep;
 	t = e->settle_last_us + ((uint64_t)SETTLE_FIRST_US << e->settle_step);
@@ -963,7 +1053,8 @@ int mp_engine_settle(struct mp_engine *e)
 	uint64_t now = mp_now_us();
 	bool changed = false;
 
-	if (e->rescan || (e->retry_at_us && now >= e->retry_at_us))
+	if (e->rescan || (e->retry_at_us && now >= e->retry_at_us) ||
+	    (e->dax_retry_at_us && now >= e->dax_retry_at_us))
 		return settle_reconcile(e);
 	if (!e->settle_deadline_us)
 		return 0;
@@ -1182,6 +1273,7 @@ int mp_engine_reconcile(struct mp_engine *e)
 	/* Before the devices: a device complete in this scan uses what is sampled now. */
 	mp_engine_early_sample(e, s.mem);
 	check_auto_online(e, s.mem);
+	e->dax_retry_at_us = 0; /* set again by the dax devices still waiting */
 	for (size_t i = 0; i < s.nr_dax; i++)
 		handle_dax(e, s.mem, &s.dax[i]);
 	for (size_t i = 0; i < s.ng; i++)

@@ -157,9 +157,16 @@ struct mp_group_outcome {
 	uint64_t sample_us; /* time the early samples took, before verify_us */
 };
 
-/* How to write memoryN/state: the kernel (default) or a test's fake. */
+/*
+ * The engine's writes that change the kernel: the kernel's own (default,
+ * or a NULL member) or a test's fake, for answers a guest gives only
+ * sometimes (kmem/bind's -EAGAIN).
+ */
 struct mp_engine_ops {
+	/* memoryN/state; NULL: mp_block_set_state()'s write */
 	int (*write_state)(void *priv, const struct mp_ctx *ctx, uint64_t id, const char *word);
+	/* a dax device to kmem; NULL: mp_dax_bind_kmem() */
+	int (*bind_kmem)(void *priv, const struct mp_ctx *ctx, const char *name);
 	void *priv;
 };
 
@@ -262,6 +269,9 @@ struct mp_device {
 	/* dax only: the one policy decision, taken when the dax device appeared */
 	bool decided;
 	struct mp_policy_decision decision;
+	/* dax only: kmem's probe deferred by the kernel this many times; the next try then */
+	unsigned int bind_deferred;
+	uint64_t bind_retry_at_us;
 	/* private to the engine */
 	bool seen, reported;
 };

@@ -127,7 +127,7 @@ int mp_devgroup_online(const struct mp_ctx *ctx, const struct mp_memory *mem,
 	uint64_t t0, t1;
 	int ret = 0;
 
-	if (!ops)
+	if (!ops || !ops->write_state)
 		ops = &kernel_ops;
 	memset(out, 0, sizeof(*out));
 	out->blocks = calloc(g->nr ? g->nr : 1, sizeof(*out->blocks));

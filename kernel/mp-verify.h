@@ -175,9 +175,29 @@ bool mp_zone_is_kernel(const char *zone);
  *
  * Return: 0 or the kernel's -errno (-EINVAL: target_node < 0 or nothing
  * left after trimming; -EBUSY: the range clashes, or another driver kept
- * taking the device).
+ * taking the device; -EAGAIN: the driver core deferred kmem's probe, not
+ * logged: the device may be left unbound, try again later or hand it back
+ * with mp_dax_release_kmem()).
  */
 int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name);
+
+/**
+ * mp_dax_release_kmem() - undo a mp_dax_bind_kmem() that did not end in kmem
+ * @ctx: context
+ * @name: "daxX.Y"
+ * @back: the driver @name is bound to at the end ("" when none)
+ * @len: size of @back
+ *
+ * Takes @name out of kmem's ids (kmem/remove_id) and, if the device has no
+ * driver (our unbind left it so), binds it to device_dax again, so a bind
+ * given up on leaves the devdax device it found.  A driver that took the
+ * device meanwhile keeps it (kmem too: the kernel may retry a deferred
+ * probe by itself); @back names it.
+ *
+ * Return: 0; -EIO when device_dax's bind left it unbound; or the -errno
+ * of a write.
+ */
+int mp_dax_release_kmem(const struct mp_ctx *ctx, const char *name, char *back, size_t len);
 
 /* What kmem made of a dax device, against mp_rules_dax_trim()'s prediction. */
 struct mp_dax_check {

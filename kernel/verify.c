@@ -317,7 +317,8 @@ static int dax_driver_write(const struct mp_ctx *ctx, const char *name, const ch
 
 	if (!err)
 		err = mp_write_attr(AT_FDCWD, path, name);
-	if (err)
+	/* -EAGAIN (a deferred probe) is not a failure yet: the caller says what it does next. */
+	if (err && err != -EAGAIN)
 		mp_ctx_err(ctx, "%s: %s/%s: %s", name, drv, file, strerror(-err));
 	return err;
 }
@@ -361,7 +362,13 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 				return err;
 		}
 		err = dax_driver_write(ctx, name, "kmem", "bind");
-		/* -EBUSY: bound again by someone else meanwhile; look again */
+		/*
+		 * -EBUSY: bound again by someone else meanwhile; look again.
+		 * -EAGAIN: the driver core deferred kmem's probe
+		 * (drivers/base/dd.c device_driver_attach() turns
+		 * -EPROBE_DEFER into -EAGAIN); at once again would only be
+		 * deferred again, so the caller decides when.
+		 */
 		if (err && err != -EBUSY)
 			return err;
 	}
@@ -371,6 +378,39 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 	mp_ctx_err(ctx, "%s: bound to %s, not kmem, after %d tries", name, drv[0] ? drv : "nothing",
 		   DAX_BIND_TRIES);
 	return -EBUSY;
+}
+
+int mp_dax_release_kmem(const struct mp_ctx *ctx, const char *name, char *back, size_t len)
+{
+	char drv[64], path[PATH_MAX];
+	int err;
+
+	back[0] = '\0';
+	if (strncmp(name, "dax", 3) || strchr(name, '/'))
+		return -EINVAL;
+	/* kmem stops matching @name (drivers/dax/bus.c do_id_store, ID_REMOVE). */
+	err = dax_driver_write(ctx, name, "kmem", "remove_id");
+	if (err && err != -ENOENT)
+		return err;
+	err = dax_driver_of(ctx, name, drv, sizeof(drv));
+	if (err)
+		return err;
+	if (drv[0]) {
+		/* Bound meanwhile (kmem by the kernel's deferred probe, an operator): left so. */
+		snprintf(back, len, "%s", drv);
+		return 0;
+	}
+	/* Left unbound by our unbind: device_dax takes it back, as before (when it is there). */
+	err = mp_ctx_path(ctx, path, sizeof(path), "sys/bus/dax/drivers/device_dax/bind");
+	if (err)
+		return err;
+	if (access(path, F_OK))
+		return 0;
+	err = dax_driver_write(ctx, name, "device_dax", "bind");
+	if (err)
+		return err;
+	err = dax_driver_of(ctx, name, back, len);
+	return err ? err : back[0] ? 0 : -EIO;
 }
 
 void mp_dax_verify_trim(const struct mp_iomem *io, const char *name, const struct mp_dax_trim *t,

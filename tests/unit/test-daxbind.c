@@ -152,6 +152,45 @@ static struct mp_ctx *ctx_new(void)
 	return ctx;
 }
 
+/* device_dax's side of a bind back: take it, then point the driver link at device_dax. */
+static void *device_dax_bind(void *arg)
+{
+	char link[512];
+
+	(void)arg;
+	take("drivers/device_dax/bind", bound, sizeof(bound));
+	path_of(link, sizeof(link), "devices/dax0.0/driver");
+	unlink(link);
+	if (symlink("../../../bus/dax/drivers/device_dax", link))
+		bound[0] = '\0';
+	return NULL;
+}
+
+/* mp_dax_release_kmem() on a tree bound to @bound_to: its return, and who holds it. */
+static int release(const char *bound_to, bool fifo, char *back, size_t len)
+{
+	char p[512];
+	struct mp_ctx *ctx;
+	pthread_t t;
+	int err;
+
+	make_tree(bound_to, false);
+	path_of(p, sizeof(p), "drivers/kmem/remove_id");
+	REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
+	if (fifo) {
+		path_of(p, sizeof(p), "drivers/device_dax/bind");
+		REQUIRE(unlink(p) == 0 && mkfifo(p, 0644) == 0);
+		REQUIRE(pthread_create(&t, NULL, device_dax_bind, NULL) == 0);
+	}
+	ctx = ctx_new();
+	bound[0] = '\0';
+	err = mp_dax_release_kmem(ctx, "dax0.0", back, len);
+	if (fifo)
+		pthread_join(t, NULL);
+	mp_ctx_free(ctx);
+	return err;
+}
+
 /*
  * On a fresh plain-file tree bound to @bound_to, without @absent: does
  * mp_dax_bind_kmem() return @want and log @msg?
@@ -221,5 +260,24 @@ int main(void)
 	CHECK(bind_once(NULL, "drivers/kmem/new_id", -ENOENT,
 			"dax0.0: kmem/new_id: No such file or directory"));
 	printf("ok   no kmem driver: -ENOENT from new_id\n");
+
+	/*
+	 * A bind given up on (kmem/bind deferred every time): kmem's id goes,
+	 * and the device our unbind left without a driver goes back to
+	 * device_dax; one bound meanwhile stays with its driver.
+	 */
+	CHECK(release(NULL, true, buf, sizeof(buf)) == 0);
+	CHECK(!strcmp(buf, "device_dax") && !strcmp(bound, "dax0.0"));
+	read_file("drivers/kmem/remove_id", buf, sizeof(buf));
+	CHECK(!strcmp(buf, "dax0.0"));
+	remove_tree();
+	CHECK(release("kmem", false, buf, sizeof(buf)) == 0 && !strcmp(buf, "kmem"));
+	read_file("drivers/device_dax/bind", buf, sizeof(buf));
+	CHECK(buf[0] == '\0');
+	remove_tree();
+	/* device_dax ignored the bind: said, not taken for done. */
+	CHECK(release(NULL, false, buf, sizeof(buf)) == -EIO && buf[0] == '\0');
+	remove_tree();
+	printf("ok   release: kmem's id removed, an unbound device back to device_dax, a bound one left\n");
 	CHECK_DONE();
 }
