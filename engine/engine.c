@@ -54,13 +54,17 @@
 #define RETRY_FIRST_US (50u * 1000)
 #define RETRY_MAX 8
 /*
- * kmem/bind answered -EAGAIN: the driver core deferred kmem's probe
- * (drivers/base/dd.c device_driver_attach() turns -EPROBE_DEFER into
- * -EAGAIN, and really_probe() defers without a word in dmesg).  Seen in
- * the guests about once in three CI runs, on 6.1 and 6.12.  It means
- * "not now": tried again after 100 ms, doubling, 7 times (~13 s in all),
- * the dax device "settling" meanwhile; then it is handed back to
- * device_dax (mp_dax_release_kmem()) and failed, with the count.
+ * kmem/bind answered -EAGAIN: the device was not ready to probe yet.
+ * device_add() (drivers/base/core.c) sends KOBJ_ADD before it marks the
+ * device ready, and __driver_probe_device() (drivers/base/dd.c) defers a
+ * bind in between, -EAGAIN from device_driver_attach() (the stable
+ * backport of a2225b6e834a, in Debian's 6.1 and 6.12).  The engine acts
+ * on that uevent and hit the window in about one README demo in eight.
+ * It means "not now": tried again after 100 ms, doubling, 7 times (~13 s
+ * in all), the dax device "settling" meanwhile; by then device_dax has it
+ * and the retry is the usual unbind and bind.  Given up, it is handed
+ * back to device_dax (mp_dax_release_kmem()) and failed, with the count.
+ * tests/daemon/test_dax_bind_race.py makes the window in a real guest.
  */
 #define BIND_DEFER_FIRST_US (100u * 1000)
 #define BIND_DEFER_MAX 7
@@ -362,8 +366,8 @@ static void dax_retry_at(struct mp_engine *e, uint64_t at)
 
 /*
  * The bind is given up: the device goes back to the driver it had
- * (mp_dax_release_kmem()), so nothing is left half-done, unless the
- * kernel's own retry of the deferred probe bound kmem meanwhile.
+ * (mp_dax_release_kmem()), so nothing is left half-done, unless kmem
+ * has it after all (a bind that went through late, or someone else's).
  */
 static void bind_failed(struct mp_engine *e, struct mp_device *r, const char *name, int err)
 {
@@ -373,7 +377,7 @@ static void bind_failed(struct mp_engine *e, struct mp_device *r, const char *na
 	if (!rerr && !strcmp(back, "kmem")) {
 		r->state = MP_DEVICE_KMEM;
 		snprintf(r->message, sizeof(r->message),
-			 "bound to kmem by the kernel after %u deferral(s), waiting for its blocks",
+			 "bound to kmem after all (%u deferral(s)), waiting for its blocks",
 			 r->bind_deferred);
 		mp_ctx_notice(e->ctx, "%s: %s", r->key, r->message);
 		e->rescan = true;
@@ -425,10 +429,10 @@ static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const s
 			/* Bound before the engine looked (daxctl, an earlier run): the blocks decide. */
 			snprintf(r->message, sizeof(r->message), "already bound to kmem");
 		else if (r->state == MP_DEVICE_SETTLING && r->bind_deferred)
-			/* drivers/base/dd.c: a deferred probe is retried by the kernel as well. */
+			/* Between our deferred binds someone else (an operator, daxctl) bound kmem. */
 			snprintf(
 				r->message, sizeof(r->message),
-				"bound to kmem (the kernel retried the probe it deferred), waiting for its blocks");
+				"bound to kmem meanwhile (not by memplugd), waiting for its blocks");
 		if (r->state == MP_DEVICE_SETTLING)
 			r->state = MP_DEVICE_KMEM;
 		return;

@@ -175,9 +175,9 @@ bool mp_zone_is_kernel(const char *zone);
  *
  * Return: 0 or the kernel's -errno (-EINVAL: target_node < 0 or nothing
  * left after trimming; -EBUSY: the range clashes, or another driver kept
- * taking the device; -EAGAIN: the driver core deferred kmem's probe, not
- * logged: the device may be left unbound, try again later or hand it back
- * with mp_dax_release_kmem()).
+ * taking the device; -EAGAIN: the device was not ready to probe yet
+ * (device_add() still running), not logged: it may be left unbound, try
+ * again later or hand it back with mp_dax_release_kmem()).
  */
 int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name);
 
@@ -191,8 +191,8 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name);
  * Takes @name out of kmem's ids (kmem/remove_id) and, if the device has no
  * driver (our unbind left it so), binds it to device_dax again, so a bind
  * given up on leaves the devdax device it found.  A driver that took the
- * device meanwhile keeps it (kmem too: the kernel may retry a deferred
- * probe by itself); @back names it.
+ * device meanwhile keeps it (kmem too: a late bind, or an operator's);
+ * @back names it.
  *
  * Return: 0; -EIO when device_dax's bind left it unbound; or the -errno
  * of a write.

@@ -364,10 +364,11 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 		err = dax_driver_write(ctx, name, "kmem", "bind");
 		/*
 		 * -EBUSY: bound again by someone else meanwhile; look again.
-		 * -EAGAIN: the driver core deferred kmem's probe
-		 * (drivers/base/dd.c device_driver_attach() turns
-		 * -EPROBE_DEFER into -EAGAIN); at once again would only be
-		 * deferred again, so the caller decides when.
+		 * -EAGAIN: the device is not ready to probe yet (device_add()
+		 * sent its uevent and is still running; drivers/base/dd.c
+		 * __driver_probe_device(), -EPROBE_DEFER made -EAGAIN by
+		 * device_driver_attach()); at once again would only be
+		 * refused again, so the caller decides when.
 		 */
 		if (err && err != -EBUSY)
 			return err;

@@ -298,11 +298,11 @@ static void settle_until(struct mp_engine *e, const struct mp_device *d, const s
 }
 
 /*
- * kmem/bind answering -EAGAIN (the driver core deferred kmem's probe, as
+ * kmem/bind answering -EAGAIN (the device not ready to probe yet, as
  * the guests did about once in three CI runs): the dax device stays
  * settling and is tried again on the engine's timer (100 ms, doubling),
  * not at once and not on a scan before its time; a later bind ends in
- * kmem.  A probe the kernel itself retries and binds is taken as kmem's.
+ * kmem.  kmem bound by someone else meanwhile is taken as kmem's.
  * Deferred every time, the engine gives up after 8 tries (~13 s) and
  * takes its id back from kmem: the device is left as it was, devdax.
  */
@@ -347,8 +347,7 @@ static void bind_deferred(const char *numa_fixture, const char *memplugctl, stru
 		d = must_find(e, "dax:dax0.0");
 		CHECK(b.calls == 1 && d->state == MP_DEVICE_SETTLING);
 		if (round == 1)
-			dax_link(root,
-				 "kmem"); /* the kernel's deferred-probe retry got there first */
+			dax_link(root, "kmem"); /* an operator's daxctl got there first */
 		settle_until(e, d, &b, 20);
 		d = must_find(e, "dax:dax0.0");
 		if (round == 0) {
@@ -358,7 +357,7 @@ static void bind_deferred(const char *numa_fixture, const char *memplugctl, stru
 			CHECK(mp_now_us() - t0 >= 300000);
 		} else if (round == 1) {
 			CHECK(b.calls == 1 && d->state == MP_DEVICE_KMEM);
-			CHECK(strstr(d->message, "the kernel retried the probe"));
+			CHECK(strstr(d->message, "bound to kmem meanwhile (not by memplugd)"));
 		} else {
 			CHECK(b.calls == 8 && d->state == MP_DEVICE_FAILED);
 			CHECK(strstr(
@@ -377,7 +376,7 @@ static void bind_deferred(const char *numa_fixture, const char *memplugctl, stru
 		fk_fixture_remove(root);
 	}
 	printf("ok   kmem/bind's EAGAIN: tried again on the timer, bound on the third try; "
-	       "bound by the kernel's own retry; given up after 8 and left devdax\n");
+	       "bound by someone else meanwhile; given up after 8 and left devdax\n");
 }
 
 int main(int argc, char **argv)
