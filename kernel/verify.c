@@ -389,15 +389,15 @@ int mp_dax_release_kmem(const struct mp_ctx *ctx, const char *name, char *back, 
 	back[0] = '\0';
 	if (strncmp(name, "dax", 3) || strchr(name, '/'))
 		return -EINVAL;
+	err = dax_driver_of(ctx, name, drv, sizeof(drv));
+	if (err)
+		return err;
 	/* kmem stops matching @name (drivers/dax/bus.c do_id_store, ID_REMOVE). */
 	err = dax_driver_write(ctx, name, "kmem", "remove_id");
 	if (err && err != -ENOENT)
 		return err;
-	err = dax_driver_of(ctx, name, drv, sizeof(drv));
-	if (err)
-		return err;
 	if (drv[0]) {
-		/* Bound meanwhile (kmem by the kernel's deferred probe, an operator): left so. */
+		/* Bound meanwhile (a late bind, an operator): left so. */
 		snprintf(back, len, "%s", drv);
 		return 0;
 	}
@@ -408,7 +408,8 @@ int mp_dax_release_kmem(const struct mp_ctx *ctx, const char *name, char *back, 
 	if (access(path, F_OK))
 		return 0;
 	err = dax_driver_write(ctx, name, "device_dax", "bind");
-	if (err)
+	/* -EBUSY: a driver took it since we looked; whichever it is, it has it. */
+	if (err && err != -EBUSY)
 		return err;
 	err = dax_driver_of(ctx, name, back, len);
 	return err ? err : back[0] ? 0 : -EIO;

@@ -152,17 +152,23 @@ static struct mp_ctx *ctx_new(void)
 	return ctx;
 }
 
-/* device_dax's side of a bind back: take it, then point the driver link at device_dax. */
+/*
+ * The driver core's side of a bind back, in order: take kmem/remove_id
+ * (mp_dax_release_kmem() has looked at the driver link by then), point the
+ * link at device_dax, and only then open device_dax/bind: the writer
+ * cannot get past that open before the link says device_dax.
+ */
 static void *device_dax_bind(void *arg)
 {
-	char link[512];
+	char link[512], removed[32];
 
 	(void)arg;
-	take("drivers/device_dax/bind", bound, sizeof(bound));
+	take("drivers/kmem/remove_id", removed, sizeof(removed));
 	path_of(link, sizeof(link), "devices/dax0.0/driver");
 	unlink(link);
-	if (symlink("../../../bus/dax/drivers/device_dax", link))
-		bound[0] = '\0';
+	if (strcmp(removed, "dax0.0") || symlink("../../../bus/dax/drivers/device_dax", link))
+		return NULL;
+	take("drivers/device_dax/bind", bound, sizeof(bound));
 	return NULL;
 }
 
@@ -176,7 +182,10 @@ static int release(const char *bound_to, bool fifo, char *back, size_t len)
 
 	make_tree(bound_to, false);
 	path_of(p, sizeof(p), "drivers/kmem/remove_id");
-	REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
+	if (fifo)
+		REQUIRE(mkfifo(p, 0644) == 0);
+	else
+		REQUIRE(close(open(p, O_CREAT | O_WRONLY, 0644)) == 0);
 	if (fifo) {
 		path_of(p, sizeof(p), "drivers/device_dax/bind");
 		REQUIRE(unlink(p) == 0 && mkfifo(p, 0644) == 0);
@@ -268,10 +277,10 @@ int main(void)
 	 */
 	CHECK(release(NULL, true, buf, sizeof(buf)) == 0);
 	CHECK(!strcmp(buf, "device_dax") && !strcmp(bound, "dax0.0"));
-	read_file("drivers/kmem/remove_id", buf, sizeof(buf));
-	CHECK(!strcmp(buf, "dax0.0"));
 	remove_tree();
 	CHECK(release("kmem", false, buf, sizeof(buf)) == 0 && !strcmp(buf, "kmem"));
+	read_file("drivers/kmem/remove_id", buf, sizeof(buf));
+	CHECK(!strcmp(buf, "dax0.0"));
 	read_file("drivers/device_dax/bind", buf, sizeof(buf));
 	CHECK(buf[0] == '\0');
 	remove_tree();
