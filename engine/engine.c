@@ -403,6 +403,26 @@ static void bind_failed(struct mp_engine *e, struct mp_device *r, const char *na
 	mp_ctx_err(e->ctx, "%s: %s", r->key, r->message);
 }
 
+/*
+ * A reload between deferred binds made the policy devdax (or none): what
+ * the earlier tries did (kmem's new_id, maybe an unbind) is undone too.
+ */
+static void bind_dropped(struct mp_engine *e, struct mp_device *r, const char *name)
+{
+	char back[64];
+	int err;
+
+	if (!r->bind_deferred)
+		return;
+	err = mp_dax_release_kmem(e->ctx, name, back, sizeof(back));
+	if (err)
+		mp_ctx_err(e->ctx, "%s: undoing the deferred kmem bind: %s", r->key,
+			   strerror(-err));
+	else
+		mp_ctx_info(e->ctx, "%s: deferred kmem bind dropped, bound to %s", r->key,
+			    back[0] ? back : "nothing");
+}
+
 static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const struct mp_dax_dev *x)
 {
 	enum mp_policy_kind kind = x->from_nvdimm ? MP_POLICY_KIND_NVDIMM : MP_POLICY_KIND_DAX;
@@ -453,6 +473,7 @@ static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const s
 		r->state = MP_DEVICE_NO_MATCH;
 		snprintf(r->message, sizeof(r->message), "no policy matches: left as devdax");
 		mp_ctx_notice(e->ctx, "%s: %s", key, r->message);
+		bind_dropped(e, r, x->name);
 		return;
 	}
 	record_policy(r, &r->decision);
@@ -463,6 +484,7 @@ static void handle_dax(struct mp_engine *e, const struct mp_memory *mem, const s
 		r->state = MP_DEVICE_DEVDAX;
 		snprintf(r->message, sizeof(r->message), "Mode=devdax: left as /dev/%s", x->name);
 		mp_ctx_notice(e->ctx, "%s: %s (policy %s)", key, r->message, r->policy);
+		bind_dropped(e, r, x->name);
 		return;
 	}
 	/* §8: kmem trims each range inward to block boundaries; predict before binding. */

@@ -304,7 +304,8 @@ static void settle_until(struct mp_engine *e, const struct mp_device *d, const s
  * not at once and not on a scan before its time; a later bind ends in
  * kmem.  kmem bound by someone else meanwhile is taken as kmem's.
  * Deferred every time, the engine gives up after 8 tries (~13 s) and
- * takes its id back from kmem: the device is left as it was, devdax.
+ * takes its id back from kmem: the device is left as it was, devdax; so
+ * does a reload that makes the policy devdax before the next try.
  */
 static void bind_deferred(const char *numa_fixture, const char *memplugctl, struct logbuf *log)
 {
@@ -320,7 +321,7 @@ static void bind_deferred(const char *numa_fixture, const char *memplugctl, stru
 	char *root;
 
 	snprintf(fixture, sizeof(fixture), "%s/../nvdimm-devdax", numa_fixture);
-	for (int round = 0; round < 3; round++) {
+	for (int round = 0; round < 4; round++) {
 		root = fk_fixture_copy(fixture, memplugctl);
 		b = (struct fake_bind){ .root = root, .eagain = round == 2 ? -1 : 2 };
 		run_cmd("touch '%s/sys/bus/dax/drivers/kmem/remove_id' "
@@ -348,6 +349,13 @@ static void bind_deferred(const char *numa_fixture, const char *memplugctl, stru
 		CHECK(b.calls == 1 && d->state == MP_DEVICE_SETTLING);
 		if (round == 1)
 			dax_link(root, "kmem"); /* an operator's daxctl got there first */
+		if (round == 3) {
+			/* A reload before the retry: the policy now keeps it devdax. */
+			mp_policyset_unref(set);
+			set = policies(root, "20-nv.conf",
+				       "[Match]\nKind=nvdimm\n\n[Dax]\nMode=devdax\n");
+			mp_engine_set_policies(e, set);
+		}
 		settle_until(e, d, &b, 20);
 		d = must_find(e, "dax:dax0.0");
 		if (round == 0) {
@@ -358,6 +366,11 @@ static void bind_deferred(const char *numa_fixture, const char *memplugctl, stru
 		} else if (round == 1) {
 			CHECK(b.calls == 1 && d->state == MP_DEVICE_KMEM);
 			CHECK(strstr(d->message, "bound to kmem meanwhile (not by memplugd)"));
+		} else if (round == 3) {
+			CHECK(b.calls == 1 && d->state == MP_DEVICE_DEVDAX);
+			CHECK(strstr(log->text, "deferred kmem bind dropped, bound to device_dax"));
+			read_text(root, "sys/bus/dax/drivers/kmem/remove_id", buf, sizeof(buf));
+			CHECK(!strcmp(buf, "dax0.0"));
 		} else {
 			CHECK(b.calls == 8 && d->state == MP_DEVICE_FAILED);
 			CHECK(strstr(
@@ -376,7 +389,8 @@ static void bind_deferred(const char *numa_fixture, const char *memplugctl, stru
 		fk_fixture_remove(root);
 	}
 	printf("ok   kmem/bind's EAGAIN: tried again on the timer, bound on the third try; "
-	       "bound by someone else meanwhile; given up after 8 and left devdax\n");
+	       "bound by someone else meanwhile; given up after 8 and left devdax; "
+	       "a reload to devdax meanwhile undoes the tries\n");
 }
 
 int main(int argc, char **argv)
