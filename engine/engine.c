@@ -357,11 +357,16 @@ struct mp_devgroup *mp_engine_scan_find(struct mp_engine_scan *s, const char *na
 
 /* ---- dax devices ---------------------------------------------------------- */
 
+/* The earlier of two wake times, 0 meaning none. */
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return !a ? b : !b ? a : MP_MIN(a, b);
+}
+
 /* The engine looks again at @at at the latest (a deferred kmem bind). */
 static void dax_retry_at(struct mp_engine *e, uint64_t at)
 {
-	if (!e->dax_retry_at_us || at < e->dax_retry_at_us)
-		e->dax_retry_at_us = at;
+	e->dax_retry_at_us = earliest(e->dax_retry_at_us, at);
 }
 
 /*
@@ -1055,10 +1060,7 @@ uint64_t mp_engine_next_wake_us(const struct mp_engine *e)
 
 	if (e->rescan)
 		return now;
-	if (e->retry_at_us && (!deep || e->retry_at_us < deep))
-		deep = e->retry_at_us;
-	if (e->dax_retry_at_us && (!deep || e->dax_retry_at_us < deep))
-		deep = e->dax_retry_at_us;
+	deep = earliest(earliest(deep, e->retry_at_us), e->dax_retry_at_us);
 	if (!e->settle_deadline_us)
 		return deep;
 	t = e->settle_last_us + ((uint64_t)SETTLE_FIRST_US << e->settle_step);

@@ -288,6 +288,12 @@ int mp_block_verify(const struct mp_ctx *ctx, const struct mp_geometry *geo,
 	return mp_block_verify_sampled(ctx, geo, &s, NULL, id, want, level, c);
 }
 
+/* Only daxN.M names are accepted by the driver core here (§8): checked before any write. */
+static bool dax_name_ok(const char *name)
+{
+	return !strncmp(name, "dax", 3) && !strchr(name, '/');
+}
+
 /* The driver @name is bound to, in @drv ("" when none); -errno only for a bad path. */
 static int dax_driver_of(const struct mp_ctx *ctx, const char *name, char *drv, size_t len)
 {
@@ -341,8 +347,7 @@ int mp_dax_bind_kmem(const struct mp_ctx *ctx, const char *name)
 	char drv[64];
 	int err;
 
-	/* Only daxN.M names are accepted by the driver core here (§8): check before writing. */
-	if (strncmp(name, "dax", 3) || strchr(name, '/'))
+	if (!dax_name_ok(name))
 		return -EINVAL;
 	err = dax_driver_of(ctx, name, drv, sizeof(drv));
 	if (err || !strcmp(drv, "kmem"))
@@ -387,7 +392,7 @@ int mp_dax_release_kmem(const struct mp_ctx *ctx, const char *name, char *back, 
 	int err;
 
 	back[0] = '\0';
-	if (strncmp(name, "dax", 3) || strchr(name, '/'))
+	if (!dax_name_ok(name))
 		return -EINVAL;
 	err = dax_driver_of(ctx, name, drv, sizeof(drv));
 	if (err)

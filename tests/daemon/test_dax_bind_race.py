@@ -20,7 +20,6 @@ window show within the rounds fails the test rather than passing it
 without the case it is for."""
 import os
 import re
-import sys
 
 import mpd
 
