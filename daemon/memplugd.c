@@ -118,6 +118,7 @@ static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 	if (mp_uevent_parse(msg, len, &ev, why, sizeof(why)) < 0) {
 		/* Not what the kernel writes: say so, and look for ourselves. */
 		mp_warn("uevent refused: %s; rescanning", why);
+		mp_engine_rescan_all(d->engine);
 		return true;
 	}
 	action = ev.action;
@@ -138,10 +139,16 @@ static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 		uint64_t id;
 
 		if (base && !mp_block_parse_name(base + 1, &id)) {
+			/* First: even an expected block is read again at the next scan. */
+			mp_engine_block_uevent(d->engine, action, id);
 			if (!strcmp(action, "online") && mp_engine_uevent_expected(d->engine, id))
 				return false;
-			mp_engine_block_uevent(d->engine, action, id);
+		} else {
+			/* Memory, but no block: which blocks changed is not known. */
+			mp_engine_rescan_all(d->engine);
 		}
+	} else if (!strcmp(subsystem, "memory")) {
+		mp_engine_rescan_all(d->engine);
 	}
 	return true;
 }
@@ -174,6 +181,7 @@ static void uevent_read(struct daemon *d, int fd, bool fifo)
 				return;
 			if (errno == ENOBUFS) {
 				mp_warn("uevent socket overflowed (ENOBUFS): events lost, rescanning");
+				mp_engine_rescan_all(d->engine);
 				d->dirty = true;
 				continue;
 			}

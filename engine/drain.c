@@ -133,6 +133,8 @@ void mp_engine_drain_finish(struct mp_engine *e, struct mp_drain_plan *plan, int
 			struct mp_block *b = mp_memory_find(e->mem, res->blocks[i].id);
 			enum mp_offline_outcome o = res->blocks[i].outcome;
 
+			/* Offlined, or put back online: read at the next scan either way. */
+			mp_engine_changed(e, res->blocks[i].id);
 			if (b && (o == MP_OFFLINE_OFFLINED || o == MP_OFFLINE_ROLLBACK_FAILED)) {
 				b->state = MP_BLOCK_OFFLINE;
 				b->zones[0] = '\0';

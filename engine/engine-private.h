@@ -52,6 +52,16 @@ struct mp_engine {
 	struct mp_persisted *persist;
 	size_t nr_persist;
 	struct mp_memory *mem; /* the model: latest scan */
+	/*
+	 * Blocks that may have changed since @mem (mp_memory_rescan()): named
+	 * by a uevent, written by the engine.  @changed_all: read everything
+	 * at the next reconcile (uevents lost, one that named no block, a
+	 * list grown past CHANGED_MAX, a failed scan).
+	 */
+	uint64_t *changed;
+	size_t nr_changed, cap_changed;
+	bool changed_all;
+	uint64_t full_scans, blocks_read;
 	char auto_online[24];
 	bool auto_online_reported;
 	uint64_t scans, reconciles, settles, violations;
@@ -116,6 +126,8 @@ struct mp_engine_scan {
 };
 
 int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s);
+/* Block @id may have changed: the next reconcile reads it (engine.c). */
+void mp_engine_changed(struct mp_engine *e, uint64_t id);
 void mp_engine_scan_free(struct mp_engine_scan *s);
 struct mp_device *mp_engine_dev_find(const struct mp_engine *e, const char *key);
 struct mp_device *mp_engine_dev_add(struct mp_engine *e, const char *key);

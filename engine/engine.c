@@ -143,6 +143,7 @@ void mp_engine_free(struct mp_engine *e)
 	free(e->devs);
 	free(e->persist);
 	free(e->expect);
+	free(e->changed);
 	free(e->deep);
 	free(e->watch);
 	free(e->fresh);
@@ -314,13 +315,75 @@ void mp_engine_scan_free(struct mp_engine_scan *s)
 	memset(s, 0, sizeof(*s));
 }
 
-int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s)
+/*
+ * More named blocks than this between two reconciles (a burst of DIMMs
+ * bigger than 512 GiB of 128 MiB blocks) and the next reconcile reads
+ * everything: the list would cost more than it saves.
+ */
+#define CHANGED_MAX 8192
+
+void mp_engine_changed(struct mp_engine *e, uint64_t id)
+{
+	uint64_t *n;
+	size_t cap;
+
+	if (e->changed_all)
+		return;
+	/* add and online of one block come back to back: one entry */
+	if (e->nr_changed && e->changed[e->nr_changed - 1] == id)
+		return;
+	if (e->nr_changed == e->cap_changed) {
+		cap = e->cap_changed ? 2 * e->cap_changed : 64;
+		n = cap <= CHANGED_MAX ? realloc(e->changed, cap * sizeof(*n)) : NULL;
+		if (!n) {
+			mp_engine_rescan_all(e);
+			return;
+		}
+		e->changed = n;
+		e->cap_changed = cap;
+	}
+	e->changed[e->nr_changed++] = id;
+}
+
+void mp_engine_rescan_all(struct mp_engine *e)
+{
+	e->changed_all = true;
+	e->nr_changed = 0;
+}
+
+/*
+ * The reconcile's scan reads again only the blocks that can have changed
+ * since the model (mp_memory_rescan()): the ones named since, and the
+ * ones whose links the engine waits for (e->watch, e->fresh: those links
+ * come without a uevent).  Everything else in a reconcile is as before.
+ */
+static int rescan(struct mp_engine *e, struct mp_memory **out)
+{
+	if (!e->mem || e->changed_all) {
+		e->full_scans++;
+		return mp_memory_scan(e->ctx, MP_ENGINE_SCAN, out);
+	}
+	for (size_t i = 0; i < e->nr_watch; i++)
+		mp_engine_changed(e, e->watch[i].id);
+	for (size_t i = 0; i < e->nr_fresh; i++)
+		mp_engine_changed(e, e->fresh[i].id);
+	if (e->changed_all) {
+		e->full_scans++;
+		return mp_memory_scan(e->ctx, MP_ENGINE_SCAN, out);
+	}
+	return mp_memory_rescan(e->ctx, MP_ENGINE_SCAN, e->mem, e->changed, e->nr_changed, out);
+}
+
+static int engine_scan(struct mp_engine *e, struct mp_engine_scan *s, bool incremental)
 {
 	int err;
 
 	memset(s, 0, sizeof(*s));
 	/* Never MP_SCAN_ZONES: mp_memory_read_zones() reads them where it is safe. */
-	err = mp_memory_scan(e->ctx, MP_ENGINE_SCAN, &s->mem);
+	if (incremental)
+		err = rescan(e, &s->mem);
+	else
+		err = mp_memory_scan(e->ctx, MP_ENGINE_SCAN, &s->mem);
 	if (err) {
 		snprintf(e->last_error, sizeof(e->last_error), "scan failed: %s", strerror(-err));
 		return err;
@@ -335,6 +398,11 @@ int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s)
 	if (err)
 		mp_engine_scan_free(s);
 	return err;
+}
+
+int mp_engine_scan(struct mp_engine *e, struct mp_engine_scan *s)
+{
+	return engine_scan(e, s, false);
 }
 
 static bool names_group(const struct mp_devgroup *g, const char *name)
@@ -672,6 +740,9 @@ void mp_engine_online_group(struct mp_engine *e, struct mp_memory *mem, struct m
 	if (p && g->nr_online && level != MP_VERIFY_NONE &&
 	    mp_devgroup_verify_online(e->ctx, mem, g, zone, level, NULL, 0, &earlier))
 		earlier.nr = 0;
+	/* Its blocks are read at the next reconcile, whether their uevents were expected or not. */
+	for (size_t i = 0; i < g->nr; i++)
+		mp_engine_changed(e, g->ids[i]);
 	err = mp_devgroup_online(e->ctx, mem, g, zone, level, e->ops, &out);
 	if (err == -ENOMEM) {
 		mp_group_outcome_free(&earlier);
@@ -1282,11 +1353,15 @@ int mp_engine_reconcile(struct mp_engine *e)
 
 	e->reconciles++;
 	e->rescan = false;
-	err = mp_engine_scan(e, &s);
+	err = engine_scan(e, &s, true);
 	if (err) {
+		/* What failed may be what changed: the retry reads everything. */
+		mp_engine_rescan_all(e);
 		schedule_retry(e, err);
 		return err;
 	}
+	e->changed_all = false;
+	e->nr_changed = 0;
 	if (e->retry_step)
 		mp_ctx_info(e->ctx, "scan: succeeded again after %u retr%s", e->retry_step,
 			    e->retry_step == 1 ? "y" : "ies");

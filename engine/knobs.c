@@ -491,6 +491,7 @@ void mp_engine_block_uevent(struct mp_engine *e, const char *action, uint64_t id
 {
 	const struct mp_block_sample *s;
 
+	mp_engine_changed(e, id);
 	if (strcmp(action, "offline") && strcmp(action, "remove"))
 		return;
 	s = mp_block_sample_find(e->early, e->nr_early, id);

@@ -414,13 +414,25 @@ void mp_engine_run_deferred(struct mp_engine *e);
 bool mp_engine_uevent_expected(struct mp_engine *e, uint64_t id);
 
 /**
- * mp_engine_block_uevent() - a uevent @action ("offline", "remove", ...) of block @id
+ * mp_engine_block_uevent() - a uevent @action ("add", "online", "offline", ...) of block @id
  *
- * A block that went offline or away since the engine sampled it on the
- * kernel fast path (mp_block_sample()) is read again when its device is
- * verified: the sample no longer says what the block holds.
+ * Call it for every uevent that names a block, expected or not: the next
+ * reconcile reads again the blocks named since the last one and takes the
+ * other online blocks over from the model (mp_memory_rescan()).  A block
+ * that went offline or away since the engine sampled it on the kernel fast
+ * path (mp_block_sample()) is read again when its device is verified: the
+ * sample no longer says what the block holds.
  */
 void mp_engine_block_uevent(struct mp_engine *e, const char *action, uint64_t id);
+
+/**
+ * mp_engine_rescan_all() - the next reconcile reads every block
+ *
+ * For when the engine cannot know which blocks changed: uevents were
+ * lost (ENOBUFS), one could not be parsed, or one of subsystem memory
+ * named no block.
+ */
+void mp_engine_rescan_all(struct mp_engine *e);
 
 /** mp_engine_memory() - the model: the latest scan, kept current after onlining; or NULL. */
 const struct mp_memory *mp_engine_memory(const struct mp_engine *e);

@@ -118,6 +118,8 @@ struct json_object *mp_engine_status_json(const struct mp_engine *e)
 		mp_json_add_str(o, "kernel_fast_path_why", why);
 	}
 	mp_json_add_u64(o, "scans", e->scans);
+	/* the scans that read every block; the others read the named ones (mp_memory_rescan()) */
+	mp_json_add_u64(o, "full_scans", e->full_scans);
 	mp_json_add_u64(o, "settle_checks", e->settles);
 	mp_json_add_u64(o, "violations", e->violations);
 	if (e->last_error[0])
@@ -180,9 +182,9 @@ void mp_status_print(struct json_object *o, FILE *f)
 	fprintf(f, "memplugd %s, pid %lld%s%s\n", str(o, "version"), num(o, "pid"),
 		str(o, "sysroot")[0] ? ", sysroot " : "", str(o, "sysroot"));
 	fprintf(f,
-		"auto_online_blocks: %s; node facts: %s; %lld scans, %lld uevents, %lld violation(s)\n",
+		"auto_online_blocks: %s; node facts: %s; %lld scans (%lld full), %lld uevents, %lld violation(s)\n",
 		str(o, "auto_online_blocks"), str(o, "node_facts"), num(o, "scans"),
-		num(o, "uevents"), num(o, "violations"));
+		num(o, "full_scans"), num(o, "uevents"), num(o, "violations"));
 	fprintf(f, "kernel fast path: %s: %s\n",
 		mp_json_get_bool(o, "kernel_fast_path", false) ? "on" : "off",
 		str(o, "kernel_fast_path_why"));

@@ -600,9 +600,56 @@ static int scan_attr_quiet(struct attr_batch *ab, int memfd, uint64_t id, const 
 	return err < 0 ? err : 0;
 }
 
-int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory **out)
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The block @prev says @b (same id) was, if that can be trusted without
+ * reading: online there with its zone read (an online block's zone is
+ * fixed until it goes offline, valid_zones_show()), and not in @changed
+ * (sorted).  Any state change of a block comes with a uevent naming it
+ * (device_online() and device_offline() in drivers/base/core.c send
+ * KOBJ_ONLINE/KOBJ_OFFLINE, whoever wrote memoryN/state, the kernel's own
+ * auto-online included), so the caller's list of named blocks is what
+ * can have changed.  Offline blocks are always read: their valid_zones
+ * move with their neighbours, and a DIMM's link may still come.
+ */
+static const struct mp_block *unchanged_in(const struct mp_memory *prev, const uint64_t *changed,
+					   size_t nr_changed, const struct mp_block *b)
+{
+	const struct mp_block *p;
+
+	if (!prev)
+		return NULL;
+	p = mp_memory_find(prev, b->id);
+	if (!p || p->state != MP_BLOCK_ONLINE || !p->zones[0])
+		return NULL;
+	if (nr_changed && bsearch(&b->id, changed, nr_changed, sizeof(*changed), cmp_u64))
+		return NULL;
+	return p;
+}
+
+/* What the per-block reads gave for @p, taken over into @b (nodes and iomem are read anew). */
+static void take_over(struct mp_block *b, const struct mp_block *p)
+{
+	b->state = p->state;
+	b->removable = p->removable;
+	b->memmap_on_memory = p->memmap_on_memory;
+	memcpy(b->zones, p->zones, sizeof(b->zones));
+	/* Only what the firmware_node link said; iomem's part is looked up again. */
+	if (p->dev.kind == MP_DEV_DIMM)
+		b->dev = p->dev;
+}
+
+static int scan(const struct mp_ctx *ctx, unsigned int flags, const struct mp_memory *prev,
+		const uint64_t *changed_in, size_t nr_changed, struct mp_memory **out)
 {
 	char path[PATH_MAX], buf[64];
+	uint64_t *changed = NULL;
 	struct mp_devref last = { .kind = MP_DEV_UNKNOWN };
 	struct attr_batch ab = { 0 };
 	struct mp_memory *mem;
@@ -621,6 +668,17 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 	err = mp_geometry_read(ctx, &mem->geo);
 	if (err)
 		goto out_free;
+	if (prev && prev->geo.block_size != mem->geo.block_size)
+		prev = NULL;
+	if (prev && nr_changed) {
+		changed = malloc(nr_changed * sizeof(*changed));
+		if (!changed) {
+			err = -ENOMEM;
+			goto out_free;
+		}
+		memcpy(changed, changed_in, nr_changed * sizeof(*changed));
+		qsort(changed, nr_changed, sizeof(*changed), cmp_u64);
+	}
 	err = mp_ctx_opendir(ctx, MEMORY_DIR, path, sizeof(path), &dir);
 	if (err) {
 		mp_ctx_err(ctx, "%s: %s", path, strerror(-err));
@@ -656,7 +714,12 @@ int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memor
 
 	for (size_t i = 0; i < mem->nr; i++) {
 		struct mp_block *b = &mem->blocks[i];
+		const struct mp_block *p = unchanged_in(prev, changed, nr_changed, b);
 
+		if (p) {
+			take_over(b, p);
+			goto iomem;
+		}
 		/* Node link known, state not yet: see mp_block_zones_readable(). */
 		if ((flags & MP_SCAN_ZONES) && mp_block_zones_readable(b)) {
 			err = scan_attr(ctx, &ab, memfd, path, b->id, "valid_zones", b->zones,
@@ -702,9 +765,10 @@ state_known:
 		if (flags & MP_SCAN_DEVICES) {
 			batch_flush(&ab); /* the helpers below open and close on their own */
 			read_firmware_node(memfd, b, &last);
-			if (mem->iomem)
-				device_from_iomem(mem->iomem, b);
 		}
+iomem:
+		if ((flags & MP_SCAN_DEVICES) && mem->iomem)
+			device_from_iomem(mem->iomem, b);
 		if ((flags & MP_SCAN_IOMEM) && mem->iomem)
 			b->sysram_bytes =
 				mp_iomem_sysram_bytes(mem->iomem, b->start, b->start + b->size - 1);
@@ -713,10 +777,12 @@ state_known:
 	if (fwfd >= 0)
 		close(fwfd);
 	closedir(dir);
+	free(changed);
 	*out = mem;
 	return 0;
 
 out_free:
+	free(changed);
 	batch_flush(&ab);
 	if (fwfd >= 0)
 		close(fwfd);
@@ -726,13 +792,25 @@ out_free:
 	return err;
 }
 
+int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory **out)
+{
+	return scan(ctx, flags, NULL, NULL, 0, out);
+}
+
+int mp_memory_rescan(const struct mp_ctx *ctx, unsigned int flags, const struct mp_memory *prev,
+		     const uint64_t *changed, size_t nr_changed, struct mp_memory **out)
+{
+	return scan(ctx, flags, prev, changed, nr_changed, out);
+}
+
 void mp_memory_read_zones(const struct mp_ctx *ctx, struct mp_memory *mem, const uint64_t *ids,
 			  size_t nr_ids)
 {
 	for (size_t i = 0; i < mem->nr; i++) {
 		struct mp_block *b = &mem->blocks[i];
 
-		if (b->state != MP_BLOCK_ONLINE)
+		/* An online block's zone read once (or taken over by mp_memory_rescan()) stays. */
+		if (b->state != MP_BLOCK_ONLINE || b->zones[0])
 			continue;
 		if (mp_block_read_zones(ctx, b->id, b->zones, sizeof(b->zones)))
 			b->zones[0] = '\0';

@@ -339,6 +339,33 @@ struct mp_memory {
  * Return: 0 or -errno; errors are logged with the path.
  */
 int mp_memory_scan(const struct mp_ctx *ctx, unsigned int flags, struct mp_memory **out);
+/**
+ * mp_memory_rescan() - mp_memory_scan() that reads again only what can have changed
+ * @ctx: context
+ * @flags: MP_SCAN_* bits, the same as @prev was scanned with
+ * @prev: an earlier scan of the same root, its online blocks' zones read
+ *	  (mp_memory_read_zones()); NULL: a full scan
+ * @changed: blocks that may have changed since @prev, any order: every block
+ *	     a uevent named since (add, online, offline, remove), every block
+ *	     the caller wrote, every block whose links it waits for
+ * @nr_changed: entries in @changed
+ * @out: result, free with mp_memory_free()
+ *
+ * A block online in @prev with its zone read and not in @changed keeps
+ * what @prev read of it (state, zones, its firmware_node device,
+ * removable, memmap_on_memory) without a read: a block's state changes
+ * only with a uevent (device_online()/device_offline()), and its zone and
+ * ACPI link are fixed while it is online.  Everything else is read as by
+ * mp_memory_scan(): the block list (blocks that came and went), every
+ * offline block, the node links, auto_online_blocks, /proc/iomem and what
+ * it says of each block (holes, kmem and virtio-mem owners).  On a guest of
+ * N blocks a uevent then costs a directory listing and the named blocks,
+ * not N blocks' files (bench/uevent-cost.py).
+ *
+ * Return: 0 or -errno, as mp_memory_scan().
+ */
+int mp_memory_rescan(const struct mp_ctx *ctx, unsigned int flags, const struct mp_memory *prev,
+		     const uint64_t *changed, size_t nr_changed, struct mp_memory **out);
 void mp_memory_free(struct mp_memory *mem);
 /** mp_memory_find() - block with number @id, or NULL. */
 struct mp_block *mp_memory_find(const struct mp_memory *mem, uint64_t id);

@@ -57,6 +57,27 @@ def zones(g, blocks):
     return {int(l.split()[0]): tuple(l.split()[1:]) for l in out.splitlines() if l.strip()}
 
 
+def assert_model_true(g, min_scans=1):
+    """memplugd's model, which its rescans keep by reading only the blocks
+    uevents named (mp_memory_rescan()), says what sysfs says now, block by
+    block (`list` from the daemon against `list --direct`); and the scans
+    since the first were not full ones.  Zones are compared for online
+    blocks: an offline block's valid_zones moves with its neighbours and
+    the model reads it only for a device it is about to online."""
+    cols = '-J -a -o RANGE,SIZE,STATE,BLOCK,NODE,ZONES,DEVICE'
+    model = json.loads(g.check('memplugctl list %s' % cols))['memory']
+    direct = json.loads(g.check('memplugctl list --direct %s' % cols))['memory']
+    for row in model + direct:
+        if row['state'] != 'online':
+            row.pop('zones', None)
+    assert model == direct, [(a, b) for a, b in zip(model, direct) if a != b] or (
+        len(model), len(direct))
+    st = status(g)
+    assert st['scans'] >= min_scans and st['full_scans'] == 1, (st['scans'], st['full_scans'])
+    print('model: %d blocks as sysfs says; %d scans, %d full' % (len(model), st['scans'],
+                                                                st['full_scans']))
+
+
 def stop(g):
     g.run('kill $(pidof memplugd) 2>/dev/null; i=0; while pidof memplugd >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done')
 

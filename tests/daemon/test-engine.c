@@ -596,6 +596,8 @@ int main(int argc, char **argv)
 			snprintf(cmd, sizeof(cmd), "%s/sys/devices/system/memory/memory%u/state",
 				 root, id);
 			REQUIRE(unlink(cmd) == 0);
+			/* The remove uevent names the block (the daemon passes it on). */
+			mp_engine_block_uevent(e, "remove", id);
 		}
 		CHECK(mp_engine_reconcile(e) == -ENOENT);
 		CHECK(must_find(e, "dimm:slot1")->state == MP_DEVICE_ONLINE);

@@ -5,7 +5,8 @@ memplugd's auto_online_blocks=online_movable), then, after a reload with a
 policy the knobs can't say, block by block.  Nothing may be missed: every
 DIMM gets its own record with all its blocks online, in the policy's zone,
 and verified; no device is left settling, none is taken for another
-onliner's."""
+onliner's.  Afterwards memplugd's model (kept by rescans of the named
+blocks only) is what sysfs says."""
 
 import time
 
@@ -53,6 +54,8 @@ def test(g):
         time.sleep(0.1)
     assert g.read(mpd.MEM + '/auto_online_blocks') == 'offline'
     burst(g, 8, False)
+    # 16 DIMMs later, every scan but the first read only the named blocks: still the truth.
+    mpd.assert_model_true(g, min_scans=4)
     log = mpd.log(g)
     assert 'violation(s)' in log and 'KERNEL-RULE' not in log, log
     mpd.stop(g)

@@ -49,6 +49,7 @@ def test(g):
     assert drv.endswith('/kmem'), drv
     log = mpd.log(g)
     assert 'kmem trim as predicted' in log, log
+    mpd.assert_model_true(g)
     print(log)
     mpd.stop(g)
 

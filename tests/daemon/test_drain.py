@@ -72,6 +72,8 @@ def test(g):
     assert 'rolled back' in d['message'], d
     g.run('kill $(pidof pin-pages)')
     g.wait_until('! pidof pin-pages', timeout=30)
+    # Offlined and rolled back: the model follows the uevents.
+    mpd.assert_model_true(g)
 
     # 2. Nothing pinned: drained, kept offline, then unplugged.
     out = g.check('memplugctl drain --timeout 60 dimm:slot0', timeout=120)
@@ -111,6 +113,8 @@ def test(g):
     assert rc == 1 and 'boot memory' in (out + mpd.log(g)), (rc, out)
     log = mpd.log(g)
     assert 'violation' not in log.replace('0 violation(s)', ''), log
+    # An eject, a new DIMM, a drain and an undrain since the restart's one full scan.
+    mpd.assert_model_true(g)
     mpd.stop(g)
 
 

@@ -33,6 +33,7 @@ def test(g):
     assert d['onlined'] == 16 and d['violations'] == 0 and d['failed'] == 0, d
     assert d['kind'] == 'virtio-mem' and d['zone'] == 'movable', d
     assert set(mpd.zones(g, blocks).values()) == {('online', 'Movable')}
+    mpd.assert_model_true(g)
     print(mpd.log(g))
     mpd.stop(g)
 

@@ -14,30 +14,7 @@
 
 #include "check.h"
 #include "mp-kernel.h"
-
-static void same_model(const struct mp_memory *a, const struct mp_memory *b)
-{
-	CHECK_EQ_U64(b->geo.block_size, a->geo.block_size);
-	CHECK(!strcmp(a->auto_online, b->auto_online));
-	CHECK(!strcmp(a->iomem_why, b->iomem_why));
-	CHECK_EQ_U64(b->nr, a->nr);
-	for (size_t i = 0; i < a->nr && i < b->nr; i++) {
-		const struct mp_block *x = &a->blocks[i], *y = &b->blocks[i];
-
-		CHECK_EQ_U64(y->id, x->id);
-		CHECK_EQ_U64(y->start, x->start);
-		CHECK_EQ_U64(y->size, x->size);
-		CHECK(y->state == x->state);
-		CHECK(!strcmp(y->zones, x->zones));
-		CHECK(mp_block_same_nodes(x, y));
-		CHECK(y->node == x->node);
-		CHECK(y->removable == x->removable);
-		CHECK(y->memmap_on_memory == x->memmap_on_memory);
-		CHECK(y->dev.kind == x->dev.kind && !strcmp(y->dev.name, x->dev.name));
-		CHECK(y->dev.slot == x->dev.slot);
-		CHECK_EQ_U64(y->sysram_bytes, x->sysram_bytes);
-	}
-}
+#include "same-model.h"
 
 /*
  * @o (consumed) through text, as over the socket, and back into a model that
