@@ -15,9 +15,12 @@ import os
 import random
 import re
 import shlex
+import shutil
+import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 
@@ -96,6 +99,91 @@ def time_alternating(mp_cmd, ls_cmd, reps):
         ls_c.append(c)
     m = statistics.median
     return m(mp_w), m(mp_c), m(ls_w), m(ls_c)
+
+
+class DaemonOnRoot:
+    """memplugd on a generated sysroot (with-statement): no policies (it
+    writes nothing), its own control socket, uevents from a FIFO (.fifo, a
+    write end), its log in a temporary directory; ready once its first
+    scan is done."""
+
+    def __init__(self, build, root, timeout=300):
+        self.tmp = tempfile.mkdtemp(prefix='bench-memplugd-')
+        pol = os.path.join(self.tmp, 'policies')
+        os.makedirs(pol)
+        fifo = os.path.join(self.tmp, 'uevents')
+        os.mkfifo(fifo)
+        self.sock = os.path.join(self.tmp, 'sock')
+        self.logf = open(os.path.join(self.tmp, 'log'), 'w+')
+        self.fifo = None
+        self.p = subprocess.Popen([os.path.join(build, 'daemon', 'memplugd'), '-n',
+                                   '--sysroot', root, '-p', pol, '--events', fifo,
+                                   '--socket', self.sock, '--state', '', '--channel', ''],
+                                  stderr=self.logf)
+        self.pid = self.p.pid
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.p.poll() is not None:
+                self.close()
+                sys.exit('memplugd exited: %s' % self.log())
+            try:
+                if self.fifo is None:
+                    self.fifo = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                pass
+            # The socket exists before the first scan is done: "ready" comes after it.
+            if self.fifo is not None and os.path.exists(self.sock) and 'ready:' in self.log():
+                return
+            time.sleep(0.05)
+        self.close()
+        sys.exit('memplugd did not start')
+
+    def log(self):
+        self.logf.seek(0)
+        return self.logf.read()
+
+    def vm(self, key):
+        """A line of /proc/PID/status (VmRSS, VmHWM), as text."""
+        with open('/proc/%d/status' % self.pid) as f:
+            for line in f:
+                if line.startswith(key + ':'):
+                    return line.split(':')[1].strip()
+        return '?'
+
+    def cpu_ns(self):
+        """memplugd's CPU time so far, in ns (/proc/PID/schedstat, not tick-rounded)."""
+        with open('/proc/%d/schedstat' % self.pid) as f:
+            return int(f.read().split()[0])
+
+    def ask(self, req):
+        """One control-socket request; the JSON answer."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            s.connect(self.sock)
+            s.sendall((json.dumps(req) + '\n').encode())
+            data = b''
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    break
+                data += b
+        finally:
+            s.close()
+        return json.loads(data)
+
+    def close(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            self.p.wait()
+        if self.fifo is not None:
+            os.close(self.fifo)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 # --- the onlining benches in a guest -----------------------------------------

@@ -15,61 +15,22 @@ columns, outputs compared first, alternating, medians of wall and CPU time
 Usage: bench/list-daemon.py BUILDDIR [BLOCKS] [REPS]
 """
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
-import time
 
-from benchlib import gen_root, list_rows, same_rows_or_exit, time_alternating
+from benchlib import DaemonOnRoot, gen_root, list_rows, same_rows_or_exit, time_alternating
 
 build = sys.argv[1]
 blocks = int(sys.argv[2]) if len(sys.argv) > 2 else 65536
 reps = int(sys.argv[3]) if len(sys.argv) > 3 else 9
 root = gen_root(build, 'bench-root-%d-online' % blocks, blocks, '--online', 'all', '--iomem')
 ctl = os.path.join(build, 'cli', 'memplugctl')
-mpd = os.path.join(build, 'daemon', 'memplugd')
 
 
-def vm(pid, key):
-    with open('/proc/%d/status' % pid) as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return line.split(':')[1].strip()
-    return '?'
-
-
-tmp = tempfile.mkdtemp(prefix='bench-list-daemon-')
-pol = os.path.join(tmp, 'policies')
-os.makedirs(pol)
-fifo = os.path.join(tmp, 'uevents')
-os.mkfifo(fifo)
-sock = os.path.join(tmp, 'sock')
-logf = open(os.path.join(tmp, 'log'), 'w+')
-d = subprocess.Popen([mpd, '-n', '--sysroot', root, '-p', pol, '--events', fifo,
-                      '--socket', sock, '--state', '', '--channel', ''], stderr=logf)
-w = None
-try:
-    t0 = time.monotonic()
-    while time.monotonic() - t0 < 300:
-        if d.poll() is not None:
-            logf.seek(0)
-            sys.exit('memplugd exited: %s' % logf.read())
-        try:
-            if w is None:
-                w = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:
-            pass
-        logf.seek(0)
-        # The socket exists before the first scan is done: "ready" comes after it.
-        if w is not None and os.path.exists(sock) and 'ready:' in logf.read():
-            break
-        time.sleep(0.05)
-    else:
-        sys.exit('memplugd did not start')
-    rss0 = vm(d.pid, 'VmRSS')
+with DaemonOnRoot(build, root) as d:
+    rss0 = d.vm('VmRSS')
     for cols in ('RANGE,SIZE,STATE,BLOCK,NODE', 'RANGE,SIZE,STATE,BLOCK,NODE,ZONES'):
-        mp_cmd = [ctl, '--sysroot', root, 'list', '--socket', sock, '-o', cols]
+        mp_cmd = [ctl, '--sysroot', root, 'list', '--socket', d.sock, '-o', cols]
         ls_cmd = ['lsmem', '--sysroot', root, '-o', cols]
         out = subprocess.run(mp_cmd + ['--summary=always'], capture_output=True, text=True,
                              check=True).stdout
@@ -88,10 +49,4 @@ try:
         print('  ratio lsmem/memplugctl: wall %.1fx, cpu %.1fx (target >= 20x)'
               % (ls_w / mp_w, ls_c / max(mp_c, 1e-4)))
     print('memplugd on %d blocks: VmRSS %s after its scan, %s after %d list answers (VmHWM %s)'
-          % (blocks, rss0, vm(d.pid, 'VmRSS'), 2 * (reps + 1), vm(d.pid, 'VmHWM')))
-finally:
-    d.terminate()
-    d.wait()
-    if w is not None:
-        os.close(w)
-    shutil.rmtree(tmp, ignore_errors=True)
+          % (blocks, rss0, d.vm('VmRSS'), 2 * (reps + 1), d.vm('VmHWM')))
