@@ -1079,7 +1079,12 @@ static void watch_group(struct mp_engine *e, const struct mp_memory *mem,
  * boot memory.  Unwatched, a scan that ran just before the link was made
  * stayed the last one until some other uevent: the device went unreported
  * (bench/online-latency.py, once in ~50 auto-onlined DIMMs).  Watched
- * like a settling device, up to SETTLE_MAX_US after it appeared.
+ * like a settling device, up to SETTLE_MAX_US after it appeared.  After
+ * that it stays on the list, unwatched, until it has a link or goes
+ * offline: every reconcile reads its link again (rescan()), as the full
+ * scans did.  A 32 GiB DIMM's first blocks come online ~2 s before
+ * acpi_bind_memory_blocks() links them all, and a rescan that took them
+ * over as boot memory would have split the DIMM.
  */
 static void watch_fresh(struct mp_engine *e, const struct mp_memory *prev,
 			const struct mp_memory *mem)
@@ -1089,8 +1094,7 @@ static void watch_fresh(struct mp_engine *e, const struct mp_memory *prev,
 	for (size_t i = 0; i < e->nr_fresh;) {
 		const struct mp_block *b = mp_memory_find(mem, e->fresh[i].id);
 
-		if (!b || b->dev.kind != MP_DEV_BOOT || b->state != MP_BLOCK_ONLINE ||
-		    now - e->fresh[i].since_us >= SETTLE_MAX_US)
+		if (!b || b->dev.kind != MP_DEV_BOOT || b->state != MP_BLOCK_ONLINE)
 			e->fresh[i] = e->fresh[--e->nr_fresh];
 		else
 			i++;
@@ -1113,6 +1117,8 @@ static void watch_fresh(struct mp_engine *e, const struct mp_memory *prev,
 		uint64_t deadline = e->fresh[i].since_us + SETTLE_MAX_US;
 		struct mp_watch *w;
 
+		if (now >= deadline)
+			continue; /* read at each reconcile, but no longer worth a timer */
 		w = realloc(e->watch, (e->nr_watch + 1) * sizeof(*w));
 		if (!w)
 			return;

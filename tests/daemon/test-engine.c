@@ -244,6 +244,83 @@ struct fake_bind {
 	int eagain, calls;
 };
 
+/*
+ * The link of auto-onlined memory can come later than the settle time: a
+ * 32 GiB DIMM's first blocks are online ~2 s before
+ * acpi_bind_memory_blocks() links them all.  The rescan must still read
+ * those blocks' links at a later reconcile, woken by some other block's
+ * uevent, and not take them over as boot memory: the DIMM whole, with its
+ * 4 blocks.
+ */
+static void late_link(const char *fixture, const char *memplugctl, struct logbuf *log)
+{
+	char fw[4][256], path[4300];
+	struct fake f = { 0 };
+	struct mp_engine_ops ops = { .write_state = fake_write, .priv = &f };
+	struct mp_engine_config cfg = { .ops = &ops, .nodes = mp_node_provider_scan() };
+	struct mp_policyset *set;
+	const struct mp_device *d;
+	struct mp_engine *e;
+	struct mp_ctx *ctx;
+	char *root;
+
+	root = fk_fixture_copy(fixture, memplugctl);
+	f.root = root;
+	run_cmd("mkdir -p '%s/hidden'", root);
+	set = policies(root, "50-late.conf", "[Match]\nKind=dimm\n\n[Online]\nZone=movable\n");
+	run_cmd("cd '%s/sys/devices/system/memory' && mv memory3[2-9] '%s/hidden/'", root);
+	REQUIRE(!mp_ctx_new(root, &ctx));
+	mp_ctx_set_log_fn(ctx, capture, log);
+	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
+	mp_engine_set_policies(e, set);
+	CHECK(mp_engine_reconcile(e) == 0);
+	/* Another onliner's kernel onlines slot0 at add time; no links yet. */
+	run_cmd("cd '%s/hidden' && mv memory3[2-5] '%s/sys/devices/system/memory/'", root);
+	for (unsigned int id = 32; id <= 35; id++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
+			 root, id);
+		n = readlink(path, fw[id - 32], sizeof(fw[0]) - 1);
+		REQUIRE(n > 0);
+		fw[id - 32][n] = '\0';
+		REQUIRE(unlink(path) == 0);
+		fk_online(root, id, "Movable", 1ULL << MP_KPF_BUDDY);
+		mp_engine_block_uevent(e, "add", id);
+		mp_engine_block_uevent(e, "online", id);
+	}
+	CHECK(mp_engine_reconcile(e) == 0);
+	CHECK(!mp_engine_device_find(e, "dimm:slot0"));
+	/* The settle time passes with no link: the timer stops. */
+	while (mp_engine_next_wake_us(e)) {
+		uint64_t at = mp_engine_next_wake_us(e), now = mp_now_us();
+
+		if (at > now)
+			usleep((useconds_t)(at - now));
+		CHECK(mp_engine_settle(e) >= 0);
+		while (mp_engine_deferred_pending(e))
+			mp_engine_run_deferred(e);
+	}
+	CHECK(!mp_engine_device_find(e, "dimm:slot0"));
+	/* The links come; the next reconcile is another block's uevent. */
+	for (unsigned int id = 32; id <= 35; id++) {
+		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
+			 root, id);
+		REQUIRE(symlink(fw[id - 32], path) == 0);
+	}
+	run_cmd("cd '%s/hidden' && mv memory36 '%s/sys/devices/system/memory/'", root);
+	mp_engine_block_uevent(e, "add", 36);
+	CHECK(mp_engine_reconcile(e) == 0);
+	d = must_find(e, "dimm:slot0");
+	CHECK(d->state == MP_DEVICE_OTHER && !strcmp(d->blocks, "memory32-35"));
+	CHECK(f.writes == 0);
+	printf("ok   auto-onlined memory linked after the settle time is read again and found whole\n");
+	mp_engine_free(e);
+	mp_policyset_unref(set);
+	mp_ctx_free(ctx);
+	fk_fixture_remove(root);
+}
+
 static void dax_link(const char *root, const char *drv)
 {
 	char link[4300], target[4300];
@@ -634,6 +711,7 @@ int main(int argc, char **argv)
 	fk_fixture_remove(root);
 
 	fast_path_samples(argv[1], argv[2], &log);
+	late_link(argv[1], argv[2], &log);
 	bind_deferred(argv[1], argv[2], &log);
 
 	mp_policyset_unref(set);
