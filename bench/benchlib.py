@@ -16,7 +16,6 @@ import random
 import re
 import shlex
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ import time
 import traceback
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'daemon'))
+from ctlask import ask  # noqa: E402
 
 
 # --- the list benches ---------------------------------------------------------
@@ -157,19 +158,7 @@ class DaemonOnRoot:
 
     def ask(self, req):
         """One control-socket request; the JSON answer."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        try:
-            s.connect(self.sock)
-            s.sendall((json.dumps(req) + '\n').encode())
-            data = b''
-            while True:
-                b = s.recv(65536)
-                if not b:
-                    break
-                data += b
-        finally:
-            s.close()
-        return json.loads(data)
+        return ask(self.sock, req)
 
     def close(self):
         if self.p.poll() is None:

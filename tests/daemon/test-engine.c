@@ -113,6 +113,55 @@ static void run_cmd(const char *fmt, const char *root)
  * report finds it.  Then the kernel puts slot1 in the wrong zone: the
  * engine stops trusting its auto-online and puts the knobs back.
  */
+/* A copy of @fixture with neither DIMM plugged yet: memory32-39 wait in hidden/. */
+static char *fixture_unplugged(const char *fixture, const char *memplugctl)
+{
+	char *root = fk_fixture_copy(fixture, memplugctl);
+
+	run_cmd("mkdir -p '%s/hidden'", root);
+	run_cmd("cd '%s/sys/devices/system/memory' && mv memory3[2-9] '%s/hidden/'", root);
+	return root;
+}
+
+/*
+ * The kernel adds memory@first..@last (moved back from hidden/) and onlines
+ * them at add time, in @zone; their ACPI links come later (fw_relink()):
+ * the targets are kept in @fw.
+ */
+static void fw_online_unlinked(const char *root, unsigned int first, unsigned int last,
+			       const char *zone, char fw[][256])
+{
+	char path[4300];
+
+	for (unsigned int id = first; id <= last; id++) {
+		ssize_t n;
+
+		snprintf(path, sizeof(path),
+			 "cd '%s/hidden' && mv memory%u '%s/sys/devices/system/memory/'", root, id,
+			 root);
+		REQUIRE(system(path) == 0);
+		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
+			 root, id);
+		n = readlink(path, fw[id - first], 255);
+		REQUIRE(n > 0);
+		fw[id - first][n] = '\0';
+		REQUIRE(unlink(path) == 0);
+		fk_online(root, id, zone, 1ULL << MP_KPF_BUDDY);
+	}
+}
+
+/* acpi_bind_memory_blocks(): the links fw_online_unlinked() took away come, with no uevent. */
+static void fw_relink(const char *root, unsigned int first, unsigned int last, char fw[][256])
+{
+	char path[4300];
+
+	for (unsigned int id = first; id <= last; id++) {
+		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
+			 root, id);
+		REQUIRE(symlink(fw[id - first], path) == 0);
+	}
+}
+
 static void fast_path_samples(const char *fixture, const char *memplugctl, struct logbuf *log)
 {
 	char auto_online[32], fw[4][256], path[4300];
@@ -127,13 +176,10 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 	struct mp_ctx *ctx;
 	char *root;
 
-	root = fk_fixture_copy(fixture, memplugctl);
+	root = fixture_unplugged(fixture, memplugctl);
 	f.root = root;
-	run_cmd("mkdir -p '%s/hidden'", root);
 	set = policies(root, "50-fast.conf",
 		       "[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n");
-	/* neither DIMM is plugged yet */
-	run_cmd("cd '%s/sys/devices/system/memory' && mv memory3[2-9] '%s/hidden/'", root);
 	REQUIRE(!mp_ctx_new(root, &ctx));
 	mp_ctx_set_log_fn(ctx, capture, log);
 	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
@@ -146,18 +192,7 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 	      !strcmp(auto_online, "online_movable"));
 
 	/* The kernel adds slot0 and onlines its blocks; the ACPI links come last. */
-	run_cmd("cd '%s/hidden' && mv memory3[2-5] '%s/sys/devices/system/memory/'", root);
-	for (unsigned int id = 32; id <= 35; id++) {
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
-			 root, id);
-		n = readlink(path, fw[id - 32], sizeof(fw[0]) - 1);
-		REQUIRE(n > 0);
-		fw[id - 32][n] = '\0';
-		REQUIRE(unlink(path) == 0);
-		fk_online(root, id, "Movable", 1ULL << MP_KPF_BUDDY);
-	}
+	fw_online_unlinked(root, 32, 35, "Movable", fw);
 	CHECK(mp_engine_reconcile(e) == 0);
 	CHECK(!mp_engine_device_find(e, "dimm:slot0"));
 	/*
@@ -175,11 +210,7 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 	mp_engine_block_uevent(e, "offline", 34);
 	fk_kpf_fill(root, 33 * FK_BLOCK_PAGES, FK_BLOCK_PAGES, 1ULL << MP_KPF_NOPAGE);
 	fk_kpf_fill(root, 34 * FK_BLOCK_PAGES, FK_BLOCK_PAGES, 1ULL << MP_KPF_NOPAGE);
-	for (unsigned int id = 32; id <= 35; id++) {
-		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
-			 root, id);
-		REQUIRE(symlink(fw[id - 32], path) == 0);
-	}
+	fw_relink(root, 32, 35, fw);
 	/* No uevent: the settle timer finds the links and reconciles. */
 	{
 		uint64_t at = mp_engine_next_wake_us(e), now = mp_now_us();
@@ -254,7 +285,7 @@ struct fake_bind {
  */
 static void late_link(const char *fixture, const char *memplugctl, struct logbuf *log)
 {
-	char fw[4][256], path[4300];
+	char fw[4][256];
 	struct fake f = { 0 };
 	struct mp_engine_ops ops = { .write_state = fake_write, .priv = &f };
 	struct mp_engine_config cfg = { .ops = &ops, .nodes = mp_node_provider_scan() };
@@ -264,28 +295,17 @@ static void late_link(const char *fixture, const char *memplugctl, struct logbuf
 	struct mp_ctx *ctx;
 	char *root;
 
-	root = fk_fixture_copy(fixture, memplugctl);
+	root = fixture_unplugged(fixture, memplugctl);
 	f.root = root;
-	run_cmd("mkdir -p '%s/hidden'", root);
 	set = policies(root, "50-late.conf", "[Match]\nKind=dimm\n\n[Online]\nZone=movable\n");
-	run_cmd("cd '%s/sys/devices/system/memory' && mv memory3[2-9] '%s/hidden/'", root);
 	REQUIRE(!mp_ctx_new(root, &ctx));
 	mp_ctx_set_log_fn(ctx, capture, log);
 	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
 	mp_engine_set_policies(e, set);
 	CHECK(mp_engine_reconcile(e) == 0);
 	/* Another onliner's kernel onlines slot0 at add time; no links yet. */
-	run_cmd("cd '%s/hidden' && mv memory3[2-5] '%s/sys/devices/system/memory/'", root);
+	fw_online_unlinked(root, 32, 35, "Movable", fw);
 	for (unsigned int id = 32; id <= 35; id++) {
-		ssize_t n;
-
-		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
-			 root, id);
-		n = readlink(path, fw[id - 32], sizeof(fw[0]) - 1);
-		REQUIRE(n > 0);
-		fw[id - 32][n] = '\0';
-		REQUIRE(unlink(path) == 0);
-		fk_online(root, id, "Movable", 1ULL << MP_KPF_BUDDY);
 		mp_engine_block_uevent(e, "add", id);
 		mp_engine_block_uevent(e, "online", id);
 	}
@@ -303,11 +323,7 @@ static void late_link(const char *fixture, const char *memplugctl, struct logbuf
 	}
 	CHECK(!mp_engine_device_find(e, "dimm:slot0"));
 	/* The links come; the next reconcile is another block's uevent. */
-	for (unsigned int id = 32; id <= 35; id++) {
-		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
-			 root, id);
-		REQUIRE(symlink(fw[id - 32], path) == 0);
-	}
+	fw_relink(root, 32, 35, fw);
 	run_cmd("cd '%s/hidden' && mv memory36 '%s/sys/devices/system/memory/'", root);
 	mp_engine_block_uevent(e, "add", 36);
 	CHECK(mp_engine_reconcile(e) == 0);

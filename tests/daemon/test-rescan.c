@@ -4,12 +4,13 @@
  * model a full scan gives whenever the blocks that changed are named,
  * and it takes over unnamed online blocks from the previous model only.
  *
- * argv[1]: tests/fixtures.  Every recorded fixture is scanned in place
- * (nothing named, then everything named: both the full scan's model); a
- * copy of dimm-movable (memory32-39 online Movable, a DIMM on slot 0) is
- * then changed the way the kernel changes sysfs (state and valid_zones
- * rewritten, a block removed and added back) for the cases by hand and
- * for a few hundred random rounds, each compared with a full scan.
+ * argv[1]: tests/fixtures, argv[2]: memplugctl.  Every recorded fixture is
+ * scanned in place (nothing named, then everything named: both the full
+ * scan's model); a copy of dimm-movable (memory32-39 online Movable, a
+ * DIMM on slot 0; fake-kernel.c) is then changed the way the kernel
+ * changes sysfs (state and valid_zones rewritten, a block removed and
+ * added back) for the cases by hand and for a few hundred random rounds,
+ * each compared with a full scan.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,7 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "fake-kernel.h"
 #include "mp-kernel.h"
 #include "same-model.h"
 
@@ -98,29 +100,11 @@ static int in_place(const char *fixtures, const char *name)
 	return 1;
 }
 
-static void put(const char *root, const char *rel, const char *text)
-{
-	char path[700];
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", root, rel);
-	f = fopen(path, "w");
-	CHECK(f != NULL);
-	if (!f)
-		return;
-	fputs(text, f);
-	fclose(f);
-}
-
 /* Block @id as the kernel shows it after device_online()/device_offline(). */
 static void set_state(const char *root, uint64_t id, bool online)
 {
-	char rel[128];
-
-	snprintf(rel, sizeof(rel), MEM "/memory%llu/state", (unsigned long long)id);
-	put(root, rel, online ? "online\n" : "offline\n");
-	snprintf(rel, sizeof(rel), MEM "/memory%llu/valid_zones", (unsigned long long)id);
-	put(root, rel, online ? "Movable\n" : "Movable Normal\n");
+	fk_put(root, id, "state", online ? "online" : "offline");
+	fk_put(root, id, "valid_zones", online ? "Movable" : "Movable Normal");
 }
 
 static bool online_in(const struct mp_memory *m, uint64_t id)
@@ -141,16 +125,31 @@ static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
 	return system(cmd);
 }
 
-static void on_a_copy(const char *fixtures)
+/*
+ * One step: the rescan of @prev naming @ids must be the full scan of now;
+ * that full scan replaces @prev.  Returns the rescan's model, for the
+ * caller's own checks (free it).
+ */
+static struct mp_memory *step(struct mp_ctx *ctx, struct mp_memory **prev, const uint64_t *ids,
+			      size_t nr)
 {
-	char src[600], root[64] = "/tmp/mp-rescan-XXXXXX";
-	struct mp_memory *prev, *got, *want;
+	struct mp_memory *got = re(ctx, *prev, ids, nr), *want = full(ctx);
+
+	same(want, got);
+	mp_memory_free(*prev);
+	*prev = want;
+	return got;
+}
+
+static void on_a_copy(const char *fixtures, const char *memplugctl)
+{
+	char src[600], *root;
+	struct mp_memory *prev, *got;
 	struct mp_ctx *ctx;
 	uint64_t id33 = 33;
 
 	snprintf(src, sizeof(src), "%s/dimm-movable", fixtures);
-	REQUIRE(mkdtemp(root) != NULL);
-	REQUIRE(sh("cp -a '%s/.' '%s/'", src, root) == 0);
+	root = fk_fixture_copy(src, memplugctl);
 	REQUIRE(mp_ctx_new(root, &ctx) == 0);
 	prev = full(ctx);
 	REQUIRE(prev && online_in(prev, 33) && mp_memory_find(prev, 33)->dev.kind == MP_DEV_DIMM);
@@ -161,47 +160,31 @@ static void on_a_copy(const char *fixtures)
 	CHECK(online_in(got, 33));
 	mp_memory_free(got);
 	/* Named (the offline uevent): read, and the same as a full scan. */
-	got = re(ctx, prev, &id33, 1);
-	want = full(ctx);
+	got = step(ctx, &prev, &id33, 1);
 	CHECK(!online_in(got, 33));
-	same(want, got);
-	mp_memory_free(prev);
 	mp_memory_free(got);
-	prev = want;
 	printf("ok   an unnamed online block is taken over; a named one is read\n");
 
 	/* Offline in the model: read whether named or not. */
 	set_state(root, 33, true);
-	got = re(ctx, prev, NULL, 0);
-	want = full(ctx);
+	got = step(ctx, &prev, NULL, 0);
 	CHECK(online_in(got, 33));
-	same(want, got);
-	mp_memory_free(prev);
 	mp_memory_free(got);
-	prev = want;
 	printf("ok   a block offline in the model is always read\n");
 
 	/* A block gone and one come back, unnamed: the listing finds both. */
 	REQUIRE(sh("mv '%s/" MEM "/memory39' '%s/memory39.away'", root, root) == 0);
 	REQUIRE(sh("mv '%s/sys/devices/system/node/node0/memory39' '%s/link39.away'", root, root) ==
 		0);
-	got = re(ctx, prev, NULL, 0);
-	want = full(ctx);
+	got = step(ctx, &prev, NULL, 0);
 	CHECK(!mp_memory_find(got, 39));
-	same(want, got);
-	mp_memory_free(prev);
 	mp_memory_free(got);
-	prev = want;
 	REQUIRE(sh("mv '%s/memory39.away' '%s/" MEM "/memory39'", root, root) == 0);
 	REQUIRE(sh("mv '%s/link39.away' '%s/sys/devices/system/node/node0/memory39'", root, root) ==
 		0);
-	got = re(ctx, prev, NULL, 0);
-	want = full(ctx);
+	got = step(ctx, &prev, NULL, 0);
 	CHECK(online_in(got, 39) && mp_memory_find(got, 39)->dev.kind == MP_DEV_DIMM);
-	same(want, got);
-	mp_memory_free(prev);
 	mp_memory_free(got);
-	prev = want;
 	printf("ok   blocks that went and came are found by the listing\n");
 
 	/*
@@ -223,18 +206,13 @@ static void on_a_copy(const char *fixtures)
 				named[nr++] = id;
 			}
 		}
-		got = re(ctx, prev, named, nr);
-		want = full(ctx);
-		same(want, got);
-		mp_memory_free(prev);
-		mp_memory_free(got);
-		prev = want;
+		mp_memory_free(step(ctx, &prev, named, nr));
 	}
 	printf("ok   300 random rounds of named changes: the rescan is the full scan\n");
 
 	mp_memory_free(prev);
 	mp_ctx_free(ctx);
-	CHECK(sh("rm -rf '%s'", root) == 0);
+	fk_fixture_remove(root);
 }
 
 int main(int argc, char **argv)
@@ -243,7 +221,7 @@ int main(int argc, char **argv)
 	DIR *d;
 	int n = 0;
 
-	REQUIRE(argc == 2);
+	REQUIRE(argc == 3);
 	d = opendir(argv[1]);
 	REQUIRE(d != NULL);
 	while ((de = readdir(d))) {
@@ -259,6 +237,6 @@ int main(int argc, char **argv)
 	CHECK(n >= 10);
 	printf("ok   %d recorded fixtures: a rescan naming nothing, or everything, is the full scan\n",
 	       n);
-	on_a_copy(argv[1]);
+	on_a_copy(argv[1], argv[2]);
 	CHECK_DONE();
 }
