@@ -62,13 +62,15 @@ static void build_tree(const char *root, const char *in, size_t size)
 	const char *p = in, *end = in + size;
 
 	while (p < end) {
-		bool link = !strncmp(p, "@>", 2);
 		const char *nl, *next, *name;
 		char rel[256], path[PATH_MAX];
+		bool link;
 		size_t n;
 
+		/* The length first: the input is not NUL-terminated (a 1-byte tail was read past). */
 		if (end - p < 3 || p[0] != '@' || (p[1] != '@' && p[1] != '>') || p[2] != ' ')
 			return;
+		link = p[1] == '>';
 		name = p + 3;
 		nl = memchr(name, '\n', (size_t)(end - name));
 		if (!nl)
@@ -154,6 +156,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			uint64_t idx;
 
 			mp_memory_read_zones(ctx, mem, ids, 2);
+			/* The engine's rescan against it, naming a block and one that is not there. */
+			{
+				struct mp_memory *re = NULL;
+				uint64_t named[2] = { mem->nr ? mem->blocks[0].id : 0, 1ULL << 40 };
+
+				if (mp_memory_rescan(
+					    ctx, MP_SCAN_ALL | MP_SCAN_REMOVABLE | MP_SCAN_MEMMAP,
+					    mem, named, 2, &re) == 0) {
+					mp_memory_read_zones(ctx, re, NULL, 0);
+					mp_memory_free(re);
+				}
+			}
 			for (size_t i = 0; i < mem->nr && i < 64; i++) {
 				struct mp_block_links l;
 
