@@ -61,7 +61,7 @@ struct mp_engine {
 	uint64_t *changed;
 	size_t nr_changed, cap_changed;
 	bool changed_all;
-	uint64_t full_scans, blocks_read;
+	uint64_t full_scans;
 	char auto_online[24];
 	bool auto_online_reported;
 	uint64_t scans, reconciles, settles, violations;

@@ -359,19 +359,15 @@ void mp_engine_rescan_all(struct mp_engine *e)
  */
 static int rescan(struct mp_engine *e, struct mp_memory **out)
 {
-	if (!e->mem || e->changed_all) {
-		e->full_scans++;
-		return mp_memory_scan(e->ctx, MP_ENGINE_SCAN, out);
-	}
-	for (size_t i = 0; i < e->nr_watch; i++)
+	for (size_t i = 0; e->mem && i < e->nr_watch; i++)
 		mp_engine_changed(e, e->watch[i].id);
-	for (size_t i = 0; i < e->nr_fresh; i++)
+	for (size_t i = 0; e->mem && i < e->nr_fresh; i++)
 		mp_engine_changed(e, e->fresh[i].id);
-	if (e->changed_all) {
-		e->full_scans++;
-		return mp_memory_scan(e->ctx, MP_ENGINE_SCAN, out);
-	}
-	return mp_memory_rescan(e->ctx, MP_ENGINE_SCAN, e->mem, e->changed, e->nr_changed, out);
+	if (e->mem && !e->changed_all)
+		return mp_memory_rescan(e->ctx, MP_ENGINE_SCAN, e->mem, e->changed, e->nr_changed,
+					out);
+	e->full_scans++;
+	return mp_memory_scan(e->ctx, MP_ENGINE_SCAN, out);
 }
 
 static int engine_scan(struct mp_engine *e, struct mp_engine_scan *s, bool incremental)
