@@ -20,6 +20,8 @@ char *fk_fixture_copy(const char *fixture, const char *memplugctl);
 void fk_fixture_remove(char *dir);
 /* Write @val to memory@id/@attr under @root. */
 void fk_put(const char *root, uint64_t id, const char *attr, const char *val);
+/* system() of a printf-formatted shell command (paths quoted by the caller); its status. */
+int fk_run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set the /proc/kpageflags entries of PFNs @pfn .. @pfn + @n - 1 to @flags. */
 void fk_kpf_fill(const char *root, uint64_t pfn, uint64_t n, uint64_t flags);
 /* What the kernel does on a successful online write: state, valid_zones

@@ -123,6 +123,20 @@ static char *fixture_unplugged(const char *fixture, const char *memplugctl)
 	return root;
 }
 
+/* An engine on @root with @set in force, its messages into @log; the context in @ctx. */
+static struct mp_engine *engine_on(const char *root, const struct mp_engine_config *cfg,
+				   struct mp_policyset *set, struct logbuf *log,
+				   struct mp_ctx **ctx)
+{
+	struct mp_engine *e;
+
+	REQUIRE(!mp_ctx_new(root, ctx));
+	mp_ctx_set_log_fn(*ctx, capture, log);
+	REQUIRE(!mp_engine_new(*ctx, cfg, &e));
+	mp_engine_set_policies(e, set);
+	return e;
+}
+
 /*
  * The kernel adds memory@first..@last (moved back from hidden/) and onlines
  * them at add time, in @zone; their ACPI links come later (fw_relink()):
@@ -136,10 +150,8 @@ static void fw_online_unlinked(const char *root, unsigned int first, unsigned in
 	for (unsigned int id = first; id <= last; id++) {
 		ssize_t n;
 
-		snprintf(path, sizeof(path),
-			 "cd '%s/hidden' && mv memory%u '%s/sys/devices/system/memory/'", root, id,
-			 root);
-		REQUIRE(system(path) == 0);
+		REQUIRE(fk_run("cd '%s/hidden' && mv memory%u '%s/sys/devices/system/memory/'",
+			       root, id, root) == 0);
 		snprintf(path, sizeof(path), "%s/sys/devices/system/memory/memory%u/firmware_node",
 			 root, id);
 		n = readlink(path, fw[id - first], 255);
@@ -180,10 +192,7 @@ static void fast_path_samples(const char *fixture, const char *memplugctl, struc
 	f.root = root;
 	set = policies(root, "50-fast.conf",
 		       "[Match]\nKind=dimm virtio-mem\n\n[Online]\nZone=movable\n");
-	REQUIRE(!mp_ctx_new(root, &ctx));
-	mp_ctx_set_log_fn(ctx, capture, log);
-	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
-	mp_engine_set_policies(e, set);
+	e = engine_on(root, &cfg, set, log, &ctx);
 	CHECK(mp_engine_reconcile(e) == 0);
 	CHECK(!mp_engine_device_find(e, "dimm:slot1") && f.writes == 0);
 	CHECK(mp_engine_fast_path(e, NULL, 0));
@@ -298,10 +307,7 @@ static void late_link(const char *fixture, const char *memplugctl, struct logbuf
 	root = fixture_unplugged(fixture, memplugctl);
 	f.root = root;
 	set = policies(root, "50-late.conf", "[Match]\nKind=dimm\n\n[Online]\nZone=movable\n");
-	REQUIRE(!mp_ctx_new(root, &ctx));
-	mp_ctx_set_log_fn(ctx, capture, log);
-	REQUIRE(!mp_engine_new(ctx, &cfg, &e));
-	mp_engine_set_policies(e, set);
+	e = engine_on(root, &cfg, set, log, &ctx);
 	CHECK(mp_engine_reconcile(e) == 0);
 	/* Another onliner's kernel onlines slot0 at add time; no links yet. */
 	fw_online_unlinked(root, 32, 35, "Movable", fw);

@@ -14,7 +14,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,17 +113,6 @@ static bool online_in(const struct mp_memory *m, uint64_t id)
 	return b && b->state == MP_BLOCK_ONLINE;
 }
 
-static int __attribute__((format(printf, 1, 2))) sh(const char *fmt, ...)
-{
-	char cmd[2048];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	return system(cmd);
-}
-
 /*
  * One step: the rescan of @prev naming @ids must be the full scan of now;
  * that full scan replaces @prev.  Returns the rescan's model, for the
@@ -173,15 +161,15 @@ static void on_a_copy(const char *fixtures, const char *memplugctl)
 	printf("ok   a block offline in the model is always read\n");
 
 	/* A block gone and one come back, unnamed: the listing finds both. */
-	REQUIRE(sh("mv '%s/" MEM "/memory39' '%s/memory39.away'", root, root) == 0);
-	REQUIRE(sh("mv '%s/sys/devices/system/node/node0/memory39' '%s/link39.away'", root, root) ==
-		0);
+	REQUIRE(fk_run("mv '%s/" MEM "/memory39' '%s/memory39.away'", root, root) == 0);
+	REQUIRE(fk_run("mv '%s/sys/devices/system/node/node0/memory39' '%s/link39.away'", root,
+		       root) == 0);
 	got = step(ctx, &prev, NULL, 0);
 	CHECK(!mp_memory_find(got, 39));
 	mp_memory_free(got);
-	REQUIRE(sh("mv '%s/memory39.away' '%s/" MEM "/memory39'", root, root) == 0);
-	REQUIRE(sh("mv '%s/link39.away' '%s/sys/devices/system/node/node0/memory39'", root, root) ==
-		0);
+	REQUIRE(fk_run("mv '%s/memory39.away' '%s/" MEM "/memory39'", root, root) == 0);
+	REQUIRE(fk_run("mv '%s/link39.away' '%s/sys/devices/system/node/node0/memory39'", root,
+		       root) == 0);
 	got = step(ctx, &prev, NULL, 0);
 	CHECK(online_in(got, 39) && mp_memory_find(got, 39)->dev.kind == MP_DEV_DIMM);
 	mp_memory_free(got);
