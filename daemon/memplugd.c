@@ -134,21 +134,19 @@ static bool uevent_relevant(struct daemon *d, char *msg, size_t len)
 		return false;
 	d->uevents++;
 	mp_dbg("uevent %s %s %s", action, subsystem, devpath ? devpath : "?");
-	if (!strcmp(subsystem, "memory") && devpath) {
-		const char *base = strrchr(devpath, '/');
+	if (!strcmp(subsystem, "memory")) {
+		const char *base = devpath ? strrchr(devpath, '/') : NULL;
 		uint64_t id;
 
-		if (base && !mp_block_parse_name(base + 1, &id)) {
-			/* First: even an expected block is read again at the next scan. */
-			mp_engine_block_uevent(d->engine, action, id);
-			if (!strcmp(action, "online") && mp_engine_uevent_expected(d->engine, id))
-				return false;
-		} else {
+		if (!base || mp_block_parse_name(base + 1, &id)) {
 			/* Memory, but no block: which blocks changed is not known. */
 			mp_engine_rescan_all(d->engine);
+			return true;
 		}
-	} else if (!strcmp(subsystem, "memory")) {
-		mp_engine_rescan_all(d->engine);
+		/* First: even an expected block is read again at the next scan. */
+		mp_engine_block_uevent(d->engine, action, id);
+		if (!strcmp(action, "online") && mp_engine_uevent_expected(d->engine, id))
+			return false;
 	}
 	return true;
 }
