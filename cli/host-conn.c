@@ -5,6 +5,7 @@
  * apart in what --qmp, --domain or $MEMPLUG_CHANNEL mean.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,9 +115,22 @@ const char *mp_cli_host_conn_name(const struct mp_cli_host_conn *c)
 int mp_cli_host_conn_open(const struct mp_cli_host_conn *c, int timeout_ms, struct mp_host **h,
 			  char *why, size_t len)
 {
-	int r = c->domain ? mp_host_open_libvirt(c->uri, c->domain, timeout_ms, h) :
-			    mp_host_open_qmp(c->qmp, timeout_ms, h);
+	int r;
 
+	/*
+	 * libvirt's client writes its socket with plain write()
+	 * (virNetSocketWriteWire() in libvirt's src/rpc/virnetsocket.c): a
+	 * connection libvirtd dropped (keepalive, restart, virt-admin
+	 * client-disconnect) would kill us with SIGPIPE at the next RPC, or at
+	 * virConnectClose(), with no message and nothing rolled back.  Ignored,
+	 * it is EPIPE, which libvirt reports and we handle.  The front-end's
+	 * call, not the library's: a library does not change signal
+	 * dispositions.  (The QMP and channel sockets use MSG_NOSIGNAL.)
+	 */
+	if (c->domain)
+		signal(SIGPIPE, SIG_IGN);
+	r = c->domain ? mp_host_open_libvirt(c->uri, c->domain, timeout_ms, h) :
+			mp_host_open_qmp(c->qmp, timeout_ms, h);
 	if (r < 0)
 		snprintf(why, len, "cannot reach the VM (%s): %s", mp_cli_host_conn_name(c),
 			 strerror(-r));

@@ -5,7 +5,8 @@ host node placement in the device XML (NVDIMMs: through <numatune>), ids
 and paths that are not plain text, a detach refused by the guest
 (memory onlined to the kernel zone and pinned by slab allocations) surfaced
 with the DIMM still in the domain, virtio-mem resize through the live
-device XML.  Then the memplug channel (org.memplug.0 in the domain XML,
+device XML, a plug whose connection libvirtd dropped (an error naming
+libvirt, exit 1, nothing attached).  Then the memplug channel (org.memplug.0 in the domain XML,
 found by memplugctl in the live XML) with memplugd started in the guest:
 plug --wait-online through libvirt gets the guest's proof, memplugctl host
 proof shows it again for that device, and for every device says no proof
@@ -26,6 +27,7 @@ import difflib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import tempfile
@@ -102,6 +104,8 @@ def test(g):
     r = ctl('plug', '128M', '--id', "x'/><memory model='dimm", rc=1)
     assert 'not a valid device id' in r.stderr, r.stderr
     assert_xml_unchanged(before)
+
+    test_dropped_connection(g)
 
     # errors name the object
     r = ctl('unplug', 'mp-nope', rc=1)
@@ -207,6 +211,37 @@ def disconnect_client(pid):
             subprocess.run(['virt-admin', 'client-disconnect', 'libvirtd', cid], check=True)
             return cid
     raise AssertionError('no libvirtd client of pid %d:\n%s' % (pid, out))
+
+
+def test_dropped_connection(g):
+    """libvirtd drops memplugctl's connection (as its keepalive drops a client
+    that idled, here with virt-admin) while memplugctl waits for a channel
+    that never greets: the plug's next RPC, and the close, write to a closed
+    socket.  memplugctl must say so and exit 1, with nothing attached; it
+    once died of SIGPIPE there (exit -13, no message)."""
+    with tempfile.TemporaryDirectory() as d:
+        silent = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        silent.bind(os.path.join(d, 'silent.sock'))
+        silent.listen(1)
+        before = live_xml()
+        p = subprocess.Popen(host().argv + ['--channel', os.path.join(d, 'silent.sock'),
+                                            'plug', '128M'],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            # connected to the channel: memplugctl waits for its greeting (5 s)
+            conn, _ = silent.accept()
+            cid = disconnect_client(p.pid)
+            out, err = p.communicate(timeout=60)
+        finally:
+            if p.poll() is None:
+                p.kill()
+            silent.close()
+        print('libvirtd dropped client %s: memplugctl host plug -> %d\n%s%s'
+              % (cid, p.returncode, out, err))
+        assert p.returncode == 1, (p.returncode, err)
+        assert 'libvirt' in err, err
+        conn.close()
+        assert_xml_unchanged(before)
 
 
 def serve_grant(g, serve, n, what):
