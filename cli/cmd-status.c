@@ -45,8 +45,10 @@ int mp_cli_ask_daemon(const char *path, const char *request, int timeout_ms, cha
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* MSG_NOSIGNAL: a memplugd that closed on us (stopping, or refusing a
+	 * client over its limit) is EPIPE, not a SIGPIPE death */
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+	    send(fd, request, strlen(request), MSG_NOSIGNAL) != (ssize_t)strlen(request)) {
 		err = -errno;
 		close(fd);
 		return err;
