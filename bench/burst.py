@@ -34,8 +34,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
 from benchlib import (MEM, MODES, add_modes_arg, guest_span, log_clear,  # noqa: E402
-                      modes_of, ratio_summary, rotated, run_async, run_with_memplugd,
-                      set_mode, wait_gone)
+                      modes_of, ratio_of_medians, ratio_summary, rotated, run_async,
+                      run_with_memplugd, set_mode, wait_gone)
 
 CASES = {'burst': (8, 1 << 30), 'big': (1, 32 << 30)}
 
@@ -126,7 +126,6 @@ def main():
     med = statistics.median
     for c in cases:
         count, size = CASES[c]
-        k = med(res[(c, 'kernel')])
         print('%s: %d x %d GiB DIMM, device_add -> all online and verified (%d rounds, medians)'
               % (c, count, size >> 30, a.n))
         for m in a.modes:
@@ -137,9 +136,11 @@ def main():
         print('  guest (first block add uevent -> last report): %s'
               % ', '.join('%s %.1f ms' % (m, med(span[(c, m)])) for m in a.modes))
         for m in a.modes[1:]:
-            print('  %s / kernel: ratio of medians %.3fx%s (guest %.3fx)'
-                  % (m, med(res[(c, m)]) / k, ' (target <= 1.05x)' if m == 'fastpath' else '',
-                     med(span[(c, m)]) / ks))
+            print('  ' + ratio_of_medians('host, ratio of medians, %s / kernel' % m,
+                                          res[(c, m)], res[(c, 'kernel')]) +
+                  (' (target <= 1.05x)' if m == 'fastpath' else ''))
+            print('  ' + ratio_of_medians('guest, ratio of medians, %s / kernel' % m,
+                                          span[(c, m)], span[(c, 'kernel')]))
             print('  ' + ratio_summary('host, per round, %s / kernel' % m, res[(c, m)],
                                        res[(c, 'kernel')]))
             print('  ' + ratio_summary('guest, per round, %s / kernel' % m, span[(c, m)],

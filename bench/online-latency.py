@@ -45,8 +45,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, '..', 'tests', 'guest'))
 from guest import parse_size  # noqa: E402
 from benchlib import (MODES, add_modes_arg, guest_span, log_clear, modes_of,  # noqa: E402
-                      ratio_summary, rotated, run_async, run_with_memplugd, set_mode,
-                      wait_gone)
+                      ratio_of_medians, ratio_summary, rotated, run_async, run_with_memplugd,
+                      set_mode, wait_gone)
 
 
 def round_(g, mode, n, size):
@@ -118,7 +118,6 @@ def report(a, res, span, detail):
     med = statistics.median
     for what, r in (('host: device_add -> status --wait answered', res),
                     ('guest: first block add uevent -> memplugd\'s report', span)):
-        k = med(r['kernel'])
         print('%s, %s DIMM (%d rounds each, medians)' % (what, a.size, a.n))
         for m in a.modes:
             v = r[m]
@@ -127,8 +126,9 @@ def report(a, res, span, detail):
         for m, name in (('fastpath', 'fast path'), ('memplugd', 'block by block')):
             if m not in a.modes:
                 continue
-            print('  ratio of medians, %s / kernel: %7.3fx%s'
-                  % (name, med(r[m]) / k, '  (target <= 1.03x)' if m == 'fastpath' else ''))
+            print('  ' + ratio_of_medians('ratio of medians, %s / kernel' % name, r[m],
+                                          r['kernel']) +
+                  ('  (target <= 1.03x)' if m == 'fastpath' else ''))
             print('  ' + ratio_summary('per round, %s / kernel' % name, r[m], r['kernel']))
     for m in ('fastpath', 'memplugd'):
         if m not in a.modes:

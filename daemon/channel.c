@@ -557,6 +557,8 @@ static void request(struct daemon *d, const struct mp_chan_msg *m)
 	struct mpd_channel *ch = d->channel;
 	char desc[120];
 
+	/* the host is asking: the every-PFN pass waits for quiet */
+	mp_engine_hold_deferred(d->engine);
 	if (!strcmp(m->name, "hello")) {
 		reply(ch, m->id, mp_chan_return_new(m->id, greeting_body(d)));
 	} else if (!strcmp(m->name, "status")) {

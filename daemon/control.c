@@ -536,6 +536,8 @@ static void client_request(struct daemon *d, struct client *c)
 	const char *name, *dev;
 	char msg[160];
 
+	/* an operator is asking: the every-PFN pass waits for quiet */
+	mp_engine_hold_deferred(d->engine);
 	if (!tok) {
 		client_answer(ctl, c, error_json("out of memory"));
 		return;

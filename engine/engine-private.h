@@ -74,6 +74,7 @@ struct mp_engine {
 	struct mp_deferred *deep;
 	size_t nr_deep;
 	uint64_t deep_not_before_us; /* the every-PFN pass waits until then (mp_now_us()) */
+	uint64_t deep_hold_max_us; /* requests hold it back no later than this */
 	struct mp_kpageflags *kpf;
 	/* settling: earliest deadline (0: nothing settles), backoff, what to look at */
 	uint64_t settle_deadline_us, settle_last_us;

@@ -40,6 +40,14 @@
  * reading per block under TCG.
  */
 #define DEFERRED_QUIET_US (250u * 1000)
+/*
+ * A request from the operator or the host (control socket, channel) holds
+ * the pass back for another DEFERRED_QUIET_US (mp_engine_hold_deferred()),
+ * so that a burst's chain of waiters is not answered between 16 ms reads;
+ * never past this long after the last report, or a guest polled every
+ * 200 ms would never have its pages checked.
+ */
+#define DEFERRED_HOLD_MAX_US (5u * 1000 * 1000)
 #define SETTLE_MAX_STEP 1
 /*
  * A scan that fails is tried again after 50 ms, doubling, 8 times (~13 s in
@@ -836,6 +844,7 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 			snprintf(dp[e->nr_deep].key, sizeof(dp->key), "%s", r->key);
 			dp[e->nr_deep++].id = out.blocks[i].id;
 			e->deep_not_before_us = mp_now_us() + DEFERRED_QUIET_US;
+			e->deep_hold_max_us = mp_now_us() + DEFERRED_HOLD_MAX_US;
 		}
 	}
 	r->onlined += out.onlined;
@@ -989,6 +998,18 @@ static void kernel_onlined(struct mp_engine *e, struct mp_memory *mem, struct mp
 bool mp_engine_deferred_pending(const struct mp_engine *e)
 {
 	return e->nr_deep > 0 && mp_now_us() >= e->deep_not_before_us;
+}
+
+void mp_engine_hold_deferred(struct mp_engine *e)
+{
+	uint64_t t = mp_now_us() + DEFERRED_QUIET_US;
+
+	if (!e->nr_deep)
+		return;
+	if (t > e->deep_hold_max_us)
+		t = e->deep_hold_max_us;
+	if (t > e->deep_not_before_us)
+		e->deep_not_before_us = t;
 }
 
 void mp_engine_run_deferred(struct mp_engine *e)

@@ -404,6 +404,14 @@ int mp_engine_settle(struct mp_engine *e);
  * mp_engine_run_deferred(), when the caller has nothing else to do.
  */
 bool mp_engine_deferred_pending(const struct mp_engine *e);
+/**
+ * mp_engine_hold_deferred() - someone is asking: keep the pass for later
+ *
+ * The front-end calls this on each request it answers (memplugd: control
+ * socket and channel).  The every-PFN pass waits for a quiet moment again,
+ * up to a bound after the last report; a no-op when nothing is pending.
+ */
+void mp_engine_hold_deferred(struct mp_engine *e);
 /** mp_engine_run_deferred() - run one deferred check; a failure is a violation. */
 void mp_engine_run_deferred(struct mp_engine *e);
 
