@@ -832,6 +832,8 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 			b->zones[0] = '\0';
 	}
 	if (level == MP_VERIFY_FULL && g->dev.kind != MP_DEV_VIRTIO_MEM) {
+		bool queued = false;
+
 		for (size_t i = 0; i < out.nr; i++) {
 			struct mp_deferred *dp;
 
@@ -843,8 +845,13 @@ static void record_outcome(struct mp_engine *e, struct mp_memory *mem, struct mp
 			e->deep = dp;
 			snprintf(dp[e->nr_deep].key, sizeof(dp->key), "%s", r->key);
 			dp[e->nr_deep++].id = out.blocks[i].id;
-			e->deep_not_before_us = mp_now_us() + DEFERRED_QUIET_US;
-			e->deep_hold_max_us = mp_now_us() + DEFERRED_HOLD_MAX_US;
+			queued = true;
+		}
+		if (queued) {
+			uint64_t now = mp_now_us();
+
+			e->deep_not_before_us = now + DEFERRED_QUIET_US;
+			e->deep_hold_max_us = now + DEFERRED_HOLD_MAX_US;
 		}
 	}
 	r->onlined += out.onlined;
