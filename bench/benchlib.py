@@ -324,37 +324,39 @@ def guest_span(g, mode, keys):
     return max(ends.values()) - t0
 
 
-def median_ci(values, reps=4000, seed=1):
-    """95 % percentile-bootstrap interval of the median of @values: how far
-    the median of this many noisy rounds can be trusted (a fixed seed, so
-    the same rounds give the same interval)."""
+def _bootstrap_ci(n, stat, reps, seed):
+    """95 % percentile-bootstrap interval of stat(indices) over @n rounds
+    resampled with replacement (a fixed seed, so the same rounds give the
+    same interval)."""
     rnd = random.Random(seed)
-    n = len(values)
-    meds = sorted(statistics.median(rnd.choices(values, k=n)) for _ in range(reps))
-    return meds[int(0.025 * reps)], meds[int(0.975 * reps) - 1]
+    r = sorted(stat(rnd.choices(range(n), k=n)) for _ in range(reps))
+    return r[int(0.025 * reps)], r[int(0.975 * reps) - 1]
+
+
+def median_ci(values, reps=4000, seed=1):
+    """95 % bootstrap interval of the median of @values: how far the median
+    of this many noisy rounds can be trusted."""
+    return _bootstrap_ci(len(values), lambda idx: statistics.median(values[i] for i in idx),
+                         reps, seed)
 
 
 def medians_ratio_ci(num, den, reps=4000, seed=1):
     """95 % bootstrap interval of median(@num) / median(@den), resampling
     whole rounds (a round's @num[i] and @den[i] ran back to back, so they
     stay together): the uncertainty of the ratio of medians the benches
-    report.  A fixed seed, so the same rounds give the same interval."""
-    rnd = random.Random(seed)
-    n = len(num)
-    r = []
-    for _ in range(reps):
-        idx = [rnd.randrange(n) for _ in range(n)]
-        r.append(statistics.median(num[i] for i in idx) / statistics.median(den[i] for i in idx))
-    r.sort()
-    return r[int(0.025 * reps)], r[int(0.975 * reps) - 1]
+    report."""
+    return _bootstrap_ci(len(num), lambda idx: statistics.median(num[i] for i in idx) /
+                         statistics.median(den[i] for i in idx), reps, seed)
 
 
 def ratio_of_medians(name, num, den):
-    """'NAME: 1.019x (95% CI 0.982-1.056)': the ratio of the medians of
-    interleaved rounds with its interval, as text."""
-    lo, hi = medians_ratio_ci(num, den) if len(num) >= 2 else (0, 0)
-    return '%s: %.3fx (95%% CI %.3f-%.3f, %d rounds)' % (
-        name, statistics.median(num) / statistics.median(den), lo, hi, len(num))
+    """'NAME: 1.019x (95% CI 0.982-1.056, N rounds)': the ratio of the
+    medians of interleaved rounds with its interval, as text."""
+    ratio = statistics.median(num) / statistics.median(den)
+    if len(num) < 2:
+        return '%s: %.3fx (1 round)' % (name, ratio)
+    lo, hi = medians_ratio_ci(num, den)
+    return '%s: %.3fx (95%% CI %.3f-%.3f, %d rounds)' % (name, ratio, lo, hi, len(num))
 
 
 def ratio_summary(name, num, den):
